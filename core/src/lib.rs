@@ -1,0 +1,8 @@
+//! tally-core: the pure heart of tally.
+//!
+//! Nothing in this crate performs I/O, reads a clock, draws randomness or
+//! depends on an async runtime: time and randomness arrive as inputs and
+//! every effect leaves as a value. The simulator and the AWS adapter drive
+//! the very same code.
+
+pub mod pattern;

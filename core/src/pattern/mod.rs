@@ -1,0 +1,1 @@
+//! EventBridge's event-pattern language (filled by the matcher work).
