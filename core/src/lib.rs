@@ -5,4 +5,8 @@
 //! every effect leaves as a value. The simulator and the AWS adapter drive
 //! the very same code.
 
+pub mod event;
+pub mod ids;
 pub mod pattern;
+pub mod time;
+pub mod wire;
