@@ -271,3 +271,37 @@ pub(crate) fn opt_str(
         )),
     }
 }
+
+/// Stored form of an event (in a record's outbox, in the audit log): the
+/// same three parts a PutEvents entry carries, with the detail as JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredEvent {
+    source: String,
+    detail_type: String,
+    detail: Value,
+}
+
+impl serde::Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredEvent {
+            source: self.source.clone(),
+            detail_type: self.event_type().to_owned(),
+            detail: self.to_detail(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
+        let stored = StoredEvent::deserialize(d)?;
+        Event::from_detail(
+            &stored.detail_type,
+            &stored.source,
+            &stored.detail,
+            &Outer::default(),
+        )
+        .map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,35 @@
+//! The decision log: one stable line per terminal decision, readable
+//! without the code. Snapshots, the simulator and trace replay all print
+//! this form, so a diff between two runs is a diff between two decisions.
+
+use super::record::Record;
+use crate::time::{to_rfc3339_millis, Millis};
+
+/// `2025-01-15T10:35:00.000Z req-1 file=f-1 denied cause=timeout by=[category_manager] votes=[analytics_manager:proceed]`
+pub fn decision_line(rec: &Record) -> Option<String> {
+    let d = rec.decision.as_ref()?;
+    let file = rec.request.as_ref().map_or("?", |r| r.file_id.as_str());
+    let votes: Vec<String> = rec
+        .votes
+        .iter()
+        .map(|(voter, v)| format!("{voter}:{}", v.decision))
+        .collect();
+    Some(format!(
+        "{} {} file={} {} cause={} by=[{}] votes=[{}]",
+        to_rfc3339_millis(d.at),
+        rec.request_id,
+        file,
+        d.status.as_str(),
+        d.cause,
+        d.by.join(","),
+        votes.join(",")
+    ))
+}
+
+/// `2025-01-15T10:30:00.050Z refused evt-7 (req-1): voter backup_manager is not required ...`
+pub fn refusal_line(at: Millis, request_id: &str, event_id: &str, reason: &str) -> String {
+    format!(
+        "{} refused {event_id} ({request_id}): {reason}",
+        to_rfc3339_millis(at)
+    )
+}

@@ -1,0 +1,533 @@
+//! The coordination as a pure step:
+//! `(record or none, input, now, policy) -> (record, effects)`.
+//!
+//! Under at-least-once delivery every input may come twice, late, out of
+//! order or never; each rule below is one of those cases.
+
+use super::input::{Flavour, Input, Request, Vote};
+use super::policy::{FlavourPolicy, Outcome, Policy};
+use super::record::{CountedVote, Decision, Disposition, HistoryEntry, Record, Status};
+use crate::event::{
+    DecisionCause, DeletionApproved, DeletionDenied, Event, EventData, VoteDecision, VoteRecord,
+    CURRENT_VERSION,
+};
+use crate::ids;
+use crate::time::Millis;
+use std::collections::BTreeMap;
+
+/// A count for CloudWatch, as a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metric {
+    pub name: &'static str,
+    /// One dimension at most (`Voter` for DeletionVotes and VoterTimeout).
+    pub dimension: Option<(&'static str, String)>,
+    pub value: u64,
+}
+
+impl Metric {
+    fn count(name: &'static str) -> Metric {
+        Metric {
+            name,
+            dimension: None,
+            value: 1,
+        }
+    }
+
+    fn by_voter(name: &'static str, voter: &str) -> Metric {
+        Metric {
+            name,
+            dimension: Some(("Voter", voter.to_owned())),
+            value: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Publish this event (it is also in the record's outbox).
+    Publish(Event),
+    /// Deliver a timer input for `request_id` at `at`.
+    ArmDeadline {
+        request_id: String,
+        at: Millis,
+    },
+    CancelDeadline {
+        request_id: String,
+    },
+    Metric(Metric),
+    /// An input refused and never counted: the handler audits it.
+    Refused {
+        event_id: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// None only when there was no record and the input creates none.
+    pub record: Option<Record>,
+    pub effects: Vec<Effect>,
+    /// False when the input changed nothing (a duplicate, a spurious timer):
+    /// the handler then need not write.
+    pub changed: bool,
+}
+
+impl Step {
+    fn unchanged(record: Option<Record>) -> Step {
+        Step {
+            record,
+            effects: Vec::new(),
+            changed: false,
+        }
+    }
+}
+
+pub fn step(record: Option<Record>, input: &Input, now: Millis, policy: &Policy) -> Step {
+    match input {
+        Input::Timer { .. } => match record {
+            Some(rec) if !rec.is_decided() && rec.deadline.is_some_and(|d| now >= d) => {
+                let mut m = Machine {
+                    rec,
+                    effects: Vec::new(),
+                    policy,
+                    now,
+                };
+                m.decide_timeout("timer");
+                m.finish()
+            }
+            other => Step::unchanged(other),
+        },
+        Input::Request(req) => {
+            if record.as_ref().is_some_and(|r| r.has_seen(&req.event_id)) {
+                return Step::unchanged(record);
+            }
+            let rec = record
+                .unwrap_or_else(|| Record::new(&req.request_id, req.flavour, now, policy.ttl_ms));
+            let mut m = Machine {
+                rec,
+                effects: Vec::new(),
+                policy,
+                now,
+            };
+            m.expire_deadline(&req.event_id);
+            m.request(req);
+            m.finish()
+        }
+        Input::Vote(vote) => {
+            if record.as_ref().is_some_and(|r| r.has_seen(&vote.event_id)) {
+                return Step::unchanged(record);
+            }
+            let rec = record
+                .unwrap_or_else(|| Record::new(&vote.request_id, vote.flavour, now, policy.ttl_ms));
+            let mut m = Machine {
+                rec,
+                effects: Vec::new(),
+                policy,
+                now,
+            };
+            m.expire_deadline(&vote.event_id);
+            m.vote(vote);
+            m.finish()
+        }
+    }
+}
+
+struct Machine<'p> {
+    rec: Record,
+    effects: Vec<Effect>,
+    policy: &'p Policy,
+    now: Millis,
+}
+
+impl Machine<'_> {
+    fn flavour(&self) -> &FlavourPolicy {
+        match self.rec.flavour {
+            Flavour::Voting => &self.policy.voting,
+            Flavour::Completion => &self.policy.completion,
+        }
+    }
+
+    fn finish(mut self) -> Step {
+        self.rec.version += 1;
+        Step {
+            record: Some(self.rec),
+            effects: self.effects,
+            changed: true,
+        }
+    }
+
+    fn log(
+        &mut self,
+        event_id: &str,
+        who: &str,
+        decision: Option<VoteDecision>,
+        disposition: Disposition,
+    ) {
+        self.rec.history.push(HistoryEntry {
+            at: self.now,
+            event_id: event_id.to_owned(),
+            who: who.to_owned(),
+            decision,
+            disposition,
+        });
+    }
+
+    fn refuse(&mut self, vote: &Vote, reason: String) {
+        self.effects.push(Effect::Refused {
+            event_id: vote.event_id.clone(),
+            reason: reason.clone(),
+        });
+        self.log(
+            &vote.event_id,
+            &vote.voter,
+            Some(vote.decision),
+            Disposition::Refused { reason },
+        );
+    }
+
+    /// Whatever the input, a waiting record whose deadline has passed is
+    /// decided by the deadline first: nothing counts after it.
+    fn expire_deadline(&mut self, cause_id: &str) {
+        if !self.rec.is_decided() && self.rec.deadline.is_some_and(|d| self.now >= d) {
+            self.decide_timeout(cause_id);
+        }
+    }
+
+    fn request(&mut self, req: &Request) {
+        if let Some(existing) = &self.rec.request {
+            let disposition = if existing.file_id != req.file_id || existing.flavour != req.flavour
+            {
+                let reason = format!(
+                    "requestId {} already belongs to a request for file {}; this one names file {}",
+                    req.request_id, existing.file_id, req.file_id
+                );
+                self.effects.push(Effect::Refused {
+                    event_id: req.event_id.clone(),
+                    reason: reason.clone(),
+                });
+                Disposition::Refused { reason }
+            } else {
+                Disposition::RepeatedRequest
+            };
+            self.log(&req.event_id, "request", None, disposition);
+            return;
+        }
+        if req.flavour != self.rec.flavour {
+            // Votes of the other flavour came first; the request decides the flavour.
+            self.rec.flavour = req.flavour;
+        }
+        let required = self
+            .flavour()
+            .required_for(req.transaction_count, req.account_type.as_deref());
+        let deadline = self.now.saturating_add(self.flavour().deadline_ms);
+        self.rec.required = required;
+        self.rec.request = Some(req.clone());
+        self.rec.expires_at = self
+            .rec
+            .expires_at
+            .max(self.now.saturating_add(self.policy.ttl_ms));
+        self.log(&req.event_id, "request", None, Disposition::Registered);
+        self.effects
+            .push(Effect::Metric(Metric::count("DeletionRequests")));
+        if self.rec.is_decided() {
+            return;
+        }
+        self.rec.deadline = Some(deadline);
+        self.effects.push(Effect::ArmDeadline {
+            request_id: req.request_id.clone(),
+            at: deadline,
+        });
+        // Votes that came first count now, in the order they arrived.
+        for (at, vote) in std::mem::take(&mut self.rec.held) {
+            if self.rec.is_decided() {
+                self.log(
+                    &vote.event_id,
+                    &vote.voter,
+                    Some(vote.decision),
+                    Disposition::Late,
+                );
+                continue;
+            }
+            self.judge(&vote, at);
+        }
+        self.evaluate(&req.event_id);
+    }
+
+    fn vote(&mut self, vote: &Vote) {
+        if self.rec.is_decided() {
+            self.log(
+                &vote.event_id,
+                &vote.voter,
+                Some(vote.decision),
+                Disposition::Late,
+            );
+            return;
+        }
+        if let Some(reason) = self.refusal_before_request(vote) {
+            self.refuse(vote, reason);
+            return;
+        }
+        if self.rec.request.is_none() {
+            self.rec.held.push((self.now, vote.clone()));
+            self.log(
+                &vote.event_id,
+                &vote.voter,
+                Some(vote.decision),
+                Disposition::Held,
+            );
+            return;
+        }
+        self.judge(vote, self.now);
+        self.evaluate(&vote.event_id);
+    }
+
+    /// Refusals that need no request: the shape of the vote and its source.
+    fn refusal_before_request(&self, vote: &Vote) -> Option<String> {
+        if vote.flavour != self.rec.flavour {
+            return Some(
+                format!(
+                    "a {:?} input cannot answer a {:?} coordination",
+                    vote.flavour, self.rec.flavour
+                )
+                .to_lowercase(),
+            );
+        }
+        if vote.decision == VoteDecision::Deny
+            && vote.reason.as_deref().is_none_or(|r| r.trim().is_empty())
+        {
+            return Some("a deny must give a reason".to_owned());
+        }
+        match self.policy.voter_sources.get(&vote.voter) {
+            None => Some(format!(
+                "voter {} is unknown: no source is bound to it",
+                vote.voter
+            )),
+            Some(bound) if *bound != vote.source => Some(format!(
+                "voter {} votes from {}, not from {}",
+                vote.voter, bound, vote.source
+            )),
+            Some(_) => None,
+        }
+    }
+
+    /// Counts or refuses a vote once the request is known.
+    fn judge(&mut self, vote: &Vote, received: Millis) {
+        let req = self
+            .rec
+            .request
+            .as_ref()
+            .expect("judge runs after the request registered");
+        if req.file_id != vote.file_id {
+            let reason = format!(
+                "vote names file {} but request {} is for file {}",
+                vote.file_id, req.request_id, req.file_id
+            );
+            return self.refuse(vote, reason);
+        }
+        if !self.rec.required.contains(&vote.voter) {
+            let reason = format!(
+                "voter {} is not required for this request (required: {})",
+                vote.voter,
+                self.rec.required.join(", ")
+            );
+            return self.refuse(vote, reason);
+        }
+        if self.rec.votes.contains_key(&vote.voter) {
+            self.log(
+                &vote.event_id,
+                &vote.voter,
+                Some(vote.decision),
+                Disposition::Superseded,
+            );
+            return;
+        }
+        self.rec.votes.insert(
+            vote.voter.clone(),
+            CountedVote {
+                decision: vote.decision,
+                reason: vote.reason.clone(),
+                at: received,
+                event_id: vote.event_id.clone(),
+            },
+        );
+        self.log(
+            &vote.event_id,
+            &vote.voter,
+            Some(vote.decision),
+            Disposition::Counted,
+        );
+        self.effects.push(Effect::Metric(Metric::by_voter(
+            "DeletionVotes",
+            &vote.voter,
+        )));
+    }
+
+    fn voters_with(&self, d: VoteDecision) -> Vec<String> {
+        self.rec
+            .votes
+            .iter()
+            .filter(|(_, v)| v.decision == d)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Decides if the votes now decide: any deny vetoes (voting), an error
+    /// applies the error outcome, all required in approves.
+    fn evaluate(&mut self, cause_id: &str) {
+        if self.rec.is_decided() || self.rec.request.is_none() {
+            return;
+        }
+        let denies = self.voters_with(VoteDecision::Deny);
+        if !denies.is_empty() {
+            let reason = self.rec.votes[&denies[0]].reason.clone();
+            return self.decide(
+                Status::Denied,
+                DecisionCause::Vetoed,
+                denies,
+                reason,
+                cause_id,
+            );
+        }
+        let errors = self.voters_with(VoteDecision::Error);
+        if !errors.is_empty() && self.flavour().error_outcome == Outcome::Deny {
+            let first = &self.rec.votes[&errors[0]];
+            let reason = Some(format!(
+                "{} failed: {}",
+                errors[0],
+                first.reason.as_deref().unwrap_or("no detail given")
+            ));
+            return self.decide(
+                Status::Denied,
+                DecisionCause::VoterError,
+                errors,
+                reason,
+                cause_id,
+            );
+        }
+        if self.rec.missing().is_empty() {
+            let mut by = self.voters_with(VoteDecision::Proceed);
+            by.extend(errors);
+            by.sort();
+            self.decide(
+                Status::Approved,
+                DecisionCause::AllProceeded,
+                by,
+                None,
+                cause_id,
+            );
+        }
+    }
+
+    fn decide_timeout(&mut self, cause_id: &str) {
+        let missing = self.rec.missing();
+        for v in &missing {
+            self.effects
+                .push(Effect::Metric(Metric::by_voter("VoterTimeout", v)));
+        }
+        match self.flavour().timeout_outcome {
+            Outcome::Deny => {
+                let reason = Some(format!(
+                    "no vote from {} by the deadline",
+                    missing.join(", ")
+                ));
+                self.decide(
+                    Status::Denied,
+                    DecisionCause::Timeout,
+                    missing,
+                    reason,
+                    cause_id,
+                );
+            }
+            Outcome::Proceed => {
+                let by = self.voters_with(VoteDecision::Proceed);
+                self.decide(Status::Approved, DecisionCause::Timeout, by, None, cause_id);
+            }
+        }
+    }
+
+    fn decide(
+        &mut self,
+        status: Status,
+        cause: DecisionCause,
+        by: Vec<String>,
+        reason: Option<String>,
+        cause_id: &str,
+    ) {
+        let req = self
+            .rec
+            .request
+            .clone()
+            .expect("only a registered request is decided");
+        let event_id = ids::derive("decision", &[&req.request_id, status.as_str()]);
+        let all_votes: BTreeMap<String, VoteRecord> = self
+            .rec
+            .votes
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    VoteRecord {
+                        decision: v.decision,
+                        reason: v.reason.clone(),
+                        timestamp: v.at,
+                        event_id: v.event_id.clone(),
+                    },
+                )
+            })
+            .collect();
+        let data = match status {
+            Status::Approved => EventData::DeletionApproved(DeletionApproved {
+                file_id: req.file_id.clone(),
+                request_id: req.request_id.clone(),
+                approved_by: by.clone(),
+                all_votes,
+                cause,
+            }),
+            _ => EventData::DeletionDenied(DeletionDenied {
+                file_id: req.file_id.clone(),
+                request_id: req.request_id.clone(),
+                denied_by: by.clone(),
+                all_votes,
+                cause,
+                reason,
+            }),
+        };
+        let event = Event {
+            event_id: event_id.clone(),
+            event_version: CURRENT_VERSION.to_owned(),
+            timestamp: self.now,
+            source: self.policy.aggregator_source.clone(),
+            user_id: req.user_id.clone(),
+            correlation_id: Some(
+                req.correlation_id
+                    .clone()
+                    .unwrap_or_else(|| req.request_id.clone()),
+            ),
+            causation_id: Some(cause_id.to_owned()),
+            data,
+            metadata: None,
+        };
+        self.rec.status = status;
+        self.rec.decision = Some(Decision {
+            status,
+            cause,
+            by,
+            at: self.now,
+            event_id,
+        });
+        self.rec.outbox.push(event.clone());
+        self.effects.push(Effect::Publish(event));
+        if self.rec.deadline.is_some_and(|d| self.now < d) {
+            self.effects.push(Effect::CancelDeadline {
+                request_id: req.request_id.clone(),
+            });
+        }
+        self.effects.push(Effect::Metric(Metric::count(
+            if status == Status::Approved {
+                "DeletionApprovals"
+            } else {
+                "DeletionDenials"
+            },
+        )));
+    }
+}

@@ -1,0 +1,13 @@
+//! Deletion coordination: one state machine, two policies (voting and
+//! completion), driven one input at a time by a pure step.
+
+pub mod input;
+pub mod log;
+pub mod machine;
+pub mod policy;
+pub mod record;
+
+pub use input::{Flavour, Input, Request, Vote};
+pub use machine::{step, Effect, Metric, Step};
+pub use policy::{FlavourPolicy, Outcome, Policy, PolicyError};
+pub use record::{CountedVote, Decision, Disposition, HistoryEntry, Record, Status};
