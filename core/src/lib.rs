@@ -6,8 +6,11 @@
 //! the very same code.
 
 pub mod coordination;
+pub mod domain;
 pub mod event;
+pub mod handlers;
 pub mod ids;
 pub mod pattern;
+pub mod ports;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,280 @@
+//! In-memory implementations of every port, with DynamoDB's condition
+//! semantics (versioned puts, put-if-absent). Local runs and tests use
+//! them; the simulator wraps them with faults. Ordered maps only, so
+//! nothing here depends on hash iteration order.
+
+use super::*;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// Every port in one value; each trait reaches its own table.
+#[derive(Debug, Default)]
+pub struct Memory {
+    records: Mutex<BTreeMap<String, Record>>,
+    published: Mutex<Vec<Event>>,
+    claims: Mutex<BTreeMap<(String, String), Millis>>,
+    files: Mutex<BTreeMap<String, FileMeta>>,
+    transactions: Mutex<BTreeMap<String, Transaction>>,
+    content: Mutex<BTreeMap<String, Vec<u8>>>,
+    jobs: Mutex<BTreeMap<String, AnalyticsJob>>,
+    rules: Mutex<BTreeMap<String, Vec<CategoryRule>>>,
+    audit: Mutex<BTreeMap<String, AuditEntry>>,
+    notifications: Mutex<Vec<Notification>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep going.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Memory {
+    pub fn new() -> Memory {
+        Memory::default()
+    }
+
+    /// Everything published so far, in order.
+    pub fn published(&self) -> Vec<Event> {
+        lock(&self.published).clone()
+    }
+
+    /// Takes what was published since the last call (a bus drains it).
+    pub fn drain_published(&self) -> Vec<Event> {
+        std::mem::take(&mut *lock(&self.published))
+    }
+
+    pub fn record(&self, request_id: &str) -> Option<Record> {
+        lock(&self.records).get(request_id).cloned()
+    }
+
+    pub fn records(&self) -> Vec<Record> {
+        lock(&self.records).values().cloned().collect()
+    }
+
+    pub fn notifications(&self) -> Vec<Notification> {
+        lock(&self.notifications).clone()
+    }
+
+    pub fn audit_entries(&self) -> Vec<AuditEntry> {
+        lock(&self.audit).values().cloned().collect()
+    }
+
+    pub fn add_rule(&self, rule: CategoryRule) {
+        lock(&self.rules)
+            .entry(rule.user_id.clone())
+            .or_default()
+            .push(rule);
+    }
+
+    pub fn all_transactions(&self) -> Vec<Transaction> {
+        lock(&self.transactions).values().cloned().collect()
+    }
+
+    pub fn job(&self, user_id: &str) -> Option<AnalyticsJob> {
+        lock(&self.jobs).get(user_id).cloned()
+    }
+}
+
+impl RecordStore for Memory {
+    async fn load(&self, request_id: &str) -> Result<Option<Record>, PortError> {
+        Ok(lock(&self.records).get(request_id).cloned())
+    }
+
+    async fn save(&self, record: &Record, expected_version: u64) -> Result<(), PortError> {
+        let mut records = lock(&self.records);
+        let stored = records.get(&record.request_id).map_or(0, |r| r.version);
+        if stored != expected_version {
+            return Err(PortError::Conflict(format!(
+                "record {} is at version {stored}, not {expected_version}",
+                record.request_id
+            )));
+        }
+        records.insert(record.request_id.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn due(&self, now: Millis, limit: usize) -> Result<Vec<String>, PortError> {
+        let records = lock(&self.records);
+        let mut due: Vec<(Millis, String)> = records
+            .values()
+            .filter(|r| !r.is_decided())
+            .filter_map(|r| {
+                r.deadline
+                    .filter(|d| *d <= now)
+                    .map(|d| (d, r.request_id.clone()))
+            })
+            .collect();
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+    }
+}
+
+impl Publisher for Memory {
+    async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
+        lock(&self.published).extend(events.iter().cloned());
+        Ok(())
+    }
+}
+
+impl IdempotencyStore for Memory {
+    async fn claim(
+        &self,
+        consumer: &str,
+        event_id: &str,
+        expires_at: Millis,
+    ) -> Result<bool, PortError> {
+        let mut claims = lock(&self.claims);
+        let key = (consumer.to_owned(), event_id.to_owned());
+        if claims.contains_key(&key) {
+            return Ok(false);
+        }
+        claims.insert(key, expires_at);
+        Ok(true)
+    }
+
+    async fn release(&self, consumer: &str, event_id: &str) -> Result<(), PortError> {
+        lock(&self.claims).remove(&(consumer.to_owned(), event_id.to_owned()));
+        Ok(())
+    }
+}
+
+impl FileStore for Memory {
+    async fn get_file(&self, file_id: &str) -> Result<Option<FileMeta>, PortError> {
+        Ok(lock(&self.files).get(file_id).cloned())
+    }
+
+    async fn put_file(&self, file: &FileMeta) -> Result<(), PortError> {
+        lock(&self.files).insert(file.file_id.clone(), file.clone());
+        Ok(())
+    }
+
+    async fn delete_file(&self, file_id: &str) -> Result<bool, PortError> {
+        Ok(lock(&self.files).remove(file_id).is_some())
+    }
+}
+
+impl TransactionStore for Memory {
+    async fn transactions_of_file(&self, file_id: &str) -> Result<Vec<Transaction>, PortError> {
+        Ok(lock(&self.transactions)
+            .values()
+            .filter(|t| t.file_id == file_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
+        let txs = lock(&self.transactions);
+        Ok(ids.iter().filter_map(|id| txs.get(id).cloned()).collect())
+    }
+
+    async fn put_new_transactions(&self, new: &[Transaction]) -> Result<usize, PortError> {
+        let mut txs = lock(&self.transactions);
+        let mut added = 0;
+        for t in new {
+            if !txs.contains_key(&t.transaction_id) {
+                txs.insert(t.transaction_id.clone(), t.clone());
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    async fn set_category(&self, transaction_id: &str, category_id: &str) -> Result<(), PortError> {
+        match lock(&self.transactions).get_mut(transaction_id) {
+            Some(t) => {
+                t.category_id = Some(category_id.to_owned());
+                Ok(())
+            }
+            None => Err(PortError::Conflict(format!(
+                "transaction {transaction_id} does not exist"
+            ))),
+        }
+    }
+
+    async fn delete_transactions_of_file(&self, file_id: &str) -> Result<Vec<String>, PortError> {
+        let mut txs = lock(&self.transactions);
+        let ids: Vec<String> = txs
+            .values()
+            .filter(|t| t.file_id == file_id)
+            .map(|t| t.transaction_id.clone())
+            .collect();
+        for id in &ids {
+            txs.remove(id);
+        }
+        Ok(ids)
+    }
+}
+
+impl ContentStore for Memory {
+    async fn get_content(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        Ok(lock(&self.content).get(key).cloned())
+    }
+
+    async fn put_content(&self, key: &str, bytes: &[u8]) -> Result<(), PortError> {
+        lock(&self.content).insert(key.to_owned(), bytes.to_vec());
+        Ok(())
+    }
+
+    async fn delete_content(&self, key: &str) -> Result<bool, PortError> {
+        Ok(lock(&self.content).remove(key).is_some())
+    }
+}
+
+impl AnalyticsStore for Memory {
+    async fn pending_job(&self, user_id: &str) -> Result<Option<AnalyticsJob>, PortError> {
+        Ok(lock(&self.jobs).get(user_id).cloned())
+    }
+
+    async fn put_job(&self, job: &AnalyticsJob) -> Result<(), PortError> {
+        lock(&self.jobs).insert(job.user_id.clone(), job.clone());
+        Ok(())
+    }
+}
+
+impl CategoryRuleStore for Memory {
+    async fn rules_of_user(&self, user_id: &str) -> Result<Vec<CategoryRule>, PortError> {
+        Ok(lock(&self.rules).get(user_id).cloned().unwrap_or_default())
+    }
+}
+
+impl AuditLog for Memory {
+    async fn append(&self, entry: &AuditEntry) -> Result<bool, PortError> {
+        let mut audit = lock(&self.audit);
+        if audit.contains_key(&entry.event_id) {
+            return Ok(false);
+        }
+        audit.insert(entry.event_id.clone(), entry.clone());
+        Ok(true)
+    }
+
+    async fn entries(&self, since: Millis, until: Millis) -> Result<Vec<AuditEntry>, PortError> {
+        let mut out: Vec<AuditEntry> = lock(&self.audit)
+            .values()
+            .filter(|e| e.timestamp >= since && e.timestamp < until)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
+        Ok(out)
+    }
+}
+
+impl Notifier for Memory {
+    async fn notify(&self, n: &Notification) -> Result<(), PortError> {
+        lock(&self.notifications).push(n.clone());
+        Ok(())
+    }
+}
+
+/// Drives a future over in-memory ports to completion on the calling
+/// thread. Those ports never wait, so a future that is still pending after
+/// a poll is waiting on something else entirely: that is a bug, and it
+/// panics rather than spin.
+pub fn run_ready<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => {
+            panic!("run_ready: the future waited on something other than the in-memory ports")
+        }
+    }
+}
