@@ -1,1 +1,85 @@
-//! EventBridge's event-pattern language (filled by the matcher work).
+//! EventBridge's event-pattern language, with EventBridge's semantics.
+//!
+//! A [`Pattern`] compiles once from JSON text and matches many events; a
+//! [`PatternSet`] holds many patterns and matches them together, reporting
+//! the indexes of those that match. Events are never parsed into a tree:
+//! a byte-level scanner walks each event once, reads only the values at
+//! paths some pattern names, and skips the rest.
+//!
+//! Semantics follow AWS's event-ruler as EventBridge runs it (checked against
+//! the AWS-validated vectors in `shared/conformance/`): fields AND, values in
+//! a field OR, `$or` at any level; arrays match if any element does, with
+//! array consistency (the values used for one match come from one element of
+//! each array); numbers compare exactly as decimals in [-5e9, 5e9] with up to
+//! six decimals; `anything-but` never matches a missing field; only leaf
+//! values exist.
+
+mod compile;
+pub mod conformance;
+mod error;
+mod ip;
+mod json;
+mod number;
+mod set;
+mod text;
+mod unescape;
+
+pub use error::{EventJsonError, PatternError};
+pub use set::{PatternSet, Scratch};
+
+use std::cell::RefCell;
+
+/// A compiled event pattern.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: serde_json::Value,
+    branches: Vec<compile::CBranch>,
+    single: PatternSet,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+impl Pattern {
+    /// Compiles pattern JSON text. Keys are read in document order; a key
+    /// given twice is read twice (for a leaf the later one wins).
+    pub fn compile(text: &str) -> Result<Pattern, PatternError> {
+        let parsed = json::parse(text)?;
+        Self::build(&parsed, parsed.to_serde())
+    }
+
+    /// Compiles a pattern already parsed by serde_json (whose map has no
+    /// duplicate keys and may have lost the document order).
+    pub fn from_value(value: &serde_json::Value) -> Result<Pattern, PatternError> {
+        Self::build(&json::PVal::from_serde(value), value.clone())
+    }
+
+    fn build(parsed: &json::PVal, source: serde_json::Value) -> Result<Pattern, PatternError> {
+        let branches = compile::compile(parsed)?;
+        let mut single = PatternSet::new();
+        single.add_branches(&branches);
+        Ok(Pattern {
+            source,
+            branches,
+            single,
+        })
+    }
+
+    /// The pattern as given (for templates and reports).
+    pub fn source(&self) -> &serde_json::Value {
+        &self.source
+    }
+
+    /// Whether the event (JSON bytes) matches.
+    pub fn matches(&self, event_json: &[u8]) -> Result<bool, EventJsonError> {
+        let mut out = Vec::with_capacity(1);
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.single.matches_into(event_json, &mut scratch, &mut out),
+            Err(_) => self
+                .single
+                .matches_into(event_json, &mut Scratch::new(), &mut out),
+        })?;
+        Ok(!out.is_empty())
+    }
+}
