@@ -12,5 +12,6 @@ pub mod handlers;
 pub mod ids;
 pub mod pattern;
 pub mod ports;
+pub mod rules;
 pub mod time;
 pub mod wire;

@@ -45,7 +45,7 @@ impl Metric {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Publish this event (it is also in the record's outbox).
-    Publish(Event),
+    Publish(Box<Event>),
     /// Deliver a timer input for `request_id` at `at`.
     ArmDeadline {
         request_id: String,
@@ -516,7 +516,7 @@ impl Machine<'_> {
             event_id,
         });
         self.rec.outbox.push(event.clone());
-        self.effects.push(Effect::Publish(event));
+        self.effects.push(Effect::Publish(Box::new(event)));
         if self.rec.deadline.is_some_and(|d| self.now < d) {
             self.effects.push(Effect::CancelDeadline {
                 request_id: req.request_id.clone(),
