@@ -5,6 +5,7 @@
 //! every effect leaves as a value. The simulator and the AWS adapter drive
 //! the very same code.
 
+pub mod consumers;
 pub mod coordination;
 pub mod domain;
 pub mod event;

@@ -1,0 +1,260 @@
+//! The categorization consumer.
+//!
+//! Consumes `file.processed` (only `success` or `partial` with transaction
+//! ids) and the older `transactions.created`: loads the user's category
+//! rules and the new transactions (by id, in batches of 100), gives each
+//! uncategorized transaction of that user the category of the first active
+//! rule that matches it (rules in the store's order), and publishes
+//! `transaction.categorized` (assignmentType rule_based, confidence 1.0,
+//! ruleId; id derived from transaction and rule; from category.service)
+//! for each. Completion flavour: on `file.delete_requested` it does the same
+//! for the file's transactions, then publishes `consumer.completion`
+//! (consumer `categorization_consumer`, `done`, or `failed` with the error).
+//!
+//! `category.rule_created` is acknowledged and ignored: applying a new rule
+//! to a user's existing transactions needs a way to list them, and the
+//! ports only list a file's transactions or fetch them by id.
+//!
+//! Idempotency: the work is idempotent by construction (only uncategorized
+//! transactions are touched, the events' ids derive from transaction and
+//! rule), so a redelivery simply redoes it and finds nothing left to do.
+//! Within a batch the events are published before the categories are
+//! written: a crash between the two makes the redo publish the same events
+//! again and then write, whereas the other order would let the redo skip
+//! the now-categorized transactions and lose their events for good. The
+//! claim (consumer + event id) is taken last and only tells the report
+//! that a delivery was a redelivery.
+
+use super::analytics::completion_event;
+use super::{derived, mark_done, Settings};
+use crate::domain::{CategoryRule, Transaction};
+use crate::event::{
+    sources, AssignmentType, CompletionStatus, Event, EventData, ProcessingStatus,
+    TransactionCategorized,
+};
+use crate::handlers::HandlerError;
+use crate::ids;
+use crate::ports::{CategoryRuleStore, IdempotencyStore, Publisher, TransactionStore};
+use crate::time::Millis;
+use serde::Serialize;
+
+/// The consumer's name: in idempotency keys and completion reports.
+pub const CONSUMER: &str = "categorization_consumer";
+
+/// One rule applied to one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignment {
+    pub transaction_id: String,
+    pub account_id: String,
+    pub category_id: String,
+    pub rule_id: String,
+}
+
+/// The pure decision: for each transaction of `user_id` that has no
+/// category yet, the first active rule that matches it.
+pub fn assign(rules: &[CategoryRule], txs: &[Transaction], user_id: &str) -> Vec<Assignment> {
+    txs.iter()
+        .filter(|t| t.category_id.is_none() && t.user_id == user_id)
+        .filter_map(|t| {
+            rules
+                .iter()
+                .find(|r| r.active && r.user_id == user_id && r.matches(t))
+                .map(|r| Assignment {
+                    transaction_id: t.transaction_id.clone(),
+                    account_id: t.account_id.clone(),
+                    category_id: r.category_id.clone(),
+                    rule_id: r.rule_id.clone(),
+                })
+        })
+        .collect()
+}
+
+/// What applying the rules to a set of transactions did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Applied {
+    /// Transaction ids asked about.
+    pub considered: usize,
+    pub batches: usize,
+    /// Asked about but not found (deleted meanwhile, or never written).
+    pub not_found: usize,
+    /// Found with a category already (or another user's): left alone.
+    pub left_alone: usize,
+    /// Found uncategorized but no active rule matched.
+    pub unmatched: usize,
+    /// The categories given, in order.
+    pub assigned: Vec<Assignment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "report")]
+pub enum Report {
+    Applied {
+        event_type: String,
+        applied: Applied,
+        redelivery: bool,
+    },
+    Completion {
+        coordination_id: String,
+        status: CompletionStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        applied: Option<Applied>,
+        completion_id: String,
+    },
+    /// A handled type that carries nothing to do (or cannot be done).
+    Skipped {
+        event_type: String,
+        reason: String,
+    },
+    Ignored {
+        event_type: String,
+    },
+}
+
+/// Applies the user's active rules to the transactions `ids`, in batches.
+pub async fn apply<P: CategoryRuleStore + TransactionStore + Publisher>(
+    ports: &P,
+    cause: &Event,
+    user_id: &str,
+    ids: &[String],
+    now: Millis,
+    settings: &Settings,
+) -> Result<Applied, HandlerError> {
+    let rules: Vec<CategoryRule> = ports
+        .rules_of_user(user_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.active)
+        .collect();
+    let mut applied = Applied {
+        considered: ids.len(),
+        ..Applied::default()
+    };
+    if rules.is_empty() {
+        // Nothing can match: skip the reads, but say so.
+        applied.unmatched = ids.len();
+        return Ok(applied);
+    }
+    for batch in ids.chunks(settings.categorization_batch_size.max(1)) {
+        applied.batches += 1;
+        let txs = ports.get_transactions(batch).await?;
+        applied.not_found += batch.len().saturating_sub(txs.len());
+        let assigned = assign(&rules, &txs, user_id);
+        let candidates = txs
+            .iter()
+            .filter(|t| t.category_id.is_none() && t.user_id == user_id)
+            .count();
+        applied.left_alone += txs.len() - candidates;
+        applied.unmatched += candidates - assigned.len();
+        if assigned.is_empty() {
+            continue;
+        }
+        let events: Vec<Event> = assigned
+            .iter()
+            .map(|a| categorized_event(cause, a, now))
+            .collect();
+        ports.publish(&events).await?;
+        for a in &assigned {
+            ports
+                .set_category(&a.transaction_id, &a.category_id)
+                .await?;
+        }
+        applied.assigned.extend(assigned);
+    }
+    Ok(applied)
+}
+
+fn categorized_event(cause: &Event, a: &Assignment, now: Millis) -> Event {
+    derived(
+        cause,
+        ids::derive("categorized", &[&a.transaction_id, &a.rule_id]),
+        sources::CATEGORY_SERVICE,
+        EventData::TransactionCategorized(TransactionCategorized {
+            transaction_id: a.transaction_id.clone(),
+            account_id: a.account_id.clone(),
+            category_id: a.category_id.clone(),
+            previous_category_id: None,
+            confidence: 1.0,
+            assignment_type: AssignmentType::RuleBased,
+            rule_id: Some(a.rule_id.clone()),
+        }),
+        now,
+    )
+}
+
+pub async fn handle<P>(
+    ports: &P,
+    event: &Event,
+    now: Millis,
+    settings: &Settings,
+) -> Result<Report, HandlerError>
+where
+    P: CategoryRuleStore + TransactionStore + IdempotencyStore + Publisher,
+{
+    let event_type = event.event_type().to_owned();
+    let ids: &[String] = match &event.data {
+        EventData::FileProcessed(p) => {
+            if p.processing_status == ProcessingStatus::Failed {
+                return Ok(Report::Skipped {
+                    event_type,
+                    reason: "processing failed: no transactions".to_owned(),
+                });
+            }
+            &p.transaction_ids
+        }
+        EventData::TransactionsCreated(c) => &c.transaction_ids,
+        EventData::DeleteRequested(req) => {
+            let work = async {
+                let txs = ports.transactions_of_file(&req.file_id).await?;
+                let ids: Vec<String> = txs.into_iter().map(|t| t.transaction_id).collect();
+                apply(ports, event, &event.user_id, &ids, now, settings).await
+            };
+            let (status, error, applied) = match work.await {
+                Ok(a) => (CompletionStatus::Done, None, Some(a)),
+                Err(e) => (CompletionStatus::Failed, Some(e.to_string()), None),
+            };
+            let completion = completion_event(
+                event,
+                &req.coordination_id,
+                &req.file_id,
+                CONSUMER,
+                sources::CATEGORY_SERVICE,
+                status,
+                error.clone(),
+                now,
+            );
+            ports.publish(std::slice::from_ref(&completion)).await?;
+            return Ok(Report::Completion {
+                coordination_id: req.coordination_id.clone(),
+                status,
+                error,
+                applied,
+                completion_id: completion.event_id,
+            });
+        }
+        EventData::CategoryRuleCreated(_) => {
+            return Ok(Report::Skipped {
+                event_type,
+                reason: "applying a new rule needs a way to list a user's transactions, \
+                         which the ports do not offer"
+                    .to_owned(),
+            })
+        }
+        _ => return Ok(Report::Ignored { event_type }),
+    };
+    if ids.is_empty() {
+        return Ok(Report::Skipped {
+            event_type,
+            reason: "no transaction ids".to_owned(),
+        });
+    }
+    let applied = apply(ports, event, &event.user_id, ids, now, settings).await?;
+    let first = mark_done(ports, CONSUMER, &event.event_id, settings.claim_expiry(now)).await?;
+    Ok(Report::Applied {
+        event_type,
+        applied,
+        redelivery: !first,
+    })
+}

@@ -1,0 +1,244 @@
+//! The deletion voters: analytics_manager (analytics.service),
+//! category_manager (category.service), backup_manager (backup.service) and
+//! compliance_manager (compliance.service).
+//!
+//! Consumes `file.deletion.requested`; does the voter's own work and ALWAYS
+//! publishes one `file.deletion.vote` (id derived from requestId and voter,
+//! from the voter's own source), also when there is nothing to process. A
+//! voter that returns without voting would stall the request until its
+//! deadline, so when the voter's own work fails the vote is `error` with
+//! the error text as reason (the aggregator's policy decides what an error
+//! means) and the handler succeeds: the vote is the answer. Only a failed
+//! publish fails the handler (transient: the retry votes again).
+//!
+//! * analytics_manager: queues an analytics recompute for the user through
+//!   the analytics consumer's merge ([`analytics::queue`]); "Nothing to
+//!   process" when the file has no transactions.
+//! * category_manager: counts the file's transactions that an active rule
+//!   categorized; reads only.
+//! * backup_manager, compliance_manager: check that the file's metadata is
+//!   readable; read only.
+//!
+//! Idempotency: the work is idempotent (reads, or the analytics queue with
+//! its own claim-first key `<voter>/recompute` + event id) and the vote's id
+//! is derived from (requestId, voter), so every delivery may redo it all:
+//! a re-published vote is the same event and the aggregator keeps the
+//! first vote of each voter. The claim `<voter>` + event id is taken last,
+//! after the vote is published, and only tells the report that a delivery
+//! was a redelivery. Any crash makes the retry vote again; none loses the
+//! vote.
+
+use super::analytics::{self, Queued};
+use super::{derived, mark_done, Settings};
+use crate::domain::{CategoryRule, Transaction};
+use crate::event::{sources, DeletionRequested, DeletionVote, Event, EventData, VoteDecision};
+use crate::handlers::HandlerError;
+use crate::ids;
+use crate::ports::{
+    AnalyticsStore, CategoryRuleStore, FileStore, IdempotencyStore, Publisher, TransactionStore,
+};
+use crate::time::Millis;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Voter {
+    AnalyticsManager,
+    CategoryManager,
+    BackupManager,
+    ComplianceManager,
+}
+
+impl Voter {
+    pub const ALL: [Voter; 4] = [
+        Voter::AnalyticsManager,
+        Voter::CategoryManager,
+        Voter::BackupManager,
+        Voter::ComplianceManager,
+    ];
+
+    /// The voter's name, as votes and the policy spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Voter::AnalyticsManager => "analytics_manager",
+            Voter::CategoryManager => "category_manager",
+            Voter::BackupManager => "backup_manager",
+            Voter::ComplianceManager => "compliance_manager",
+        }
+    }
+
+    /// The only source its votes count from (the policy's voter_sources).
+    pub fn source(self) -> &'static str {
+        match self {
+            Voter::AnalyticsManager => sources::ANALYTICS_SERVICE,
+            Voter::CategoryManager => sources::CATEGORY_SERVICE,
+            Voter::BackupManager => sources::BACKUP_SERVICE,
+            Voter::ComplianceManager => sources::COMPLIANCE_SERVICE,
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Voter> {
+        Voter::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+impl std::fmt::Display for Voter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "report")]
+pub enum Report {
+    Voted {
+        voter: Voter,
+        request_id: String,
+        decision: VoteDecision,
+        reason: String,
+        vote_id: String,
+        /// The claim was already taken: this delivery re-published the vote.
+        redelivery: bool,
+    },
+    Ignored {
+        voter: Voter,
+        event_type: String,
+    },
+}
+
+/// How many of `txs` carry the category of an active rule that matches
+/// them (the category_manager's count).
+pub fn categorized_by_active_rules(rules: &[CategoryRule], txs: &[Transaction]) -> usize {
+    txs.iter()
+        .filter(|t| {
+            t.category_id.as_deref().is_some_and(|c| {
+                rules
+                    .iter()
+                    .any(|r| r.active && r.category_id == c && r.matches(t))
+            })
+        })
+        .count()
+}
+
+/// The category_manager's reason for a count.
+pub fn category_reason(count: usize) -> String {
+    match count {
+        0 => "No active categorization rules affected".to_owned(),
+        1 => "1 transaction categorized by active rules; recorded".to_owned(),
+        n => format!("{n} transactions categorized by active rules; recorded"),
+    }
+}
+
+pub async fn handle<P>(
+    ports: &P,
+    voter: Voter,
+    event: &Event,
+    now: Millis,
+    settings: &Settings,
+) -> Result<Report, HandlerError>
+where
+    P: FileStore
+        + TransactionStore
+        + CategoryRuleStore
+        + AnalyticsStore
+        + IdempotencyStore
+        + Publisher,
+{
+    let EventData::DeletionRequested(req) = &event.data else {
+        return Ok(Report::Ignored {
+            voter,
+            event_type: event.event_type().to_owned(),
+        });
+    };
+    let user_id = if req.user_id.is_empty() {
+        event.user_id.as_str()
+    } else {
+        req.user_id.as_str()
+    };
+    let (decision, reason) = match own_work(ports, voter, event, req, user_id, now, settings).await
+    {
+        Ok(reason) => (VoteDecision::Proceed, reason),
+        Err(e) => (VoteDecision::Error, e.to_string()),
+    };
+    let mut vote = derived(
+        event,
+        ids::derive("vote", &[&req.request_id, voter.name()]),
+        voter.source(),
+        EventData::DeletionVote(DeletionVote {
+            file_id: req.file_id.clone(),
+            request_id: req.request_id.clone(),
+            voter: voter.name().to_owned(),
+            decision,
+            reason: Some(reason.clone()),
+        }),
+        now,
+    );
+    if vote.user_id.is_empty() {
+        vote.user_id = user_id.to_owned();
+    }
+    ports.publish(std::slice::from_ref(&vote)).await?;
+    let first = mark_done(
+        ports,
+        voter.name(),
+        &event.event_id,
+        settings.claim_expiry(now),
+    )
+    .await?;
+    Ok(Report::Voted {
+        voter,
+        request_id: req.request_id.clone(),
+        decision,
+        reason,
+        vote_id: vote.event_id,
+        redelivery: !first,
+    })
+}
+
+/// The voter's own work; its reason on success.
+async fn own_work<P>(
+    ports: &P,
+    voter: Voter,
+    event: &Event,
+    req: &DeletionRequested,
+    user_id: &str,
+    now: Millis,
+    settings: &Settings,
+) -> Result<String, HandlerError>
+where
+    P: FileStore + TransactionStore + CategoryRuleStore + AnalyticsStore + IdempotencyStore,
+{
+    match voter {
+        Voter::AnalyticsManager => {
+            let txs = ports.transactions_of_file(&req.file_id).await?;
+            if txs.is_empty() {
+                return Ok("Nothing to process".to_owned());
+            }
+            let key = format!("{}/recompute", voter.name());
+            let queued = analytics::queue(
+                ports,
+                &key,
+                &event.event_id,
+                user_id,
+                &analytics::deletion_trigger(),
+                now,
+                settings,
+            )
+            .await?;
+            Ok(match queued {
+                Queued::NothingToRecompute => "Nothing to process".to_owned(),
+                Queued::Job { .. } | Queued::Duplicate => "Analytics recompute queued".to_owned(),
+            })
+        }
+        Voter::CategoryManager => {
+            let rules = ports.rules_of_user(user_id).await?;
+            let txs = ports.transactions_of_file(&req.file_id).await?;
+            Ok(category_reason(categorized_by_active_rules(&rules, &txs)))
+        }
+        Voter::BackupManager | Voter::ComplianceManager => {
+            Ok(match ports.get_file(&req.file_id).await? {
+                Some(_) => "File metadata readable; nothing to hold".to_owned(),
+                None => "File metadata already gone; nothing to hold".to_owned(),
+            })
+        }
+    }
+}
