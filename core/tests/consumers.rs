@@ -2003,3 +2003,54 @@ fn consumer_futures_are_send() {
     drop(send(file_processor::object_created(&mem, &obj, T0)));
     drop(send(api::handle(&mem, &req, T0, ENTROPY, &cfg)));
 }
+
+#[test]
+fn the_executor_refuses_a_file_of_another_user_and_retries_a_failed_publish() {
+    let ports = Flaky::default();
+    seed_file(&ports.mem, "file-1", 2);
+    let approval = approve(&ports.mem, "req-1", "file-1");
+    let mut theirs = meta("file-1", "mallory");
+    theirs.transaction_count = 2;
+    run_ready(ports.mem.put_file(&theirs)).unwrap();
+    let err = run_ready(executor::handle(&ports, &approval, T0, &settings())).unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Permanent(r) if r.contains("another user")),
+        "{err:?}"
+    );
+    assert_eq!(
+        run_ready(ports.mem.transactions_of_file("file-1"))
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The publish fails after the deletes: transient, and the retry (the
+    // claim was released) announces the deletion under the same id.
+    run_ready(ports.mem.put_file(&meta("file-1", USER))).unwrap();
+    ports.mem.drain_published();
+    ports.fail("publish");
+    assert!(
+        run_ready(executor::handle(&ports, &approval, T0, &settings()))
+            .unwrap_err()
+            .is_transient()
+    );
+    ports.heal("publish");
+    let r = run_ready(executor::handle(&ports, &approval, T0, &settings())).unwrap();
+    assert!(
+        matches!(
+            r,
+            executor::Report::Executed {
+                transactions_deleted: 0,
+                resumed: false,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    let published = ports.mem.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        published[0].event_id,
+        tally_core::ids::derive("deleted", &["req-1"])
+    );
+}
