@@ -211,3 +211,21 @@ fn the_sweeper_decides_what_is_due_and_only_that() {
     let again = run_ready(sweep(&m, &m, T0 + deadline, &policy, 100)).unwrap();
     assert!(again.is_empty(), "a decided record is no longer due");
 }
+
+#[test]
+fn a_timer_decision_whose_publish_died_is_finished_by_the_next_sweep() {
+    // Found by the simulator (seed 17): a decision made by the sweeper is
+    // never redelivered, so its outbox must be the sweeper's work too.
+    let p = Faulty::default();
+    handle(&p, &request("r1"), 0).unwrap();
+    let policy = Policy::default();
+    let deadline = T0 + policy.voting.deadline_ms;
+    p.fail_publish.store(1, Ordering::SeqCst);
+    assert!(run_ready(sweep(&p, &p, deadline, &policy, 10)).is_err());
+    let rec = p.inner.record("r1").unwrap();
+    assert_eq!((rec.status, rec.outbox.len()), (Status::Denied, 1));
+    let visited = run_ready(sweep(&p, &p, deadline + 60_000, &policy, 10)).unwrap();
+    assert_eq!(visited.len(), 1);
+    assert_eq!(p.inner.published().len(), 1);
+    assert!(p.inner.record("r1").unwrap().outbox.is_empty());
+}

@@ -102,7 +102,10 @@ pub async fn flush_outbox<S: RecordStore, P: Publisher>(
 }
 
 /// The sweeper: delivers a timer input for every waiting record whose
-/// deadline has passed. Returns the records it decided.
+/// deadline has passed, and publishes what any record still holds in its
+/// outbox (a timer decision whose publish died is never redelivered, so
+/// the sweeper is what finishes it). Returns the records it visited that
+/// are decided.
 pub async fn sweep<S: RecordStore, P: Publisher>(
     store: &S,
     bus: &P,

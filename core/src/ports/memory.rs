@@ -96,11 +96,10 @@ impl RecordStore for Memory {
         let records = lock(&self.records);
         let mut due: Vec<(Millis, String)> = records
             .values()
-            .filter(|r| !r.is_decided())
             .filter_map(|r| {
-                r.deadline
-                    .filter(|d| *d <= now)
-                    .map(|d| (d, r.request_id.clone()))
+                let expired = r.deadline.filter(|d| !r.is_decided() && *d <= now);
+                let stuck = (!r.outbox.is_empty()).then_some(r.created_at);
+                expired.or(stuck).map(|at| (at, r.request_id.clone()))
             })
             .collect();
         due.sort();

@@ -38,8 +38,10 @@ pub trait RecordStore: Send + Sync {
         record: &Record,
         expected_version: u64,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
-    /// Waiting records whose deadline is at or before `now` (the sweeper's
-    /// query), at most `limit`, soonest first.
+    /// The records the sweeper must visit, at most `limit`, oldest first:
+    /// waiting records whose deadline is at or before `now`, and records
+    /// holding unpublished events (a handler died between its write and its
+    /// publish, and no redelivery may ever come: a timer is not redelivered).
     fn due(
         &self,
         now: Millis,

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod explore;
 pub mod pattern;
 pub mod rules;
 
@@ -22,6 +23,8 @@ pub enum Command {
     /// EventBridge event patterns: run conformance files, test one pair.
     #[command(subcommand)]
     Pattern(pattern::PatternCmd),
+    /// Simulate the deployment under seeded faults and check every invariant.
+    Explore(Box<explore::ExploreArgs>),
     /// The rules file: lint it against the event catalogue, show routes.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -31,5 +34,38 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Pattern(cmd) => pattern::run(cmd),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Explore(args) => explore::run(*args),
     }
+}
+
+/// The rules and policy a simulation uses: files when given, else defaults.
+#[cfg_attr(not(madsim), allow(dead_code))]
+pub fn load_rules_and_policy(
+    rules: Option<&std::path::PathBuf>,
+    policy: Option<&std::path::PathBuf>,
+) -> Result<(tally_core::rules::Rules, tally_core::coordination::Policy), String> {
+    let rules = self::rules::load(rules)?;
+    let policy = match policy {
+        None => tally_core::coordination::Policy::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read policy file {}: {e}", p.display()))?;
+            tally_core::coordination::Policy::parse(&p.display().to_string(), &text)
+                .map_err(|e| e.to_string())?
+        }
+    };
+    Ok((rules, policy))
+}
+
+/// A progress bar on stderr for long runs (hidden when stderr is not a terminal).
+#[cfg_attr(not(madsim), allow(dead_code))]
+pub fn progress(len: u64, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{bar:40}} {{pos}}/{{len}} {unit} {{elapsed}} (eta {{eta}})"
+    ));
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar
 }

@@ -1,0 +1,196 @@
+//! `tally explore`: many seeded runs of the simulated deployment, each with
+//! its own fault mix; the first violation stops and prints everything
+//! needed to replay it.
+
+use clap::Args;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// Run exactly this seed (and print its decision log).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How many seeds to run, starting at --first.
+    #[arg(long, default_value_t = 100)]
+    pub seeds: u64,
+    #[arg(long, default_value_t = 0)]
+    pub first: u64,
+    /// Files uploaded and then asked to be deleted, per run.
+    #[arg(long, default_value_t = 12)]
+    pub files: usize,
+    #[arg(long, default_value_t = 4)]
+    pub users: usize,
+    /// Share of deletions that use the completion flavour (percent).
+    #[arg(long, default_value_t = 25)]
+    pub completion_percent: u64,
+    /// Ordinary events besides the deletions.
+    #[arg(long, default_value_t = 20)]
+    pub traffic: usize,
+    /// Run every seed twice and fail if the two runs differ in any way.
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Print every run's decision log, not only a failing one's.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Rules file (TOML); the embedded default rules when omitted.
+    #[arg(long)]
+    pub rules: Option<std::path::PathBuf>,
+    /// Policy file (TOML); the notes' defaults when omitted.
+    #[arg(long)]
+    pub policy: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub pins: PinArgs,
+}
+
+/// Flags that pin a fault instead of drawing it from the seed.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PinArgs {
+    /// No faults at all (a calm run).
+    #[arg(long)]
+    pub no_faults: bool,
+    #[arg(long)]
+    pub duplicate_rate: Option<f64>,
+    #[arg(long)]
+    pub publish_failure_rate: Option<f64>,
+    #[arg(long)]
+    pub invoke_failure_rate: Option<f64>,
+    #[arg(long)]
+    pub drop_rate: Option<f64>,
+    #[arg(long)]
+    pub max_delay_ms: Option<u64>,
+    #[arg(long)]
+    pub crash_rate: Option<f64>,
+    #[arg(long)]
+    pub store_error_rate: Option<f64>,
+    /// A voter that never votes (`none` for no such voter).
+    #[arg(long)]
+    pub stalled_voter: Option<String>,
+    #[arg(long)]
+    pub slow_voter: Option<String>,
+    #[arg(long)]
+    pub denying_voter: Option<String>,
+    #[arg(long)]
+    pub clock_skew_ms: Option<u64>,
+}
+
+impl PinArgs {
+    #[cfg_attr(not(madsim), allow(dead_code))]
+    pub fn to_pins(&self) -> tally_sim::faults::Pins {
+        tally_sim::faults::Pins {
+            no_faults: self.no_faults,
+            duplicate_rate: self.duplicate_rate,
+            publish_failure_rate: self.publish_failure_rate,
+            invoke_failure_rate: self.invoke_failure_rate,
+            drop_rate: self.drop_rate,
+            max_delay_ms: self.max_delay_ms,
+            crash_rate: self.crash_rate,
+            store_error_rate: self.store_error_rate,
+            stalled_voter: self.stalled_voter.clone(),
+            slow_voter: self.slow_voter.clone(),
+            denying_voter: self.denying_voter.clone(),
+            clock_skew_ms: self.clock_skew_ms,
+        }
+    }
+}
+
+#[cfg(not(madsim))]
+pub fn run(_: ExploreArgs) -> ExitCode {
+    eprintln!("error: this `tally` was built without the simulator (it needs --cfg madsim); run ./scripts/tally explore");
+    ExitCode::from(2)
+}
+
+#[cfg(madsim)]
+pub fn run(args: ExploreArgs) -> ExitCode {
+    use tally_sim::world::{run as run_one, RunConfig, RunReport, Workload};
+    let (rules, policy) =
+        match super::load_rules_and_policy(args.rules.as_ref(), args.policy.as_ref()) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let config = |seed: u64| {
+        let mut c = RunConfig::new(seed);
+        c.pins = args.pins.to_pins();
+        c.workload = Workload {
+            files: args.files,
+            users: args.users,
+            completion_percent: args.completion_percent,
+            traffic: args.traffic,
+        };
+        c.rules = rules.clone();
+        c.policy = policy.clone();
+        c
+    };
+    let print_failure = |r: &RunReport, what: &str| {
+        println!("FAILED: {what}");
+        println!("seed: {}", r.seed);
+        println!("fault mix: {}", r.mix.describe());
+        for v in &r.violations {
+            println!("violated: {v}");
+        }
+        println!(
+            "decision log up to the stop ({} decisions):",
+            r.decision_log.len()
+        );
+        for line in &r.decision_log {
+            println!("  {line}");
+        }
+        println!("reproduce with: {}", r.reproducer);
+    };
+    let seeds: Vec<u64> = match args.seed {
+        Some(s) => vec![s],
+        None => (args.first..args.first + args.seeds).collect(),
+    };
+    let single = seeds.len() == 1;
+    let progress = super::progress(seeds.len() as u64, "seeds");
+    let (mut decisions, mut runs) = (0usize, 0u64);
+    for seed in seeds {
+        let report = run_one(&config(seed));
+        if args.check_determinism {
+            let again = run_one(&config(seed));
+            if again.decision_log != report.decision_log || again.fingerprint != report.fingerprint
+            {
+                progress.finish_and_clear();
+                print_failure(&report, "the same seed gave a different run (determinism)");
+                println!("second run's decision log:");
+                for line in &again.decision_log {
+                    println!("  {line}");
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+        runs += 1;
+        decisions += report.decision_log.len();
+        if !report.ok() {
+            progress.finish_and_clear();
+            print_failure(&report, "an invariant was violated");
+            return ExitCode::FAILURE;
+        }
+        if single || args.verbose {
+            progress.suspend(|| {
+                let s = &report.stats;
+                println!("seed {} | {}", report.seed, report.mix.describe());
+                println!(
+                    "  {} requests: {} approved, {} denied | {} events, {} deliveries ({} duplicated), {} transient failures, {} crashes, {} dead-lettered then redriven | {:.1} virtual minutes | fingerprint {}",
+                    s.requests, s.approved, s.denied, s.published, s.deliveries, s.duplicates, s.transient_failures, s.crashes, s.redriven, s.virtual_ms as f64 / 60_000.0, report.fingerprint
+                );
+                for line in &report.decision_log {
+                    println!("  {line}");
+                }
+            });
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    println!(
+        "{runs} seeds, {decisions} decisions, every invariant held{}",
+        if args.check_determinism {
+            ", every seed deterministic"
+        } else {
+            ""
+        }
+    );
+    ExitCode::SUCCESS
+}

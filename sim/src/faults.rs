@@ -1,0 +1,234 @@
+//! Swarm-style fault mixes: each seed draws its own mix (some faults off,
+//! others at random strengths), so that over many seeds every combination
+//! is tried; flags can pin any of them.
+
+use crate::rng::SimRng;
+
+/// Voters the workload's requests can require.
+pub const VOTERS: &[&str] = &[
+    "analytics_manager",
+    "category_manager",
+    "backup_manager",
+    "compliance_manager",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultMix {
+    /// Chance that a delivery happens twice.
+    pub duplicate_rate: f64,
+    /// Chance that a PutEvents call fails (the publisher sees the error).
+    pub publish_failure_rate: f64,
+    /// Chance that one delivery attempt fails transiently (throttling).
+    pub invoke_failure_rate: f64,
+    /// Chance that a delivery is dead-lettered at once, as if it ran out
+    /// of retries.
+    pub drop_rate: f64,
+    /// Deliveries wait up to this long: the source of reordering.
+    pub max_delay_ms: u64,
+    /// Chance that a handler dies at one of its crash points (before or
+    /// after a write, before or after a publish).
+    pub crash_rate: f64,
+    /// Chance that a store call fails transiently.
+    pub store_error_rate: f64,
+    /// A voter that returns early and never votes.
+    pub stalled_voter: Option<String>,
+    /// A voter that votes only after a long pause.
+    pub slow_voter: Option<String>,
+    /// A voter that denies every request.
+    pub denying_voter: Option<String>,
+    /// Each function's clock is off by up to this much either way.
+    pub clock_skew_ms: u64,
+}
+
+impl FaultMix {
+    pub fn none() -> FaultMix {
+        FaultMix {
+            duplicate_rate: 0.0,
+            publish_failure_rate: 0.0,
+            invoke_failure_rate: 0.0,
+            drop_rate: 0.0,
+            max_delay_ms: 0,
+            crash_rate: 0.0,
+            store_error_rate: 0.0,
+            stalled_voter: None,
+            slow_voter: None,
+            denying_voter: None,
+            clock_skew_ms: 0,
+        }
+    }
+
+    /// The mix of one seed: each fault is on with even odds, at a strength
+    /// drawn from its range.
+    pub fn draw(seed: u64) -> FaultMix {
+        let mut r = SimRng::fork(seed, "faults");
+        let rate = |r: &mut SimRng, max: f64| {
+            if r.chance(0.5) {
+                (r.unit() * max * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            }
+        };
+        let duplicate_rate = rate(&mut r, 0.5);
+        let publish_failure_rate = rate(&mut r, 0.2);
+        let invoke_failure_rate = rate(&mut r, 0.3);
+        let drop_rate = rate(&mut r, 0.05);
+        let max_delay_ms = if r.chance(0.7) {
+            r.range(10, 120_000)
+        } else {
+            0
+        };
+        let crash_rate = rate(&mut r, 0.1);
+        let store_error_rate = rate(&mut r, 0.1);
+        let voter = |r: &mut SimRng, p: f64| r.chance(p).then(|| r.pick(&VOTERS[..2]).to_string());
+        let stalled_voter = voter(&mut r, 0.2);
+        let slow_voter = voter(&mut r, 0.2);
+        let denying_voter = voter(&mut r, 0.2);
+        let clock_skew_ms = if r.chance(0.3) { r.range(1, 30_000) } else { 0 };
+        FaultMix {
+            duplicate_rate,
+            publish_failure_rate,
+            invoke_failure_rate,
+            drop_rate,
+            max_delay_ms,
+            crash_rate,
+            store_error_rate,
+            stalled_voter,
+            slow_voter,
+            denying_voter,
+            clock_skew_ms,
+        }
+    }
+
+    /// One line, in the same words as the flags that pin it.
+    pub fn describe(&self) -> String {
+        let v = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".to_owned());
+        format!(
+            "duplicate-rate={} publish-failure-rate={} invoke-failure-rate={} drop-rate={} max-delay-ms={} crash-rate={} store-error-rate={} stalled-voter={} slow-voter={} denying-voter={} clock-skew-ms={}",
+            self.duplicate_rate,
+            self.publish_failure_rate,
+            self.invoke_failure_rate,
+            self.drop_rate,
+            self.max_delay_ms,
+            self.crash_rate,
+            self.store_error_rate,
+            v(&self.stalled_voter),
+            v(&self.slow_voter),
+            v(&self.denying_voter),
+            self.clock_skew_ms
+        )
+    }
+}
+
+/// Faults pinned on the command line; anything unset is drawn from the seed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pins {
+    pub no_faults: bool,
+    pub duplicate_rate: Option<f64>,
+    pub publish_failure_rate: Option<f64>,
+    pub invoke_failure_rate: Option<f64>,
+    pub drop_rate: Option<f64>,
+    pub max_delay_ms: Option<u64>,
+    pub crash_rate: Option<f64>,
+    pub store_error_rate: Option<f64>,
+    /// `none` unpins to "no such voter".
+    pub stalled_voter: Option<String>,
+    pub slow_voter: Option<String>,
+    pub denying_voter: Option<String>,
+    pub clock_skew_ms: Option<u64>,
+}
+
+impl Pins {
+    pub fn apply(&self, mut mix: FaultMix) -> FaultMix {
+        if self.no_faults {
+            mix = FaultMix::none();
+        }
+        let voter = |v: &Option<String>, current: Option<String>| match v.as_deref() {
+            None => current,
+            Some("none") => None,
+            Some(name) => Some(name.to_owned()),
+        };
+        FaultMix {
+            duplicate_rate: self.duplicate_rate.unwrap_or(mix.duplicate_rate),
+            publish_failure_rate: self
+                .publish_failure_rate
+                .unwrap_or(mix.publish_failure_rate),
+            invoke_failure_rate: self.invoke_failure_rate.unwrap_or(mix.invoke_failure_rate),
+            drop_rate: self.drop_rate.unwrap_or(mix.drop_rate),
+            max_delay_ms: self.max_delay_ms.unwrap_or(mix.max_delay_ms),
+            crash_rate: self.crash_rate.unwrap_or(mix.crash_rate),
+            store_error_rate: self.store_error_rate.unwrap_or(mix.store_error_rate),
+            stalled_voter: voter(&self.stalled_voter, mix.stalled_voter),
+            slow_voter: voter(&self.slow_voter, mix.slow_voter),
+            denying_voter: voter(&self.denying_voter, mix.denying_voter),
+            clock_skew_ms: self.clock_skew_ms.unwrap_or(mix.clock_skew_ms),
+        }
+    }
+
+    /// The flags that reproduce these pins, for the reproducer line.
+    pub fn flags(&self) -> String {
+        let mut f = Vec::new();
+        if self.no_faults {
+            f.push("--no-faults".to_owned());
+        }
+        let mut num = |name: &str, v: Option<String>| {
+            if let Some(v) = v {
+                f.push(format!("--{name} {v}"));
+            }
+        };
+        num("duplicate-rate", self.duplicate_rate.map(|x| x.to_string()));
+        num(
+            "publish-failure-rate",
+            self.publish_failure_rate.map(|x| x.to_string()),
+        );
+        num(
+            "invoke-failure-rate",
+            self.invoke_failure_rate.map(|x| x.to_string()),
+        );
+        num("drop-rate", self.drop_rate.map(|x| x.to_string()));
+        num("max-delay-ms", self.max_delay_ms.map(|x| x.to_string()));
+        num("crash-rate", self.crash_rate.map(|x| x.to_string()));
+        num(
+            "store-error-rate",
+            self.store_error_rate.map(|x| x.to_string()),
+        );
+        num("stalled-voter", self.stalled_voter.clone());
+        num("slow-voter", self.slow_voter.clone());
+        num("denying-voter", self.denying_voter.clone());
+        num("clock-skew-ms", self.clock_skew_ms.map(|x| x.to_string()));
+        f.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_draws_the_same_mix_and_seeds_differ() {
+        assert_eq!(FaultMix::draw(42), FaultMix::draw(42));
+        let distinct: std::collections::BTreeSet<String> =
+            (0..50).map(|s| FaultMix::draw(s).describe()).collect();
+        assert!(distinct.len() > 40);
+    }
+
+    #[test]
+    fn pins_override_the_draw_and_print_as_flags() {
+        let pins = Pins {
+            duplicate_rate: Some(0.5),
+            stalled_voter: Some("none".into()),
+            ..Default::default()
+        };
+        let mix = pins.apply(FaultMix::draw(3));
+        assert_eq!(mix.duplicate_rate, 0.5);
+        assert_eq!(mix.stalled_voter, None);
+        assert_eq!(pins.flags(), "--duplicate-rate 0.5 --stalled-voter none");
+        assert_eq!(
+            Pins {
+                no_faults: true,
+                ..Default::default()
+            }
+            .apply(FaultMix::draw(3)),
+            FaultMix::none()
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! The properties every run must keep, each named, checked over what the
+//! world saw (records, published events, dead letters, the audit log).
+//! Safety properties are "always" properties (checked during and after a
+//! run); liveness properties are "eventually" properties, checked after the
+//! liveness phase, when faults have stopped and everything has settled.
+
+use crate::observe::Observations;
+use std::collections::{BTreeMap, BTreeSet};
+use tally_core::coordination::{Outcome, Policy, Record, Status};
+use tally_core::domain::AuditEntry;
+use tally_core::event::{DecisionCause, EventData, VoteDecision};
+use tally_core::time::Millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Invariant {
+    /// Safety: no file's data is deleted without an approved coordination.
+    NoDeletionWithoutApproval,
+    /// Safety: at most one terminal decision per request, never both kinds.
+    AtMostOneDecision,
+    /// Safety: a counted deny (voting) is never overturned.
+    NoVetoOverturned,
+    /// Safety: no approval without every required vote (or an expired
+    /// deadline whose outcome is proceed); no denial without a deny, an
+    /// error or an expired deadline.
+    NoDecisionWithoutVotesOrDeadline,
+    /// Safety: file.deleted at most once per request.
+    FileDeletedAtMostOnce,
+    /// Liveness: every request is decided within its deadline plus the
+    /// retry horizon.
+    DecidedInTime,
+    /// Liveness: every delivery was consumed or sits in a dead-letter queue.
+    NothingLost,
+    /// Liveness: every published event is in the audit log, once.
+    AuditedOnce,
+}
+
+impl Invariant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::NoDeletionWithoutApproval => "no-deletion-without-approval",
+            Invariant::AtMostOneDecision => "at-most-one-decision",
+            Invariant::NoVetoOverturned => "no-veto-overturned",
+            Invariant::NoDecisionWithoutVotesOrDeadline => "no-decision-without-votes-or-deadline",
+            Invariant::FileDeletedAtMostOnce => "file-deleted-at-most-once",
+            Invariant::DecidedInTime => "decided-in-time",
+            Invariant::NothingLost => "nothing-lost",
+            Invariant::AuditedOnce => "audited-once",
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Invariant::DecidedInTime | Invariant::NothingLost | Invariant::AuditedOnce => {
+                "eventually"
+            }
+            _ => "always",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: Invariant,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.invariant.name(),
+            self.invariant.kind(),
+            self.detail
+        )
+    }
+}
+
+fn v(invariant: Invariant, detail: String) -> Violation {
+    Violation { invariant, detail }
+}
+
+/// Safety properties of one record, cheap enough to check after every
+/// aggregator invocation.
+pub fn check_record(rec: &Record, policy: &Policy) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let Some(d) = &rec.decision else { return out };
+    let id = &rec.request_id;
+    let counted = |dec: VoteDecision| rec.votes.values().any(|x| x.decision == dec);
+    if counted(VoteDecision::Deny) && rec.status != Status::Denied {
+        out.push(v(
+            Invariant::NoVetoOverturned,
+            format!("{id} has a counted deny but is {}", rec.status.as_str()),
+        ));
+    }
+    let flavour = match rec.flavour {
+        tally_core::coordination::Flavour::Voting => &policy.voting,
+        tally_core::coordination::Flavour::Completion => &policy.completion,
+    };
+    let expired = rec.deadline.is_some_and(|dl| d.at >= dl);
+    let ok = match (rec.status, d.cause) {
+        (Status::Approved, DecisionCause::AllProceeded) => rec.required.iter().all(|r| {
+            rec.votes.get(r).is_some_and(|x| {
+                x.decision == VoteDecision::Proceed
+                    || (x.decision == VoteDecision::Error
+                        && flavour.error_outcome == Outcome::Proceed)
+            })
+        }),
+        (_, DecisionCause::Timeout) => expired,
+        (Status::Denied, DecisionCause::Vetoed) => counted(VoteDecision::Deny),
+        (Status::Denied, DecisionCause::VoterError) => counted(VoteDecision::Error),
+        _ => false,
+    };
+    if !ok {
+        out.push(v(
+            Invariant::NoDecisionWithoutVotesOrDeadline,
+            format!(
+                "{id} {} with cause {} (votes: {:?}, required: {:?}, deadline: {:?}, at: {})",
+                rec.status.as_str(),
+                d.cause,
+                rec.votes.keys().collect::<Vec<_>>(),
+                rec.required,
+                rec.deadline,
+                d.at
+            ),
+        ));
+    }
+    out
+}
+
+/// Everything the world saw, at the end of a run (or when it stopped).
+pub struct Evidence<'a> {
+    pub records: &'a [Record],
+    pub obs: &'a Observations,
+    pub audit: &'a [AuditEntry],
+    /// Files whose metadata no longer exists, with their id.
+    pub deleted_files: &'a BTreeSet<String>,
+    pub policy: &'a Policy,
+    /// Set after the liveness phase: check the eventually-properties too.
+    pub settled: bool,
+    /// Deadline plus retry horizon, for DecidedInTime.
+    pub horizon_ms: Millis,
+    pub inflight: u64,
+}
+
+pub fn check(e: &Evidence<'_>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let by_id: BTreeMap<&str, &Record> = e
+        .records
+        .iter()
+        .map(|r| (r.request_id.as_str(), r))
+        .collect();
+    for r in e.records {
+        out.extend(check_record(r, e.policy));
+    }
+    // Decisions and deletions as published on the bus.
+    let mut decisions: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
+    let mut deleted_events: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (_, ev) in &e.obs.published {
+        match &ev.data {
+            EventData::DeletionApproved(a) => {
+                decisions
+                    .entry(a.request_id.as_str())
+                    .or_default()
+                    .insert(("approved", ev.event_id.as_str()));
+            }
+            EventData::DeletionDenied(d) => {
+                decisions
+                    .entry(d.request_id.as_str())
+                    .or_default()
+                    .insert(("denied", ev.event_id.as_str()));
+            }
+            EventData::FileDeleted(f) => {
+                deleted_events
+                    .entry(f.request_id.as_str())
+                    .or_default()
+                    .insert(ev.event_id.as_str());
+            }
+            _ => {}
+        }
+    }
+    for (req, ds) in &decisions {
+        if ds.len() > 1 {
+            out.push(v(
+                Invariant::AtMostOneDecision,
+                format!("{req} was decided {} ways: {ds:?}", ds.len()),
+            ));
+        }
+        if ds.iter().any(|(k, _)| *k == "approved")
+            && by_id
+                .get(req)
+                .is_some_and(|r| r.votes.values().any(|x| x.decision == VoteDecision::Deny))
+        {
+            out.push(v(
+                Invariant::NoVetoOverturned,
+                format!("{req} was approved on the bus despite a counted deny"),
+            ));
+        }
+    }
+    for (req, ids) in &deleted_events {
+        if ids.len() > 1 {
+            out.push(v(
+                Invariant::FileDeletedAtMostOnce,
+                format!("{req}: {} distinct file.deleted events", ids.len()),
+            ));
+        }
+        if !by_id.get(req).is_some_and(|r| r.status == Status::Approved) {
+            out.push(v(
+                Invariant::NoDeletionWithoutApproval,
+                format!("file.deleted for {req}, which is not approved"),
+            ));
+        }
+    }
+    let approved_files: BTreeSet<&str> = e
+        .records
+        .iter()
+        .filter(|r| r.status == Status::Approved)
+        .filter_map(|r| r.request.as_ref().map(|q| q.file_id.as_str()))
+        .collect();
+    for f in e.deleted_files {
+        if !approved_files.contains(f.as_str()) {
+            out.push(v(
+                Invariant::NoDeletionWithoutApproval,
+                format!("file {f} is gone but no request for it was approved"),
+            ));
+        }
+    }
+    if e.settled {
+        for r in e.records.iter().filter(|r| r.request.is_some()) {
+            let registered = r
+                .history
+                .iter()
+                .find(|h| h.disposition == tally_core::coordination::Disposition::Registered)
+                .map_or(r.created_at, |h| h.at);
+            match &r.decision {
+                None => out.push(v(
+                    Invariant::DecidedInTime,
+                    format!(
+                        "{} is still waiting (registered at {registered})",
+                        r.request_id
+                    ),
+                )),
+                Some(d) if d.at > registered + e.horizon_ms => out.push(v(
+                    Invariant::DecidedInTime,
+                    format!(
+                        "{} decided {} ms after registering, past the {} ms horizon",
+                        r.request_id,
+                        d.at - registered,
+                        e.horizon_ms
+                    ),
+                )),
+                Some(_) => {}
+            }
+            if !r.outbox.is_empty() {
+                out.push(v(
+                    Invariant::NothingLost,
+                    format!(
+                        "{} still has {} unpublished events in its outbox",
+                        r.request_id,
+                        r.outbox.len()
+                    ),
+                ));
+            }
+        }
+        let ended = e.obs.consumed + e.obs.dead_letters.len() as u64 + e.obs.redriven;
+        if e.inflight != 0 || ended != e.obs.scheduled {
+            out.push(v(Invariant::NothingLost, format!("{} deliveries scheduled, {} consumed, {} dead-lettered, {} redriven, {} in flight", e.obs.scheduled, e.obs.consumed, e.obs.dead_letters.len(), e.obs.redriven, e.inflight)));
+        }
+        let audited: BTreeSet<&str> = e.audit.iter().map(|a| a.event_id.as_str()).collect();
+        let dead_audit: BTreeSet<&str> = e
+            .obs
+            .dead_letters
+            .iter()
+            .filter(|d| d.target == "audit")
+            .map(|d| d.event_id.as_str())
+            .collect();
+        let mut missing: Vec<&str> = e
+            .obs
+            .published
+            .iter()
+            .map(|(_, ev)| ev.event_id.as_str())
+            .filter(|id| !audited.contains(id) && !dead_audit.contains(id))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        if !missing.is_empty() {
+            out.push(v(
+                Invariant::AuditedOnce,
+                format!(
+                    "{} published events are not in the audit log (first: {})",
+                    missing.len(),
+                    missing[0]
+                ),
+            ));
+        }
+        if audited.len() != e.audit.len() {
+            out.push(v(
+                Invariant::AuditedOnce,
+                "the audit log holds an event twice".into(),
+            ));
+        }
+    }
+    out.sort_by(|a, b| (a.invariant, &a.detail).cmp(&(b.invariant, &b.detail)));
+    out.dedup();
+    out
+}

@@ -1,0 +1,12 @@
+//! tally-sim: the deterministic simulator of tally.
+//!
+//! The world (bus, functions, ports with faults) runs on madsim and exists
+//! only in builds with `--cfg madsim` (`./scripts/tally`, `./scripts/test`);
+//! the seeded generator, the fault mixes and the invariants are plain code.
+
+pub mod faults;
+pub mod invariants;
+pub mod observe;
+pub mod rng;
+#[cfg(madsim)]
+pub mod world;

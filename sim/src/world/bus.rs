@@ -1,0 +1,171 @@
+//! The simulated EventBridge bus: routes every event with the rules file and
+//! the core's matcher, and delivers it to each target at least once —
+//! after a delay (so events reorder), sometimes twice, retried with
+//! exponential backoff and full jitter up to the rule's maximum attempts
+//! and maximum event age, then into the rule's dead-letter queue.
+
+use super::{lock, DeadLetter, World};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tally_core::event::Event;
+use tally_core::handlers::HandlerError;
+use tally_core::ids;
+use tally_core::wire::{DeliveredEvent, Delivery};
+
+/// Backoff before retry `n` (1-based): 1 s doubling, capped at 5 minutes.
+fn backoff_ms(attempt: u32) -> u64 {
+    (1000u64 << attempt.min(16)).min(300_000)
+}
+
+impl World {
+    /// PutEvents for one event: record it, wrap it as EventBridge delivers
+    /// it, route it, and schedule a delivery to every target it matches.
+    pub(crate) fn put_event(&self, event: &Event) {
+        let now = self.now();
+        let seq = self.bus_seq.fetch_add(1, Ordering::SeqCst);
+        // EventBridge gives every accepted entry a new id; ours is derived,
+        // so the run stays a function of its seed.
+        let id = ids::derive("eb", &[&event.event_id, &seq.to_string()]);
+        let json: Arc<str> = DeliveredEvent::wrap(event, &id, &Delivery::default())
+            .to_json()
+            .into();
+        self.observations().published.push((now, event.clone()));
+        let mut hits = Vec::new();
+        let routed = {
+            let mut scratch = lock(&self.scratch);
+            self.rules.route(json.as_bytes(), &mut scratch, &mut hits)
+        };
+        if let Err(e) = routed {
+            // Our own encoder wrote this JSON; an error is a matcher bug and
+            // must not pass unseen.
+            panic!("the matcher rejected an event the encoder wrote: {e}");
+        }
+        for rule in hits {
+            for target in self.rules.rules[rule].targets.clone() {
+                self.schedule(
+                    json.clone(),
+                    event.event_id.clone(),
+                    event.event_type().to_owned(),
+                    rule,
+                    target.clone(),
+                );
+                if self.fault(self.mix.duplicate_rate) {
+                    self.observations().duplicates += 1;
+                    self.schedule(
+                        json.clone(),
+                        event.event_id.clone(),
+                        event.event_type().to_owned(),
+                        rule,
+                        target,
+                    );
+                }
+            }
+        }
+    }
+
+    pub(crate) fn schedule(
+        &self,
+        json: Arc<str>,
+        event_id: String,
+        event_type: String,
+        rule: usize,
+        target: String,
+    ) {
+        self.inflight.fetch_add(1, Ordering::SeqCst);
+        self.observations().scheduled += 1;
+        let world = self.arc();
+        madsim::task::spawn(async move {
+            world
+                .deliver(json, event_id, event_type, rule, target)
+                .await;
+            world.inflight.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    async fn deliver(
+        &self,
+        json: Arc<str>,
+        event_id: String,
+        event_type: String,
+        rule: usize,
+        target: String,
+    ) {
+        let max_delay = if self.faults_on() {
+            self.mix.max_delay_ms
+        } else {
+            0
+        };
+        // A little jitter always, so that even a calm run interleaves.
+        madsim::time::sleep(Duration::from_millis(self.draw(0, max_delay.max(50)))).await;
+        let dead = |reason: String| DeadLetter {
+            at: self.now(),
+            rule: self.rules.rules[rule].name.clone(),
+            target: target.clone(),
+            event_id: event_id.clone(),
+            event_type: event_type.clone(),
+            reason,
+            json: json.clone(),
+        };
+        if self.fault(self.mix.drop_rate) {
+            self.observations()
+                .dead_letters
+                .push(dead("dropped: ran out of retries (injected loss)".into()));
+            return;
+        }
+        let retry = self.rules.rules[rule].retry;
+        let first = self.now();
+        let mut attempt = 0u32;
+        loop {
+            let result = if self.fault(self.mix.invoke_failure_rate) {
+                Err(HandlerError::Transient(
+                    "simulated throttling of the invocation".into(),
+                ))
+            } else {
+                self.invoke(&target, &json).await
+            };
+            match result {
+                Ok(()) => {
+                    self.observations().consumed += 1;
+                    return;
+                }
+                Err(HandlerError::Permanent(reason)) => {
+                    self.observations()
+                        .dead_letters
+                        .push(dead(format!("permanent: {reason}")));
+                    return;
+                }
+                Err(HandlerError::Transient(reason)) => {
+                    self.observations().transient_failures += 1;
+                    attempt += 1;
+                    let wait = self.draw(backoff_ms(attempt) / 2, backoff_ms(attempt));
+                    let age_after = (self.now() - first) as u64 + wait;
+                    if attempt > retry.maximum_retry_attempts
+                        || age_after > retry.maximum_event_age_seconds as u64 * 1000
+                    {
+                        self.observations().dead_letters.push(dead(format!(
+                            "ran out of retries after {attempt} attempts: {reason}"
+                        )));
+                        return;
+                    }
+                    madsim::time::sleep(Duration::from_millis(wait)).await;
+                }
+            }
+        }
+    }
+
+    /// An operator's redrive: every dead letter is delivered again.
+    pub fn redrive(&self) {
+        let letters = std::mem::take(&mut self.observations().dead_letters);
+        self.observations().redriven += letters.len() as u64;
+        for d in letters {
+            let rule = self
+                .rules
+                .rules
+                .iter()
+                .position(|r| r.name == d.rule)
+                .expect("dead letters name real rules");
+            self.schedule(d.json, d.event_id, d.event_type, rule, d.target);
+        }
+    }
+}

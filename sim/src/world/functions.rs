@@ -1,0 +1,301 @@
+//! The Lambda functions of the deployment, as the bus invokes them: decode
+//! the delivered event (as an SQS body), run the core's handler for the
+//! target over the world's ports. Several invocations of one function run
+//! at once; the ports' latency lets them interleave. Also the workload's
+//! own actions: uploads, deletion requests through the API, ordinary
+//! traffic.
+
+use super::World;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tally_core::consumers::{self, voter::Voter};
+use tally_core::coordination::{Effect, Input};
+use tally_core::domain::{CategoryRule, FileMeta};
+use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
+use tally_core::handlers::aggregator::aggregate;
+use tally_core::handlers::HandlerError;
+use tally_core::ids;
+use tally_core::ports::memory::run_ready;
+use tally_core::ports::{ContentStore, FileStore, Publisher};
+use tally_core::wire::sqs;
+
+impl World {
+    pub(crate) async fn invoke(&self, target: &str, body: &str) -> Result<(), HandlerError> {
+        let now = self.clock(target);
+        if target == "audit" {
+            return consumers::audit::handle_text(self, body, now)
+                .await
+                .map(|_| ());
+        }
+        let (_, event) =
+            sqs::decode_body(body).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let s = &self.settings;
+        match target {
+            "aggregator" => {
+                let Some(input) = Input::from_event(&event) else {
+                    return Err(HandlerError::Permanent(format!(
+                        "the aggregator has no use for {}",
+                        event.event_type()
+                    )));
+                };
+                let handled = aggregate(self, self, &input, now, &self.policy).await?;
+                for e in handled.effects {
+                    if let Effect::Refused { event_id, reason } = e {
+                        self.observations().refusals.push((
+                            now,
+                            input.request_id().to_owned(),
+                            event_id,
+                            reason,
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            "analytics_voter" | "category_voter" | "backup_voter" | "compliance_voter" => {
+                self.vote(target, &event, now).await
+            }
+            "executor" => consumers::executor::handle(self, &event, now, s)
+                .await
+                .map(|_| ()),
+            "analytics" => consumers::analytics::handle(self, &event, now, s)
+                .await
+                .map(|_| ()),
+            "categorization" => consumers::categorization::handle(self, &event, now, s)
+                .await
+                .map(|_| ()),
+            "notification" => consumers::notification::handle(self, &event, now, s)
+                .await
+                .map(|_| ()),
+            "file_processor" => consumers::file_processor::handle(self, &event, now, s)
+                .await
+                .map(|_| ()),
+            other => Err(HandlerError::Permanent(format!(
+                "no function is deployed for target {other}"
+            ))),
+        }
+    }
+
+    /// A voter function, with the voter faults of the run's mix: a stalled
+    /// voter returns without voting (the failure mode the deadline exists
+    /// for), a slow one pauses first, a denying one objects to everything.
+    async fn vote(&self, target: &str, event: &Event, now: i64) -> Result<(), HandlerError> {
+        let voter = match target {
+            "analytics_voter" => Voter::AnalyticsManager,
+            "category_voter" => Voter::CategoryManager,
+            "backup_voter" => Voter::BackupManager,
+            _ => Voter::ComplianceManager,
+        };
+        let name = Some(voter.name().to_owned());
+        if self.faults_on() && self.mix.stalled_voter == name {
+            return Ok(());
+        }
+        if self.faults_on() && self.mix.slow_voter == name {
+            let pause = self.policy.voting.deadline_ms as u64 * 3 / 2;
+            madsim::time::sleep(Duration::from_millis(self.draw(pause / 2, pause))).await;
+        }
+        if self.faults_on() && self.mix.denying_voter == name {
+            if let EventData::DeletionRequested(r) = &event.data {
+                let deny = Event {
+                    event_id: ids::derive("vote", &[&r.request_id, voter.name()]),
+                    event_version: CURRENT_VERSION.to_owned(),
+                    timestamp: now,
+                    source: voter.source().to_owned(),
+                    user_id: event.user_id.clone(),
+                    correlation_id: event.correlation_id.clone(),
+                    causation_id: Some(event.event_id.clone()),
+                    data: EventData::DeletionVote(event::DeletionVote {
+                        file_id: r.file_id.clone(),
+                        request_id: r.request_id.clone(),
+                        voter: voter.name().to_owned(),
+                        decision: VoteDecision::Deny,
+                        reason: Some("simulated objection".into()),
+                    }),
+                    metadata: None,
+                };
+                return self.publish(&[deny]).await.map_err(Into::into);
+            }
+        }
+        consumers::voter::handle(
+            self,
+            voter,
+            event,
+            self.clock(target).max(now),
+            &self.settings,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Each user has an account and two category rules.
+    pub(crate) fn seed_users(&self, users: &[String]) {
+        for u in users {
+            for (n, (pattern, category)) in [("GROCER", "cat-groceries"), ("RENT", "cat-housing")]
+                .into_iter()
+                .enumerate()
+            {
+                self.mem.add_rule(CategoryRule {
+                    rule_id: format!("rule-{u}-{n}"),
+                    user_id: u.clone(),
+                    category_id: category.into(),
+                    pattern: pattern.into(),
+                    active: true,
+                });
+            }
+        }
+    }
+
+    /// A user uploads file `n`: content and metadata land, S3 notifies the
+    /// object-created handler, and the pipeline takes it from there.
+    pub(crate) async fn upload(&self, n: usize, owner: &str, large: bool, business: bool) {
+        let file_id = format!("file-{n:03}");
+        let key = format!("{owner}/{file_id}/statement-{n}.csv");
+        let lines = if large { 1_100 } else { 3 + n % 7 };
+        let mut csv = String::from("date,description,amount\n");
+        for i in 0..lines {
+            let what = ["GROCER MARKET", "RENT MARCH", "COFFEE"][i % 3];
+            csv.push_str(&format!(
+                "2025-01-{:02},{what} {i},-{}.{:02}\n",
+                1 + i % 28,
+                1 + i % 90,
+                i % 100
+            ));
+        }
+        let meta = FileMeta {
+            file_id: file_id.clone(),
+            user_id: owner.into(),
+            account_id: format!("acc-{owner}"),
+            account_type: Some(if business { "business" } else { "personal" }.into()),
+            file_name: format!("statement-{n}.csv"),
+            s3_key: key.clone(),
+            transaction_count: 0,
+        };
+        // The upload itself is the user's request: it is retried until the
+        // stores take it (faults may throttle them).
+        loop {
+            let put = async {
+                self.put_content(&key, csv.as_bytes()).await?;
+                self.put_file(&meta).await
+            };
+            if put.await.is_ok() {
+                break;
+            }
+            madsim::time::sleep(Duration::from_millis(1_000)).await;
+        }
+        super::lock(&self.uploaded).insert(file_id.clone());
+        let notice = consumers::file_processor::ObjectCreated {
+            bucket: "tally-files".into(),
+            key,
+            size: csv.len() as u64,
+            sequencer: Some(format!("{n:016x}")),
+        };
+        self.retry_client(|| {
+            consumers::file_processor::object_created(self, &notice, self.clock("api"))
+        })
+        .await;
+    }
+
+    /// DELETE /files/{id} by `caller`, retried by the client while it fails.
+    pub(crate) async fn delete_file(&self, n: usize, caller: &str, completion: bool) {
+        let file_id = format!("file-{n:03}");
+        let cfg = consumers::api::ApiConfig {
+            flavour: if completion {
+                tally_core::coordination::Flavour::Completion
+            } else {
+                tally_core::coordination::Flavour::Voting
+            },
+            ..Default::default()
+        };
+        let req = consumers::api::ApiRequest {
+            method: "DELETE".into(),
+            path: format!("/files/{file_id}"),
+            caller: Some(caller.into()),
+        };
+        let entropy = self.entropy();
+        self.retry_client(|| consumers::api::handle(self, &req, self.clock("api"), entropy, &cfg))
+            .await;
+    }
+
+    /// Ordinary traffic: a transaction edit or an account update.
+    pub(crate) async fn ordinary_traffic(&self, n: usize, user: &str) {
+        let data = if n.is_multiple_of(2) {
+            EventData::AccountUpdated(event::AccountUpdated {
+                account_id: format!("acc-{user}"),
+                changes: vec![event::FieldChange {
+                    field: "name".into(),
+                    old_value: "Checking".into(),
+                    new_value: format!("Checking {n}").into(),
+                }],
+            })
+        } else {
+            EventData::TransactionUpdated(event::TransactionUpdated {
+                transaction_id: format!("tx-{n}"),
+                account_id: format!("acc-{user}"),
+                changes: vec![event::FieldChange {
+                    field: "memo".into(),
+                    old_value: serde_json::Value::Null,
+                    new_value: "edited".into(),
+                }],
+            })
+        };
+        let source = if n.is_multiple_of(2) {
+            event::sources::ACCOUNT_SERVICE
+        } else {
+            event::sources::TRANSACTION_SERVICE
+        };
+        let ev = Event {
+            event_id: format!("evt-traffic-{n}"),
+            event_version: CURRENT_VERSION.into(),
+            timestamp: self.now(),
+            source: source.into(),
+            user_id: user.into(),
+            correlation_id: None,
+            causation_id: None,
+            data,
+            metadata: None,
+        };
+        self.retry_client(|| async {
+            self.publish(std::slice::from_ref(&ev))
+                .await
+                .map_err(HandlerError::from)
+        })
+        .await;
+    }
+
+    /// A client retries its call once a second until it goes through.
+    async fn retry_client<F, Fut, T>(&self, mut call: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, HandlerError>>,
+    {
+        loop {
+            match call().await {
+                Ok(_) => return,
+                Err(HandlerError::Permanent(_)) => return,
+                Err(HandlerError::Transient(_)) => {
+                    madsim::time::sleep(Duration::from_millis(1_000)).await
+                }
+            }
+        }
+    }
+
+    /// Settled: nothing in flight and every registered request decided
+    /// with its outbox published.
+    pub(crate) fn settled(&self) -> bool {
+        self.inflight() == 0
+            && self
+                .mem
+                .records()
+                .iter()
+                .filter(|r| r.request.is_some())
+                .all(|r| r.is_decided() && r.outbox.is_empty())
+    }
+
+    /// Files uploaded by the workload whose metadata is gone.
+    pub(crate) fn deleted_files(&self) -> BTreeSet<String> {
+        let uploaded = super::lock(&self.uploaded).clone();
+        uploaded
+            .into_iter()
+            .filter(|f| run_ready(self.mem.get_file(f)).is_ok_and(|m| m.is_none()))
+            .collect()
+    }
+}

@@ -1,0 +1,132 @@
+//! The simulated deployment, on madsim: an EventBridge bus that routes with
+//! the rules file and delivers at least once (with retries, backoff and
+//! jitter, then a dead-letter queue), Lambda functions that run the core's
+//! handlers concurrently, and ports with DynamoDB's condition semantics and
+//! fault points. Virtual time and every random choice come from the seed.
+
+mod bus;
+mod functions;
+mod ports;
+mod run;
+
+pub use crate::observe::{DeadLetter, Observations};
+pub use run::{run, RunConfig, RunReport, Stats, Workload};
+
+use crate::faults::FaultMix;
+use crate::rng::SimRng;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use tally_core::coordination::Policy;
+use tally_core::pattern::Scratch;
+use tally_core::ports::memory::Memory;
+use tally_core::rules::Rules;
+use tally_core::time::Millis;
+
+/// 2025-01-15T10:30:00Z: the virtual clock's zero.
+pub const EPOCH: Millis = 1_736_937_000_000;
+
+pub struct World {
+    me: Weak<World>,
+    pub mem: Memory,
+    pub rules: Rules,
+    pub policy: Policy,
+    pub settings: tally_core::consumers::Settings,
+    pub mix: FaultMix,
+    faults_on: AtomicBool,
+    rng: Mutex<SimRng>,
+    obs: Mutex<Observations>,
+    scratch: Mutex<Scratch>,
+    inflight: AtomicU64,
+    bus_seq: AtomicU64,
+    start: madsim::time::Instant,
+    /// Files the workload uploaded.
+    uploaded: Mutex<std::collections::BTreeSet<String>>,
+    /// Each function's clock offset (clock skew faults).
+    skew: BTreeMap<String, i64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl World {
+    pub fn new(seed: u64, mix: FaultMix, rules: Rules, policy: Policy) -> Arc<World> {
+        let mut skew_rng = SimRng::fork(seed, "skew");
+        let skew = tally_core::rules::TARGETS
+            .iter()
+            .chain(["sweeper", "api"].iter())
+            .map(|t| {
+                let s = mix.clock_skew_ms as i64;
+                (
+                    t.to_string(),
+                    if s == 0 {
+                        0
+                    } else {
+                        skew_rng.range(0, 2 * s as u64) as i64 - s
+                    },
+                )
+            })
+            .collect();
+        Arc::new_cyclic(|me| World {
+            me: me.clone(),
+            mem: Memory::new(),
+            rules,
+            policy,
+            settings: Default::default(),
+            mix,
+            faults_on: AtomicBool::new(true),
+            rng: Mutex::new(SimRng::fork(seed, "world")),
+            obs: Mutex::new(Observations::default()),
+            scratch: Mutex::new(Scratch::default()),
+            inflight: AtomicU64::new(0),
+            bus_seq: AtomicU64::new(0),
+            start: madsim::time::Instant::now(),
+            uploaded: Mutex::new(Default::default()),
+            skew,
+        })
+    }
+
+    fn arc(&self) -> Arc<World> {
+        self.me.upgrade().expect("the world outlives its tasks")
+    }
+
+    /// Virtual now, as the true clock sees it.
+    pub fn now(&self) -> Millis {
+        EPOCH + self.start.elapsed().as_millis() as Millis
+    }
+
+    /// Virtual now, as `function`'s (possibly skewed) clock reads it.
+    pub fn clock(&self, function: &str) -> Millis {
+        self.now() + self.skew.get(function).copied().unwrap_or(0)
+    }
+
+    pub fn faults_on(&self) -> bool {
+        self.faults_on.load(Ordering::SeqCst)
+    }
+
+    pub fn stop_faults(&self) {
+        self.faults_on.store(false, Ordering::SeqCst);
+    }
+
+    /// A fault with probability `p`, only while faults are on.
+    fn fault(&self, p: f64) -> bool {
+        self.faults_on() && lock(&self.rng).chance(p)
+    }
+
+    fn draw(&self, lo: u64, hi: u64) -> u64 {
+        lock(&self.rng).range(lo, hi)
+    }
+
+    pub fn entropy(&self) -> [u8; 16] {
+        lock(&self.rng).bytes16()
+    }
+
+    pub fn observations(&self) -> MutexGuard<'_, Observations> {
+        lock(&self.obs)
+    }
+
+    pub fn inflight(&self) -> u64 {
+        self.inflight.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,292 @@
+//! One simulated run: set the world up, drive the workload through a
+//! safety phase with faults, then a liveness phase without them (after an
+//! operator's redrive of the dead-letter queues), and check the invariants.
+
+use super::{World, EPOCH};
+use crate::faults::{FaultMix, Pins};
+use crate::invariants::{self, Evidence, Violation};
+use crate::rng::SimRng;
+use std::sync::Arc;
+use std::time::Duration;
+use tally_core::coordination::{log, Policy, Record};
+use tally_core::handlers::aggregator::sweep;
+use tally_core::rules::Rules;
+use tally_core::time::Millis;
+
+/// How often the sweeper runs (its schedule in production).
+pub const SWEEP_EVERY_MS: u64 = 60_000;
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Files uploaded, processed and then asked to be deleted.
+    pub files: usize,
+    pub users: usize,
+    /// Share of deletions that use the completion flavour, in percent.
+    pub completion_percent: u64,
+    /// Ordinary events (transaction and account updates) besides.
+    pub traffic: usize,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            files: 12,
+            users: 4,
+            completion_percent: 25,
+            traffic: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub pins: Pins,
+    pub workload: Workload,
+    pub rules: Rules,
+    pub policy: Policy,
+    /// How long faults are injected.
+    pub safety_ms: Millis,
+}
+
+impl RunConfig {
+    pub fn new(seed: u64) -> RunConfig {
+        RunConfig {
+            seed,
+            pins: Pins::default(),
+            workload: Workload::default(),
+            rules: Rules::default_rules(),
+            policy: Policy::default(),
+            safety_ms: 15 * 60 * 1000,
+        }
+    }
+
+    pub fn mix(&self) -> FaultMix {
+        self.pins.apply(FaultMix::draw(self.seed))
+    }
+
+    /// The one command that replays exactly this run.
+    pub fn reproducer(&self) -> String {
+        let w = &self.workload;
+        let mut cmd = format!("./scripts/tally explore --seed {} --files {} --users {} --completion-percent {} --traffic {}", self.seed, w.files, w.users, w.completion_percent, w.traffic);
+        let flags = self.pins.flags();
+        if !flags.is_empty() {
+            cmd.push(' ');
+            cmd.push_str(&flags);
+        }
+        cmd
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub seed: u64,
+    pub mix: FaultMix,
+    pub reproducer: String,
+    /// One line per terminal decision, in virtual-time order.
+    pub decision_log: Vec<String>,
+    pub violations: Vec<Violation>,
+    pub stats: Stats,
+    /// A digest of every event published, in order, with its virtual time:
+    /// two runs with the same fingerprint did the same thing.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub requests: usize,
+    pub approved: usize,
+    pub denied: usize,
+    pub published: usize,
+    pub deliveries: u64,
+    pub duplicates: u64,
+    pub transient_failures: u64,
+    pub crashes: u64,
+    pub dead_lettered: usize,
+    pub redriven: u64,
+    pub virtual_ms: Millis,
+}
+
+impl RunReport {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Runs one seed on a fresh OS thread with a fresh madsim runtime (so no
+/// state leaks between runs: madsim issue 240).
+pub fn run(cfg: &RunConfig) -> RunReport {
+    let cfg = cfg.clone();
+    std::thread::spawn(move || {
+        let rt =
+            madsim::runtime::Runtime::with_seed_and_config(cfg.seed, madsim::Config::default());
+        rt.block_on(drive(cfg))
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+async fn drive(cfg: RunConfig) -> RunReport {
+    let mix = cfg.mix();
+    let world = World::new(cfg.seed, mix.clone(), cfg.rules.clone(), cfg.policy.clone());
+    let mut rng = SimRng::fork(cfg.seed, "workload");
+    let sweeper = {
+        let w = world.clone();
+        madsim::task::spawn(async move {
+            loop {
+                madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+                // A failed sweep is simply tried again at the next tick.
+                let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, 100).await;
+            }
+        })
+    };
+    let users: Vec<String> = (0..cfg.workload.users.max(1))
+        .map(|u| format!("user-{u}"))
+        .collect();
+    world.seed_users(&users);
+    for i in 0..cfg.workload.files {
+        let owner = rng.pick(&users).clone();
+        let upload_at = rng.range(0, cfg.safety_ms as u64 / 3);
+        let delete_after = rng.range(30_000, cfg.safety_ms as u64 / 2);
+        let completion = rng.chance(cfg.workload.completion_percent as f64 / 100.0);
+        let large = rng.chance(0.15);
+        let business = rng.chance(0.2);
+        let stranger = rng
+            .chance(0.1)
+            .then(|| rng.pick(&users).clone())
+            .filter(|s| *s != owner);
+        let w = world.clone();
+        madsim::task::spawn(async move {
+            madsim::time::sleep(Duration::from_millis(upload_at)).await;
+            w.upload(i, &owner, large, business).await;
+            madsim::time::sleep(Duration::from_millis(delete_after)).await;
+            if let Some(other) = stranger {
+                w.delete_file(i, &other, completion).await;
+            }
+            w.delete_file(i, &owner, completion).await;
+        });
+    }
+    for n in 0..cfg.workload.traffic {
+        let at = rng.range(0, cfg.safety_ms as u64);
+        let user = rng.pick(&users).clone();
+        let w = world.clone();
+        madsim::task::spawn(async move {
+            madsim::time::sleep(Duration::from_millis(at)).await;
+            w.ordinary_traffic(n, &user).await;
+        });
+    }
+
+    // Safety phase: faults on, check the always-properties as we go.
+    let mut violations = Vec::new();
+    let safety_end = EPOCH + cfg.safety_ms;
+    while world.now() < safety_end {
+        madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+        violations = check(&world, &cfg, false);
+        if !violations.is_empty() {
+            break;
+        }
+    }
+    // Liveness phase: faults off, dead letters redriven, wait to settle.
+    let horizon = horizon_ms(&cfg);
+    if violations.is_empty() {
+        world.stop_faults();
+        world.redrive();
+        let give_up = world.now() + horizon;
+        while world.now() < give_up && !world.settled() {
+            madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+        }
+        // One more sweep interval so that what was decided is also published.
+        madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+        violations = check(&world, &cfg, true);
+    }
+    sweeper.abort();
+    report(&world, &cfg, mix, violations)
+}
+
+/// Deadline plus the longest retry age, plus a sweep interval of lag.
+fn horizon_ms(cfg: &RunConfig) -> Millis {
+    let deadline = cfg
+        .policy
+        .voting
+        .deadline_ms
+        .max(cfg.policy.completion.deadline_ms);
+    let retry = cfg
+        .rules
+        .rules
+        .iter()
+        .map(|r| r.retry.maximum_event_age_seconds as Millis * 1000)
+        .max()
+        .unwrap_or(0);
+    deadline + retry + 2 * SWEEP_EVERY_MS as Millis
+}
+
+fn check(world: &Arc<World>, cfg: &RunConfig, settled: bool) -> Vec<Violation> {
+    let records = world.mem.records();
+    let audit = world.mem.audit_entries();
+    let deleted_files = world.deleted_files();
+    let obs = world.observations();
+    invariants::check(&Evidence {
+        records: &records,
+        obs: &obs,
+        audit: &audit,
+        deleted_files: &deleted_files,
+        policy: &cfg.policy,
+        settled,
+        horizon_ms: horizon_ms(cfg),
+        inflight: world.inflight(),
+    })
+}
+
+fn report(
+    world: &Arc<World>,
+    cfg: &RunConfig,
+    mix: FaultMix,
+    violations: Vec<Violation>,
+) -> RunReport {
+    let records = world.mem.records();
+    let mut decided: Vec<&Record> = records.iter().filter(|r| r.decision.is_some()).collect();
+    decided.sort_by(|a, b| {
+        (a.decision.as_ref().map(|d| d.at), &a.request_id)
+            .cmp(&(b.decision.as_ref().map(|d| d.at), &b.request_id))
+    });
+    let decision_log = decided
+        .iter()
+        .filter_map(|r| log::decision_line(r))
+        .collect();
+    let obs = world.observations();
+    let stats = Stats {
+        requests: records.iter().filter(|r| r.request.is_some()).count(),
+        approved: records
+            .iter()
+            .filter(|r| r.status == tally_core::coordination::Status::Approved)
+            .count(),
+        denied: records
+            .iter()
+            .filter(|r| r.status == tally_core::coordination::Status::Denied)
+            .count(),
+        published: obs.published.len(),
+        deliveries: obs.scheduled,
+        duplicates: obs.duplicates,
+        transient_failures: obs.transient_failures,
+        crashes: obs.crashes,
+        dead_lettered: obs.dead_letters.len(),
+        redriven: obs.redriven,
+        virtual_ms: world.now() - EPOCH,
+    };
+    let trail: Vec<String> = obs
+        .published
+        .iter()
+        .map(|(at, e)| format!("{at}:{}", e.event_id))
+        .collect();
+    let fingerprint =
+        tally_core::ids::derive("run", &trail.iter().map(String::as_str).collect::<Vec<_>>());
+    RunReport {
+        seed: cfg.seed,
+        mix,
+        reproducer: cfg.reproducer(),
+        decision_log,
+        violations,
+        stats,
+        fingerprint,
+    }
+}
