@@ -14,6 +14,7 @@
 //! six decimals; `anything-but` never matches a missing field; only leaf
 //! values exist.
 
+mod bytes;
 mod compile;
 pub mod conformance;
 mod error;

@@ -10,9 +10,10 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::bytes::{block16, find_key_end, find_quote_or_backslash, pop64, window64};
 use super::compile::{CBranch, Matcher};
 use super::error::EventJsonError;
-use super::ip;
+use super::ip::{self, Ip};
 use super::number;
 use super::unescape::unescape_into;
 use super::Pattern;
@@ -25,10 +26,50 @@ pub(crate) const MAX_EVENT_DEPTH: usize = 512;
 /// A node switches from a list of children to a hash map past this many.
 const LINEAR_CHILDREN: usize = 8;
 
+#[derive(Debug, Clone)]
+struct Child {
+    /// First eight bytes of the key, zero padded, with its length mixed in.
+    head: u64,
+    key: Box<[u8]>,
+    node: u32,
+}
+
+#[inline(always)]
+fn key_head(k: &[u8]) -> u64 {
+    let mut h = 0u64;
+    for (j, &c) in k.iter().take(8).enumerate() {
+        h |= (c as u64) << (8 * j);
+    }
+    h ^ (k.len() as u64).rotate_right(8)
+}
+
+/// `key_head` of `b[start..start + len]`, reading a whole word when the
+/// buffer allows (the bytes past the key are masked off).
+#[inline(always)]
+fn key_head_in(b: &[u8], start: usize, len: usize) -> u64 {
+    if start + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[start..start + 8]);
+        let x = u64::from_le_bytes(w);
+        let x = if len >= 8 {
+            x
+        } else {
+            x & ((1u64 << (8 * len)) - 1)
+        };
+        x ^ (len as u64).rotate_right(8)
+    } else {
+        key_head(&b[start..start + len])
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Node {
     leaf: Option<u32>,
-    children: Vec<(Box<[u8]>, u32)>,
+    /// Index of this node among its parent's children.
+    slot: u32,
+    /// One bit per child (when there are at most 64).
+    full_mask: u64,
+    children: Vec<Child>,
     map: Option<FxHashMap<Box<[u8]>, u32>>,
 }
 
@@ -50,7 +91,10 @@ pub struct PatternSet {
     nodes: Vec<Node>,
     paths: Vec<String>,
     path_ids: FxHashMap<String, u32>,
+    /// Per path: whether some matcher reads the value as an IP address.
+    needs_ip: Vec<bool>,
     rules: Vec<Rule>,
+    lazy: bool,
 }
 
 impl Default for PatternSet {
@@ -76,6 +120,8 @@ struct Rec {
     start: u32,
     len: u32,
     num: i64,
+    /// The value read as an IP address, when some matcher wants that.
+    ip: Option<Ip>,
     mem_start: u32,
     mem_len: u32,
 }
@@ -126,6 +172,7 @@ pub(crate) struct ValRef<'a> {
     pub kind: Kind,
     pub bytes: &'a [u8],
     pub num: Option<i64>,
+    pub ip: Option<Ip>,
 }
 
 impl PatternSet {
@@ -135,8 +182,21 @@ impl PatternSet {
             nodes: vec![Node::default()],
             paths: Vec::new(),
             path_ids: FxHashMap::default(),
+            needs_ip: Vec::new(),
             rules: Vec::new(),
+            lazy: false,
         }
+    }
+
+    /// Lazy scanning: stop reading an object as soon as every key that
+    /// some pattern names under it has been read, and stop reading the
+    /// event when that happens at the top level. This is how the `quamina`
+    /// crate reads events. It is faster on events whose unnamed fields come
+    /// last, but it assumes that no key repeats within an object (a later
+    /// duplicate would be missed, where EventBridge sees both values) and it
+    /// does not check the JSON after the point where it stops. Off by default.
+    pub fn set_lazy_scan(&mut self, on: bool) {
+        self.lazy = on;
     }
 
     /// Number of patterns added.
@@ -160,10 +220,19 @@ impl PatternSet {
                 .iter()
                 .map(|b| {
                     b.iter()
-                        .map(|f| Field {
-                            path: self.intern(&f.path),
-                            matchers: f.matchers.clone(),
-                            absent: f.absent,
+                        .map(|f| {
+                            let path = self.intern(&f.path);
+                            if f.matchers
+                                .iter()
+                                .any(|m| matches!(m, Matcher::IpExact(_) | Matcher::Cidr(_)))
+                            {
+                                self.needs_ip[path as usize] = true;
+                            }
+                            Field {
+                                path,
+                                matchers: f.matchers.clone(),
+                                absent: f.absent,
+                            }
                         })
                         .collect()
                 })
@@ -179,6 +248,7 @@ impl PatternSet {
         }
         let id = self.paths.len() as u32;
         self.paths.push(path.to_string());
+        self.needs_ip.push(false);
         self.path_ids.insert(path.to_string(), id);
         let mut node = 0u32;
         for seg in path.as_bytes().split(|&c| c == b'.') {
@@ -186,13 +256,24 @@ impl PatternSet {
                 Some(n) => n,
                 None => {
                     let n = self.nodes.len() as u32;
-                    self.nodes.push(Node::default());
+                    let slot = self.nodes[node as usize].children.len() as u32;
+                    self.nodes.push(Node {
+                        slot,
+                        ..Node::default()
+                    });
                     let parent = &mut self.nodes[node as usize];
-                    parent.children.push((seg.into(), n));
+                    if slot < 64 {
+                        parent.full_mask |= 1u64 << slot;
+                    }
+                    parent.children.push(Child {
+                        head: key_head(seg),
+                        key: seg.into(),
+                        node: n,
+                    });
                     if parent.children.len() > LINEAR_CHILDREN {
                         let map = parent.map.get_or_insert_with(FxHashMap::default);
-                        for (k, v) in &parent.children {
-                            map.insert(k.clone(), *v);
+                        for c in &parent.children {
+                            map.insert(c.key.clone(), c.node);
                         }
                     }
                     n
@@ -205,23 +286,24 @@ impl PatternSet {
 
     #[inline]
     fn child(&self, node: u32, seg: &[u8]) -> Option<u32> {
+        self.child_h(node, seg, key_head(seg))
+    }
+
+    #[inline(always)]
+    fn child_h(&self, node: u32, seg: &[u8], head: u64) -> Option<u32> {
         let n = &self.nodes[node as usize];
         if let Some(map) = &n.map {
             return map.get(seg).copied();
         }
-        for (k, v) in &n.children {
-            if k.len() == seg.len() && **k == *seg {
-                return Some(*v);
+        for c in &n.children {
+            if c.head == head && c.key.len() == seg.len() && (seg.len() <= 8 || *c.key == *seg) {
+                return Some(c.node);
             }
         }
         None
     }
 
-    #[inline]
-    fn step_key(&self, node: u32, key: &[u8]) -> Option<u32> {
-        if memchr::memchr(b'.', key).is_none() {
-            return self.child(node, key);
-        }
+    fn step_dotted(&self, node: u32, key: &[u8]) -> Option<u32> {
         let mut n = node;
         for seg in key.split(|&c| c == b'.') {
             n = self.child(n, seg)?;
@@ -243,6 +325,7 @@ impl PatternSet {
             i: 0,
             set: self,
             s: scratch,
+            stopped: false,
         }
         .run()?;
         for (idx, rule) in self.rules.iter().enumerate() {
@@ -274,6 +357,7 @@ fn val<'a>(r: &Rec, event: &'a [u8], strbuf: &'a [u8]) -> ValRef<'a> {
         kind: r.kind,
         bytes: &src[r.start as usize..(r.start + r.len) as usize],
         num: if r.num == NO_NUM { None } else { Some(r.num) },
+        ip: r.ip,
     }
 }
 
@@ -387,7 +471,7 @@ impl Matcher {
             Matcher::ExactTrue => v.kind == Kind::True,
             Matcher::ExactFalse => v.kind == Kind::False,
             Matcher::ExactNull => v.kind == Kind::Null,
-            Matcher::IpExact(want) => is_str && ip::parse_ip(v.bytes) == Some(*want),
+            Matcher::IpExact(want) => is_str && v.ip == Some(*want),
             Matcher::Prefix(p) => is_str && v.bytes.starts_with(p),
             Matcher::PrefixIc(ic) => is_str && ic.is_prefix_of(v.bytes),
             Matcher::Suffix(p) => is_str && v.bytes.ends_with(p),
@@ -401,9 +485,7 @@ impl Matcher {
                 }
                 _ => false,
             },
-            Matcher::Cidr(range) => {
-                is_str && ip::parse_ip(v.bytes).is_some_and(|a| range.contains(a))
-            }
+            Matcher::Cidr(range) => is_str && v.ip.is_some_and(|a| range.contains(a)),
             Matcher::Exists => true,
             Matcher::ButStr(set) => !(is_str && set.iter().any(|s| v.bytes == &**s)),
             Matcher::ButNum(set) => {
@@ -435,6 +517,8 @@ struct Scanner<'a, 's> {
     i: usize,
     set: &'a PatternSet,
     s: &'s mut Scratch,
+    /// Lazy scanning read everything the patterns need at the top level.
+    stopped: bool,
 }
 
 impl Scanner<'_, '_> {
@@ -460,6 +544,9 @@ impl Scanner<'_, '_> {
         }
         self.i += 1;
         self.object(0, 1)?;
+        if self.stopped {
+            return Ok(());
+        }
         self.ws();
         if self.i != self.b.len() {
             return Err(self.err("end of input"));
@@ -474,11 +561,21 @@ impl Scanner<'_, '_> {
             self.i += 1;
             return Ok(());
         }
+        let (lazy, full) = {
+            let n = &self.set.nodes[node as usize];
+            (
+                self.set.lazy && n.children.len() <= 64 && n.full_mask != 0,
+                n.full_mask,
+            )
+        };
+        let mut found = 0u64;
         loop {
             if self.b.get(self.i) != Some(&b'"') {
                 return Err(self.err("a string key"));
             }
+            let key_start = self.i;
             let next = self.key(node)?;
+            let plain = lazy && !self.b[key_start..self.i].contains(&b'.');
             self.ws();
             if self.b.get(self.i) != Some(&b':') {
                 return Err(self.err("':'"));
@@ -486,7 +583,19 @@ impl Scanner<'_, '_> {
             self.i += 1;
             self.ws();
             match next {
-                Some(n) => self.value(n, depth)?,
+                Some(n) => {
+                    self.value(n, depth)?;
+                    if plain {
+                        found |= 1u64 << self.set.nodes[n as usize].slot;
+                        if found == full {
+                            if node == 0 {
+                                self.stopped = true;
+                                return Ok(());
+                            }
+                            return self.leave_object(depth);
+                        }
+                    }
+                }
                 None => self.skip_value(depth)?,
             }
             self.ws();
@@ -508,17 +617,22 @@ impl Scanner<'_, '_> {
     #[inline]
     fn key(&mut self, node: u32) -> Result<Option<u32>, EventJsonError> {
         let start = self.i + 1;
-        let rel = match memchr::memchr2(b'"', b'\\', &self.b[start..]) {
+        let (end, dot) = match find_key_end(self.b, start) {
             Some(r) => r,
             None => {
                 self.i = self.b.len();
                 return Err(self.err("a closing quote"));
             }
         };
-        if self.b[start + rel] == b'"' {
-            self.i = start + rel + 1;
-            let k = &self.b[start..start + rel];
-            return Ok(self.set.step_key(node, k));
+        if self.b[end] == b'"' {
+            self.i = end + 1;
+            let k = &self.b[start..end];
+            return Ok(if dot {
+                self.set.step_dotted(node, k)
+            } else {
+                self.set
+                    .child_h(node, k, key_head_in(self.b, start, end - start))
+            });
         }
         let mut buf = std::mem::take(&mut self.s.keybuf);
         buf.clear();
@@ -526,7 +640,7 @@ impl Scanner<'_, '_> {
         let out = match r {
             Ok(end) => {
                 self.i = end;
-                Ok(self.set.step_key(node, &buf))
+                Ok(self.set.step_dotted(node, &buf))
             }
             Err(at) => {
                 self.i = at;
@@ -608,8 +722,8 @@ impl Scanner<'_, '_> {
         let (kind, in_buf, start, len, num) = match b[self.i] {
             b'"' => {
                 let start = self.i + 1;
-                let rel = match memchr::memchr2(b'"', b'\\', &b[start..]) {
-                    Some(r) => r,
+                let rel = match find_quote_or_backslash(b, start) {
+                    Some(at) => at - start,
                     None => {
                         self.i = b.len();
                         return Err(self.err("a closing quote"));
@@ -660,10 +774,16 @@ impl Scanner<'_, '_> {
             self.s.any_array = true;
             self.s.members.extend_from_slice(&self.s.arr);
         }
-        let head = &mut self.s.heads[path as usize];
-        if *head == NONE {
+        if self.s.heads[path as usize] == NONE {
             self.s.touched.push(path);
         }
+        let ip = if kind == Kind::Str && self.set.needs_ip[path as usize] {
+            let src = if in_buf { &self.s.strbuf[..] } else { b };
+            ip::parse_ip(&src[start..start + len])
+        } else {
+            None
+        };
+        let head = &mut self.s.heads[path as usize];
         let rec = Rec {
             next: *head,
             kind,
@@ -671,6 +791,7 @@ impl Scanner<'_, '_> {
             start: start as u32,
             len: len as u32,
             num,
+            ip,
             mem_start,
             mem_len,
         };
@@ -718,13 +839,12 @@ impl Scanner<'_, '_> {
     }
 
     /// From just after an opening quote to just after the closing one.
-    #[inline]
+    #[inline(always)]
     fn skip_string(&mut self, mut i: usize) -> Result<usize, EventJsonError> {
         let b = self.b;
         loop {
-            match memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
-                Some(rel) => {
-                    let at = i + rel;
+            match find_quote_or_backslash(b, i.min(b.len())) {
+                Some(at) => {
                     if b[at] == b'"' {
                         return Ok(at + 1);
                     }
@@ -742,49 +862,160 @@ impl Scanner<'_, '_> {
         }
     }
 
-    fn skip_container(&mut self, depth: usize) -> Result<(), EventJsonError> {
-        let b = self.b;
+    /// Skips an object or array (at its opening bracket). Square brackets
+    /// on top of the stack are only counted (`sq`), so that long runs of
+    /// nested arrays of numbers (GeoJSON coordinates) go through 16 bytes at
+    /// a time with one predictable check per bracket.
+    /// Skips the rest of an object whose remaining keys no pattern needs.
+    fn leave_object(&mut self, depth: usize) -> Result<(), EventJsonError> {
         let mut stack = std::mem::take(&mut self.s.stack);
         stack.clear();
+        stack.push(b'{');
+        let r = self.skip_container_with(depth, &mut stack);
+        self.s.stack = stack;
+        r
+    }
+
+    fn skip_container(&mut self, depth: usize) -> Result<(), EventJsonError> {
+        let mut stack = std::mem::take(&mut self.s.stack);
+        stack.clear();
+        let r = self.skip_container_with(depth, &mut stack);
+        self.s.stack = stack;
+        r
+    }
+
+    fn skip_container_with(
+        &mut self,
+        depth: usize,
+        stack: &mut Vec<u8>,
+    ) -> Result<(), EventJsonError> {
+        let b = self.b;
+        let limit = MAX_EVENT_DEPTH.saturating_sub(depth) as i64;
         let mut i = self.i;
-        let r = loop {
-            while i < b.len() && CLASS[b[i] as usize] == 0 {
-                i += 1;
-            }
-            if i >= b.len() {
-                self.i = b.len();
-                break Err(self.err("a closing bracket"));
-            }
-            let c = b[i];
-            match CLASS[c as usize] {
-                1 => match self.skip_string(i + 1) {
-                    Ok(e) => i = e,
-                    Err(e) => break Err(e),
-                },
-                2 => {
-                    if depth + stack.len() >= MAX_EVENT_DEPTH {
-                        self.i = i;
-                        break Err(self.err("less deeply nested JSON"));
+        // Squares open on top of `stack`.
+        let mut sq: i64 = 0;
+        loop {
+            if i + 16 <= b.len() {
+                let (special, opens_all, closes_all, width) = if i + 64 <= b.len() {
+                    let w = window64(b, i);
+                    (w.special, w.open, w.close, 64u32)
+                } else {
+                    let blk = block16(b, i);
+                    (
+                        (blk.quote | blk.brace_open | blk.brace_close) as u64,
+                        blk.sq_open as u64,
+                        blk.sq_close as u64,
+                        16u32,
+                    )
+                };
+                let upto = if special == 0 {
+                    width
+                } else {
+                    special.trailing_zeros()
+                };
+                let keep = if upto >= 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << upto) - 1
+                };
+                let opens = opens_all & keep;
+                let closes = closes_all & keep;
+                let n_close = pop64(closes) as i64;
+                let n_open = pop64(opens) as i64;
+                // If the run of squares cannot empty in this window whatever
+                // the order, and the depth stays within the limit, count only.
+                if sq - n_close > 0 && sq + n_open + stack.len() as i64 <= limit {
+                    sq += n_open - n_close;
+                } else {
+                    let mut bits = opens | closes;
+                    while bits != 0 {
+                        let p = bits.trailing_zeros();
+                        bits &= bits - 1;
+                        let open = ((opens >> p) & 1) as i64;
+                        sq += 2 * open - 1;
+                        if sq <= 0 || sq + stack.len() as i64 > limit {
+                            if sq > 0 {
+                                self.i = i + p as usize;
+                                return Err(self.err("less deeply nested JSON"));
+                            }
+                            if sq < 0 {
+                                self.i = i + p as usize;
+                                return Err(self.err("a matching bracket"));
+                            }
+                            // The run of squares closed.
+                            if stack.is_empty() {
+                                self.i = i + p as usize + 1;
+                                return Ok(());
+                            }
+                        }
                     }
-                    stack.push(c);
+                }
+                if special == 0 {
+                    i += width as usize;
+                    continue;
+                }
+                i += upto as usize;
+            } else {
+                while i < b.len() && CLASS[b[i] as usize] == 0 {
                     i += 1;
                 }
-                _ => {
-                    let open = stack.pop();
-                    let ok = matches!((open, c), (Some(b'{'), b'}') | (Some(b'['), b']'));
-                    if !ok {
+                if i >= b.len() {
+                    self.i = b.len();
+                    return Err(self.err("a closing bracket"));
+                }
+            }
+            // One structural byte at `i`, handled exactly.
+            match b[i] {
+                b'"' => i = self.skip_string(i + 1)?,
+                b'[' => {
+                    sq += 1;
+                    if sq + stack.len() as i64 > limit {
                         self.i = i;
-                        break Err(self.err("a matching bracket"));
+                        return Err(self.err("less deeply nested JSON"));
+                    }
+                    i += 1;
+                }
+                b']' => {
+                    sq -= 1;
+                    if sq < 0 {
+                        self.i = i;
+                        return Err(self.err("a matching bracket"));
+                    }
+                    i += 1;
+                    if sq == 0 && stack.is_empty() {
+                        self.i = i;
+                        return Ok(());
+                    }
+                }
+                b'{' => {
+                    for _ in 0..sq {
+                        stack.push(b'[');
+                    }
+                    sq = 0;
+                    stack.push(b'{');
+                    if stack.len() as i64 > limit {
+                        self.i = i;
+                        return Err(self.err("less deeply nested JSON"));
+                    }
+                    i += 1;
+                }
+                b'}' => {
+                    if sq != 0 || stack.pop() != Some(b'{') {
+                        self.i = i;
+                        return Err(self.err("a matching bracket"));
                     }
                     i += 1;
                     if stack.is_empty() {
                         self.i = i;
-                        break Ok(());
+                        return Ok(());
+                    }
+                    while stack.last() == Some(&b'[') {
+                        stack.pop();
+                        sq += 1;
                     }
                 }
+                _ => i += 1,
             }
-        };
-        self.s.stack = stack;
-        r
+        }
     }
 }

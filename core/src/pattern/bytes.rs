@@ -1,0 +1,218 @@
+//! Fast byte searches for the scanner (SWAR on u64 words, SSE2 on x86_64).
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+#[inline(always)]
+fn word(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// High bit set in each byte of `x` equal to `n` (exact for the lowest such byte).
+#[inline(always)]
+fn eq_mask(x: u64, n: u8) -> u64 {
+    let v = x ^ (LO * n as u64);
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Like `find_quote_or_backslash`, and also tells whether a `.` comes
+/// before that offset (for splitting keys into path segments).
+#[inline]
+pub(crate) fn find_key_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    let mut dot = false;
+    while i + 8 <= b.len() {
+        let x = word(b, i);
+        let m = eq_mask(x, b'"') | eq_mask(x, b'\\');
+        let d = eq_mask(x, b'.');
+        if m != 0 {
+            let at = m.trailing_zeros();
+            return Some((
+                i + (at / 8) as usize,
+                dot || (d != 0 && d.trailing_zeros() < at),
+            ));
+        }
+        dot |= d != 0;
+        i += 8;
+    }
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\\' {
+            return Some((i, dot));
+        }
+        dot |= c == b'.';
+        i += 1;
+    }
+    None
+}
+
+/// Offset of the first `"` or `\` at or after `i`.
+#[inline]
+pub(crate) fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    while i + 8 <= b.len() {
+        let x = word(b, i);
+        let m = eq_mask(x, b'"') | eq_mask(x, b'\\');
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\\' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+static POP8: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u32).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Masks of a 64-byte window: specials (quotes and braces), `[` and `]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub special: u64,
+    pub open: u64,
+    pub close: u64,
+}
+
+/// Classifies `b[i..i + 64]` (the caller guarantees the bytes exist).
+#[inline(always)]
+pub(crate) fn window64(b: &[u8], i: usize) -> Window {
+    let mut w = Window {
+        special: 0,
+        open: 0,
+        close: 0,
+    };
+    for k in 0..4 {
+        let blk = block16(b, i + 16 * k);
+        let sh = 16 * k as u32;
+        w.special |= ((blk.quote | blk.brace_open | blk.brace_close) as u64) << sh;
+        w.open |= (blk.sq_open as u64) << sh;
+        w.close |= (blk.sq_close as u64) << sh;
+    }
+    w
+}
+
+/// Population count of a 64-bit mask by table.
+#[inline(always)]
+pub(crate) fn pop64(m: u64) -> u32 {
+    let mut n = 0;
+    for k in 0..8 {
+        n += POP8[((m >> (8 * k)) & 0xFF) as usize] as u32;
+    }
+    n
+}
+
+/// Masks of one 16-byte block: quotes, `[`, `]`, `{`, `}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Block {
+    pub quote: u32,
+    pub sq_open: u32,
+    pub sq_close: u32,
+    pub brace_open: u32,
+    pub brace_close: u32,
+}
+
+/// Classifies `b[i..i + 16]` (the caller guarantees the bytes exist).
+#[inline(always)]
+pub(crate) fn block16(b: &[u8], i: usize) -> Block {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let (lo, hi) = (word(b, i), word(b, i + 8));
+        // SAFETY: SSE2 is part of the x86_64 baseline; register-only intrinsics.
+        #[allow(unused_unsafe)]
+        unsafe {
+            let v = _mm_set_epi64x(hi as i64, lo as i64);
+            let m = |c: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u32;
+            Block {
+                quote: m(b'"'),
+                sq_open: m(b'['),
+                sq_close: m(b']'),
+                brace_open: m(b'{'),
+                brace_close: m(b'}'),
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut blk = Block {
+            quote: 0,
+            sq_open: 0,
+            sq_close: 0,
+            brace_open: 0,
+            brace_close: 0,
+        };
+        for k in 0..16 {
+            let bit = 1u32 << k;
+            match b[i + k] {
+                b'"' => blk.quote |= bit,
+                b'[' => blk.sq_open |= bit,
+                b']' => blk.sq_close |= bit,
+                b'{' => blk.brace_open |= bit,
+                b'}' => blk.brace_close |= bit,
+                _ => {}
+            }
+        }
+        blk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_agree_with_naive() {
+        let samples: [&[u8]; 5] = [
+            b"0123456789abcdef0123456789\"xyz",
+            b"[1,2,3,[4,5],{\"a\":1}]    ",
+            b"no specials here at all, none, nada......",
+            b"a.b.c.d.e.f.g.h.i.j.k\"l.m [[[1,2],[3,4]],[[5,6]]] {\"x\":[7,8,[9]]} \"[\" ]]]]]]]]]]] [[[[",
+            b"a\\b\"c\x02{}[]]]]]]]]]]]]]]]]]]",
+        ];
+        for s in samples {
+            for start in 0..s.len() {
+                let naive_q = (start..s.len()).find(|&k| s[k] == b'"' || s[k] == b'\\');
+                assert_eq!(find_quote_or_backslash(s, start), naive_q);
+                let naive_k = naive_q.map(|e| (e, s[start..e].contains(&b'.')));
+                assert_eq!(find_key_end(s, start), naive_k);
+                if start + 64 <= s.len() {
+                    let w = window64(s, start);
+                    for k in 0..64 {
+                        let c = s[start + k];
+                        assert_eq!(w.special >> k & 1 == 1, matches!(c, b'"' | b'{' | b'}'));
+                        assert_eq!(w.open >> k & 1 == 1, c == b'[');
+                        assert_eq!(w.close >> k & 1 == 1, c == b']');
+                    }
+                    assert_eq!(
+                        pop64(w.open),
+                        s[start..start + 64].iter().filter(|&&c| c == b'[').count() as u32
+                    );
+                }
+                if start + 16 <= s.len() {
+                    let blk = block16(s, start);
+                    for k in 0..16 {
+                        let c = s[start + k];
+                        assert_eq!(blk.quote >> k & 1 == 1, c == b'"');
+                        assert_eq!(blk.sq_open >> k & 1 == 1, c == b'[');
+                        assert_eq!(blk.sq_close >> k & 1 == 1, c == b']');
+                        assert_eq!(blk.brace_open >> k & 1 == 1, c == b'{');
+                        assert_eq!(blk.brace_close >> k & 1 == 1, c == b'}');
+                    }
+                }
+            }
+        }
+    }
+}
