@@ -30,7 +30,8 @@ pub struct FaultMix {
     pub crash_rate: f64,
     /// Chance that a store call fails transiently.
     pub store_error_rate: f64,
-    /// A voter that returns early and never votes.
+    /// A voter (or a completion consumer: analytics_consumer,
+    /// categorization_consumer) that returns early and never votes.
     pub stalled_voter: Option<String>,
     /// A voter that votes only after a long pause.
     pub slow_voter: Option<String>,

@@ -8,5 +8,6 @@ pub mod faults;
 pub mod invariants;
 pub mod observe;
 pub mod rng;
+pub mod scenario;
 #[cfg(madsim)]
 pub mod world;

@@ -58,7 +58,10 @@ impl SimRng {
         if hi <= lo {
             return lo;
         }
-        lo + self.next_u64() % (hi - lo + 1)
+        match (hi - lo).checked_add(1) {
+            Some(span) => lo + self.next_u64() % span,
+            None => self.next_u64(),
+        }
     }
 
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -97,6 +100,7 @@ mod tests {
             SimRng::fork(7, "faults").next_u64()
         );
         let mut r = SimRng::new(1);
+        let _ = r.range(0, u64::MAX);
         for _ in 0..1000 {
             let x = r.range(3, 5);
             assert!((3..=5).contains(&x));

@@ -149,6 +149,15 @@ impl Policy {
         Ok(p)
     }
 
+    /// Whether `voter` must vote on this request. A voter the request does
+    /// not require stays silent: its vote would only be refused.
+    pub fn requires(&self, voter: &str, r: &DeletionRequested) -> bool {
+        self.voting
+            .required_for_request(r)
+            .iter()
+            .any(|v| v == voter)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         for (name, f) in [("voting", &self.voting), ("completion", &self.completion)] {
             if f.required.is_empty() {

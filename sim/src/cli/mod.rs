@@ -6,6 +6,7 @@ use std::process::ExitCode;
 pub mod explore;
 pub mod pattern;
 pub mod rules;
+pub mod scenarios;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,6 +26,8 @@ pub enum Command {
     Pattern(pattern::PatternCmd),
     /// Simulate the deployment under seeded faults and check every invariant.
     Explore(Box<explore::ExploreArgs>),
+    /// Run scenario files: print their decision logs, check their expectations.
+    Run(scenarios::RunArgs),
     /// The rules file: lint it against the event catalogue, show routes.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pattern(cmd) => pattern::run(cmd),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Explore(args) => explore::run(*args),
+        Command::Run(args) => scenarios::run(args),
     }
 }
 

@@ -9,7 +9,7 @@ use super::World;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tally_core::consumers::{self, voter::Voter};
-use tally_core::coordination::{Effect, Input};
+use tally_core::coordination::{Effect, Flavour, Input};
 use tally_core::domain::{CategoryRule, FileMeta};
 use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
 use tally_core::handlers::aggregator::aggregate;
@@ -57,6 +57,13 @@ impl World {
             "executor" => consumers::executor::handle(self, &event, now, s)
                 .await
                 .map(|_| ()),
+            // In the completion flavour these two report back like voters, and
+            // the voter faults (and scripted scenarios) apply to their reports.
+            "analytics" | "categorization"
+                if matches!(event.data, EventData::DeleteRequested(_)) && !self.reports(target) =>
+            {
+                Ok(())
+            }
             "analytics" => consumers::analytics::handle(self, &event, now, s)
                 .await
                 .map(|_| ()),
@@ -86,6 +93,17 @@ impl World {
             _ => Voter::ComplianceManager,
         };
         let name = Some(voter.name().to_owned());
+        if !self
+            .automatic_voters
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(());
+        }
+        if let EventData::DeletionRequested(r) = &event.data {
+            if !self.policy.requires(voter.name(), r) {
+                return Ok(());
+            }
+        }
         if self.faults_on() && self.mix.stalled_voter == name {
             return Ok(());
         }
@@ -126,6 +144,19 @@ impl World {
         .map(|_| ())
     }
 
+    /// Whether a completion consumer reports this time: not when scenarios
+    /// script the reports, not when the run stalls it.
+    fn reports(&self, target: &str) -> bool {
+        let consumer = if target == "analytics" {
+            "analytics_consumer"
+        } else {
+            "categorization_consumer"
+        };
+        self.automatic_voters
+            .load(std::sync::atomic::Ordering::SeqCst)
+            && !(self.faults_on() && self.mix.stalled_voter.as_deref() == Some(consumer))
+    }
+
     /// Each user has an account and two category rules.
     pub(crate) fn seed_users(&self, users: &[String]) {
         for u in users {
@@ -144,12 +175,17 @@ impl World {
         }
     }
 
-    /// A user uploads file `n`: content and metadata land, S3 notifies the
-    /// object-created handler, and the pipeline takes it from there.
-    pub(crate) async fn upload(&self, n: usize, owner: &str, large: bool, business: bool) {
-        let file_id = format!("file-{n:03}");
-        let key = format!("{owner}/{file_id}/statement-{n}.csv");
-        let lines = if large { 1_100 } else { 3 + n % 7 };
+    /// A user uploads a file of `lines` transactions: content and metadata
+    /// land, S3 notifies the object-created handler, and the pipeline takes
+    /// it from there.
+    pub(crate) async fn upload(
+        &self,
+        file_id: &str,
+        owner: &str,
+        lines: usize,
+        account_type: Option<&str>,
+    ) {
+        let key = format!("{owner}/{file_id}/{file_id}.csv");
         let mut csv = String::from("date,description,amount\n");
         for i in 0..lines {
             let what = ["GROCER MARKET", "RENT MARCH", "COFFEE"][i % 3];
@@ -161,11 +197,11 @@ impl World {
             ));
         }
         let meta = FileMeta {
-            file_id: file_id.clone(),
+            file_id: file_id.into(),
             user_id: owner.into(),
             account_id: format!("acc-{owner}"),
-            account_type: Some(if business { "business" } else { "personal" }.into()),
-            file_name: format!("statement-{n}.csv"),
+            account_type: account_type.map(str::to_owned),
+            file_name: format!("{file_id}.csv"),
             s3_key: key.clone(),
             transaction_count: 0,
         };
@@ -181,12 +217,13 @@ impl World {
             }
             madsim::time::sleep(Duration::from_millis(1_000)).await;
         }
-        super::lock(&self.uploaded).insert(file_id.clone());
+        super::lock(&self.uploaded).insert(file_id.to_owned());
+        let sequencer = format!("{:016x}", self.draw(0, u64::MAX));
         let notice = consumers::file_processor::ObjectCreated {
             bucket: "tally-files".into(),
             key,
             size: csv.len() as u64,
-            sequencer: Some(format!("{n:016x}")),
+            sequencer: Some(sequencer),
         };
         self.retry_client(|| {
             consumers::file_processor::object_created(self, &notice, self.clock("api"))
@@ -195,14 +232,9 @@ impl World {
     }
 
     /// DELETE /files/{id} by `caller`, retried by the client while it fails.
-    pub(crate) async fn delete_file(&self, n: usize, caller: &str, completion: bool) {
-        let file_id = format!("file-{n:03}");
+    pub(crate) async fn delete_file(&self, file_id: &str, caller: &str, flavour: Flavour) {
         let cfg = consumers::api::ApiConfig {
-            flavour: if completion {
-                tally_core::coordination::Flavour::Completion
-            } else {
-                tally_core::coordination::Flavour::Voting
-            },
+            flavour,
             ..Default::default()
         };
         let req = consumers::api::ApiRequest {

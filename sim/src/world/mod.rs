@@ -8,9 +8,11 @@ mod bus;
 mod functions;
 mod ports;
 mod run;
+mod script;
 
 pub use crate::observe::{DeadLetter, Observations};
 pub use run::{run, RunConfig, RunReport, Stats, Workload};
+pub use script::{run_scenario, ScenarioReport};
 
 use crate::faults::FaultMix;
 use crate::rng::SimRng;
@@ -40,6 +42,8 @@ pub struct World {
     inflight: AtomicU64,
     bus_seq: AtomicU64,
     start: madsim::time::Instant,
+    /// False in scenarios that script every vote themselves.
+    pub(crate) automatic_voters: AtomicBool,
     /// Files the workload uploaded.
     uploaded: Mutex<std::collections::BTreeSet<String>>,
     /// Each function's clock offset (clock skew faults).
@@ -83,6 +87,7 @@ impl World {
             bus_seq: AtomicU64::new(0),
             start: madsim::time::Instant::now(),
             uploaded: Mutex::new(Default::default()),
+            automatic_voters: AtomicBool::new(true),
             skew,
         })
     }

@@ -8,7 +8,7 @@ use crate::invariants::{self, Evidence, Violation};
 use crate::rng::SimRng;
 use std::sync::Arc;
 use std::time::Duration;
-use tally_core::coordination::{log, Policy, Record};
+use tally_core::coordination::{log, Flavour, Policy, Record};
 use tally_core::handlers::aggregator::sweep;
 use tally_core::rules::Rules;
 use tally_core::time::Millis;
@@ -148,22 +148,31 @@ async fn drive(cfg: RunConfig) -> RunReport {
         let owner = rng.pick(&users).clone();
         let upload_at = rng.range(0, cfg.safety_ms as u64 / 3);
         let delete_after = rng.range(30_000, cfg.safety_ms as u64 / 2);
-        let completion = rng.chance(cfg.workload.completion_percent as f64 / 100.0);
-        let large = rng.chance(0.15);
-        let business = rng.chance(0.2);
+        let flavour = if rng.chance(cfg.workload.completion_percent as f64 / 100.0) {
+            Flavour::Completion
+        } else {
+            Flavour::Voting
+        };
+        let lines = if rng.chance(0.15) { 1_100 } else { 3 + i % 7 };
+        let account_type = if rng.chance(0.2) {
+            "business"
+        } else {
+            "personal"
+        };
         let stranger = rng
             .chance(0.1)
             .then(|| rng.pick(&users).clone())
             .filter(|s| *s != owner);
         let w = world.clone();
         madsim::task::spawn(async move {
+            let file_id = format!("file-{i:03}");
             madsim::time::sleep(Duration::from_millis(upload_at)).await;
-            w.upload(i, &owner, large, business).await;
+            w.upload(&file_id, &owner, lines, Some(account_type)).await;
             madsim::time::sleep(Duration::from_millis(delete_after)).await;
             if let Some(other) = stranger {
-                w.delete_file(i, &other, completion).await;
+                w.delete_file(&file_id, &other, flavour).await;
             }
-            w.delete_file(i, &owner, completion).await;
+            w.delete_file(&file_id, &owner, flavour).await;
         });
     }
     for n in 0..cfg.workload.traffic {

@@ -1,0 +1,375 @@
+//! Declarative scenarios: files, events at times, faults, and the outcomes
+//! expected. `tally run` and the snapshot suite run them in the simulated
+//! world; each prints a decision log a person can review without the code.
+
+use crate::faults::Pins;
+use serde::Deserialize;
+use tally_core::coordination::Flavour;
+use tally_core::time::Millis;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The seed for delays and other draws (faults are only those pinned).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// When false, the voter functions do nothing and every vote comes
+    /// from the scenario's own steps.
+    #[serde(default = "yes")]
+    pub automatic_voters: bool,
+    /// A rules file, relative to the scenario; the default rules otherwise.
+    #[serde(default)]
+    pub rules: Option<String>,
+    /// A policy file, relative to the scenario; the defaults otherwise.
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub faults: FaultPins,
+    #[serde(default, rename = "file")]
+    pub files: Vec<FileSpec>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Step>,
+    #[serde(default, rename = "expect")]
+    pub expectations: Vec<Expectation>,
+    /// Invariants this scenario shows being violated (by name, e.g.
+    /// `audited-once`): a scenario about a broken configuration passes
+    /// when exactly these are caught.
+    #[serde(default)]
+    pub expect_violations: Vec<String>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The same faults `tally explore` takes as flags; all off unless set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPins {
+    pub duplicate_rate: Option<f64>,
+    pub publish_failure_rate: Option<f64>,
+    pub invoke_failure_rate: Option<f64>,
+    pub drop_rate: Option<f64>,
+    pub max_delay_ms: Option<u64>,
+    pub crash_rate: Option<f64>,
+    pub store_error_rate: Option<f64>,
+    pub stalled_voter: Option<String>,
+    pub slow_voter: Option<String>,
+    pub denying_voter: Option<String>,
+    pub clock_skew_ms: Option<u64>,
+}
+
+impl FaultPins {
+    /// Scenario faults start from none at all, then the pinned ones.
+    pub fn to_pins(&self) -> Pins {
+        Pins {
+            no_faults: true,
+            duplicate_rate: self.duplicate_rate,
+            publish_failure_rate: self.publish_failure_rate,
+            invoke_failure_rate: self.invoke_failure_rate,
+            drop_rate: self.drop_rate,
+            max_delay_ms: self.max_delay_ms,
+            crash_rate: self.crash_rate,
+            store_error_rate: self.store_error_rate,
+            stalled_voter: self.stalled_voter.clone(),
+            slow_voter: self.slow_voter.clone(),
+            denying_voter: self.denying_voter.clone(),
+            clock_skew_ms: self.clock_skew_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub id: String,
+    pub owner: String,
+    #[serde(default = "three")]
+    pub transactions: usize,
+    #[serde(default)]
+    pub account_type: Option<String>,
+}
+
+fn three() -> usize {
+    3
+}
+
+/// One thing that happens at `at` (milliseconds, or text like `90s`, `5m`).
+/// Unknown keys are refused by `Action` (serde cannot refuse them here too:
+/// `flatten` and `deny_unknown_fields` do not mix on one struct).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Step {
+    #[serde(deserialize_with = "de_time")]
+    pub at: Millis,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// The owner uploads the file: S3 notifies, the pipeline processes it.
+    Upload { file: String },
+    /// DELETE /files/{file} through the API, by `caller` (the owner when omitted).
+    Delete {
+        file: String,
+        #[serde(default)]
+        caller: Option<String>,
+        #[serde(default = "voting")]
+        flavour: Flavour,
+    },
+    /// A deletion request published directly, with a known requestId.
+    Request {
+        file: String,
+        request_id: String,
+        #[serde(default = "voting")]
+        flavour: Flavour,
+        #[serde(default)]
+        event_id: Option<String>,
+    },
+    /// A vote (or, in the completion flavour, a completion report)
+    /// published directly. `source` defaults to the voter's own.
+    Vote {
+        request_id: String,
+        file: String,
+        voter: String,
+        decision: String,
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default)]
+        source: Option<String>,
+        #[serde(default)]
+        event_id: Option<String>,
+    },
+}
+
+fn voting() -> Flavour {
+    Flavour::Voting
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// The request, by its id (for scripted requests) ...
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// ... or by its file (for requests made through the API).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// approved, denied or waiting.
+    pub outcome: String,
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// How many refusals the aggregator audited for this request.
+    #[serde(default)]
+    pub refusals: Option<usize>,
+    /// Whether the file's data must be gone at the end.
+    #[serde(default)]
+    pub file_deleted: Option<bool>,
+}
+
+fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum T {
+        Ms(i64),
+        Text(String),
+    }
+    match T::deserialize(d)? {
+        T::Ms(ms) => Ok(ms),
+        T::Text(t) => parse_duration(&t).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "at = {t:?}: expected milliseconds or a duration like 500ms, 90s, 5m, 1h"
+            ))
+        }),
+    }
+}
+
+/// `500ms`, `90s`, `5m`, `1h`, `1.5s`.
+pub fn parse_duration(t: &str) -> Option<Millis> {
+    let t = t.trim();
+    let (num, unit) = t
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((t, "ms"), |i| (&t[..i], &t[i..]));
+    let n: f64 = num.trim().parse().ok()?;
+    let scale = match unit {
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "m" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return None,
+    };
+    (n.is_finite() && n >= 0.0).then(|| (n * scale).round() as Millis)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub message: String,
+}
+
+impl Scenario {
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let err = |message: String| ScenarioError {
+            file: file.to_owned(),
+            message,
+        };
+        let s: Scenario =
+            toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+        for (i, step) in s.steps.iter().enumerate() {
+            let f = match &step.action {
+                Action::Upload { file }
+                | Action::Delete { file, .. }
+                | Action::Request { file, .. }
+                | Action::Vote { file, .. } => file,
+            };
+            if !s.files.iter().any(|x| &x.id == f) {
+                return Err(err(format!(
+                    "step[{i}]: file {f:?} is not declared in a [[file]] table"
+                )));
+            }
+            if let Action::Vote { decision, .. } = &step.action {
+                if !["proceed", "deny", "error", "done", "failed"].contains(&decision.as_str()) {
+                    return Err(err(format!("step[{i}]: decision {decision:?}: expected proceed, deny, error (voting) or done, failed (completion)")));
+                }
+            }
+        }
+        for (i, e) in s.expectations.iter().enumerate() {
+            if e.request_id.is_none() == e.file.is_none() {
+                return Err(err(format!(
+                    "expect[{i}]: name exactly one of request_id or file"
+                )));
+            }
+            if !["approved", "denied", "waiting"].contains(&e.outcome.as_str()) {
+                return Err(err(format!(
+                    "expect[{i}]: outcome {:?}: expected approved, denied or waiting",
+                    e.outcome
+                )));
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// A scenario with the rules and policy it runs under.
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub rules: tally_core::rules::Rules,
+    pub policy: tally_core::coordination::Policy,
+}
+
+/// Reads a scenario file and the rules and policy files it names
+/// (relative to it; the defaults when it names none).
+pub fn load(path: &std::path::Path) -> Result<Loaded, String> {
+    let read = |p: &std::path::Path, what: &str| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {what} {}: {e}", p.display()))
+    };
+    let scenario = Scenario::parse(&path.display().to_string(), &read(path, "scenario")?)
+        .map_err(|e| e.to_string())?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let rules = match &scenario.rules {
+        None => tally_core::rules::Rules::default_rules(),
+        Some(r) => {
+            let p = dir.join(r);
+            tally_core::rules::Rules::parse(&p.display().to_string(), &read(&p, "rules file")?)
+                .map_err(|e| e.to_string())?
+        }
+    };
+    let policy = match &scenario.policy {
+        None => tally_core::coordination::Policy::default(),
+        Some(f) => {
+            let p = dir.join(f);
+            tally_core::coordination::Policy::parse(
+                &p.display().to_string(),
+                &read(&p, "policy file")?,
+            )
+            .map_err(|e| e.to_string())?
+        }
+    };
+    Ok(Loaded {
+        scenario,
+        rules,
+        policy,
+    })
+}
+
+/// The scenario files named, folders expanded (sorted, so runs are
+/// stable); rules and policy files beside them are not scenarios.
+pub fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut inside: Vec<std::path::PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read folder {}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let name = f.to_string_lossy();
+                    name.ends_with(".toml")
+                        && !name.ends_with(".rules.toml")
+                        && !name.ends_with(".policy.toml")
+                })
+                .collect();
+            inside.sort();
+            out.extend(inside);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("500ms"), Some(500));
+        assert_eq!(parse_duration("90s"), Some(90_000));
+        assert_eq!(parse_duration("1.5s"), Some(1_500));
+        assert_eq!(parse_duration("5m"), Some(300_000));
+        assert_eq!(parse_duration("250"), Some(250));
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("-1s"), None);
+    }
+
+    #[test]
+    fn bad_scenarios_name_what_is_wrong() {
+        let e = Scenario::parse(
+            "s.toml",
+            "name = \"x\"\n[[step]]\nat = \"1s\"\ndo = \"upload\"\nfile = \"nope\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "s.toml: step[0]: file \"nope\" is not declared in a [[file]] table"
+        );
+        let e = Scenario::parse(
+            "s.toml",
+            "name = \"x\"\n[[step]]\nat = \"soon\"\ndo = \"upload\"\nfile = \"f\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("expected milliseconds or a duration"),
+            "{e}"
+        );
+        let e = Scenario::parse(
+            "s.toml",
+            "name = \"x\"\n[[expect]]\nfile = \"f\"\noutcome = \"maybe\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "s.toml: expect[0]: outcome \"maybe\": expected approved, denied or waiting"
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! Runs a declarative scenario in the simulated world: its files, its steps
+//! at their times, its pinned faults; then faults stop, dead letters are
+//! redriven and the world settles. The log interleaves decisions,
+//! refusals and deletions in virtual-time order.
+
+use super::run::SWEEP_EVERY_MS;
+use super::World;
+use crate::invariants::{self, Evidence, Violation};
+use crate::scenario::{Action, Scenario};
+use std::time::Duration;
+use tally_core::coordination::{log, Flavour, Policy, Record};
+use tally_core::event::{
+    self, sources, CompletionStatus, Event, EventData, VoteDecision, CURRENT_VERSION,
+};
+use tally_core::handlers::aggregator::sweep;
+use tally_core::ids;
+use tally_core::ports::Publisher;
+use tally_core::rules::Rules;
+use tally_core::time::{to_rfc3339_millis, Millis};
+
+#[derive(Debug, Clone)]
+pub struct ScenarioReport {
+    pub name: String,
+    /// Decisions, refusals and deletions, one per line, in time order.
+    pub log: Vec<String>,
+    /// Expectations that did not hold.
+    pub failures: Vec<String>,
+    pub violations: Vec<Violation>,
+}
+
+impl ScenarioReport {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty() && self.violations.is_empty()
+    }
+}
+
+pub fn run_scenario(s: &Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
+    let s = s.clone();
+    std::thread::spawn(move || {
+        let rt = madsim::runtime::Runtime::with_seed_and_config(s.seed, madsim::Config::default());
+        rt.block_on(drive(s, rules, policy))
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
+    let mix = s.faults.to_pins().apply(crate::faults::FaultMix::none());
+    let world = World::new(s.seed, mix, rules, policy.clone());
+    world
+        .automatic_voters
+        .store(s.automatic_voters, std::sync::atomic::Ordering::SeqCst);
+    let users: Vec<String> = s.files.iter().map(|f| f.owner.clone()).collect();
+    world.seed_users(&users);
+    let sweeper = {
+        let w = world.clone();
+        madsim::task::spawn(async move {
+            loop {
+                madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+                let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, 100).await;
+            }
+        })
+    };
+    let last = s.steps.iter().map(|st| st.at).max().unwrap_or(0);
+    for step in s.steps.clone() {
+        let w = world.clone();
+        let files = s.files.clone();
+        madsim::task::spawn(async move {
+            madsim::time::sleep(Duration::from_millis(step.at as u64)).await;
+            let spec = |id: &str| {
+                files
+                    .iter()
+                    .find(|f| f.id == id)
+                    .expect("checked by Scenario::parse")
+                    .clone()
+            };
+            match step.action {
+                Action::Upload { file } => {
+                    let f = spec(&file);
+                    w.upload(&f.id, &f.owner, f.transactions, f.account_type.as_deref())
+                        .await;
+                }
+                Action::Delete {
+                    file,
+                    caller,
+                    flavour,
+                } => {
+                    let f = spec(&file);
+                    w.delete_file(&f.id, caller.as_deref().unwrap_or(&f.owner), flavour)
+                        .await;
+                }
+                Action::Request {
+                    file,
+                    request_id,
+                    flavour,
+                    event_id,
+                } => {
+                    let f = spec(&file);
+                    let data = match flavour {
+                        Flavour::Voting => EventData::DeletionRequested(event::DeletionRequested {
+                            file_id: f.id.clone(),
+                            user_id: f.owner.clone(),
+                            account_id: format!("acc-{}", f.owner),
+                            account_type: f.account_type.clone(),
+                            file_name: format!("{}.csv", f.id),
+                            transaction_count: f.transactions as u64,
+                            request_id: request_id.clone(),
+                        }),
+                        Flavour::Completion => EventData::DeleteRequested(event::DeleteRequested {
+                            file_id: f.id.clone(),
+                            coordination_id: request_id.clone(),
+                            account_id: format!("acc-{}", f.owner),
+                            file_name: format!("{}.csv", f.id),
+                            transaction_count: f.transactions as u64,
+                        }),
+                    };
+                    let id =
+                        event_id.unwrap_or_else(|| ids::derive("scenario-request", &[&request_id]));
+                    w.publish_scripted(id, sources::FILE_SERVICE, &f.owner, &request_id, data)
+                        .await;
+                }
+                Action::Vote {
+                    request_id,
+                    file,
+                    voter,
+                    decision,
+                    reason,
+                    source,
+                    event_id,
+                } => {
+                    let f = spec(&file);
+                    let bound = w
+                        .policy
+                        .voter_sources
+                        .get(&voter)
+                        .cloned()
+                        .unwrap_or_else(|| "unknown.service".into());
+                    let data = match decision.as_str() {
+                        "done" | "failed" => {
+                            EventData::ConsumerCompletion(event::ConsumerCompletion {
+                                coordination_id: request_id.clone(),
+                                file_id: file.clone(),
+                                consumer: voter.clone(),
+                                status: if decision == "done" {
+                                    CompletionStatus::Done
+                                } else {
+                                    CompletionStatus::Failed
+                                },
+                                error_message: reason,
+                            })
+                        }
+                        d => EventData::DeletionVote(event::DeletionVote {
+                            file_id: file.clone(),
+                            request_id: request_id.clone(),
+                            voter: voter.clone(),
+                            decision: match d {
+                                "proceed" => VoteDecision::Proceed,
+                                "deny" => VoteDecision::Deny,
+                                _ => VoteDecision::Error,
+                            },
+                            reason,
+                        }),
+                    };
+                    let id = event_id.unwrap_or_else(|| {
+                        ids::derive("scenario-vote", &[&request_id, &voter, &decision])
+                    });
+                    w.publish_scripted(id, &source.unwrap_or(bound), &f.owner, &request_id, data)
+                        .await;
+                }
+            }
+        });
+    }
+    let deadline = policy.voting.deadline_ms.max(policy.completion.deadline_ms);
+    madsim::time::sleep(Duration::from_millis(
+        (last + deadline) as u64 + SWEEP_EVERY_MS,
+    ))
+    .await;
+    world.stop_faults();
+    world.redrive();
+    let give_up = world.now() + 24 * 3_600_000;
+    while world.now() < give_up && !world.settled() {
+        madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+    }
+    madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+    sweeper.abort();
+    report(&world, &s, &policy)
+}
+
+impl World {
+    /// A scripted event, put on the bus as its publisher would (retried
+    /// while the bus refuses it).
+    async fn publish_scripted(
+        &self,
+        event_id: String,
+        source: &str,
+        user: &str,
+        request_id: &str,
+        data: EventData,
+    ) {
+        let ev = Event {
+            event_id,
+            event_version: CURRENT_VERSION.into(),
+            timestamp: self.now(),
+            source: source.into(),
+            user_id: user.into(),
+            correlation_id: Some(request_id.into()),
+            causation_id: None,
+            data,
+            metadata: None,
+        };
+        while self.publish(std::slice::from_ref(&ev)).await.is_err() {
+            madsim::time::sleep(Duration::from_millis(1_000)).await;
+        }
+    }
+}
+
+fn report(world: &World, s: &Scenario, policy: &Policy) -> ScenarioReport {
+    let records = world.mem.records();
+    let mut lines: Vec<(Millis, String)> = Vec::new();
+    for r in &records {
+        if let (Some(d), Some(line)) = (&r.decision, log::decision_line(r)) {
+            lines.push((d.at, line));
+        }
+    }
+    let obs = world.observations();
+    for (at, req, event_id, reason) in &obs.refusals {
+        lines.push((*at, log::refusal_line(*at, req, event_id, reason)));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (at, e) in &obs.published {
+        if let EventData::FileDeleted(f) = &e.data {
+            if seen.insert(e.event_id.clone()) {
+                lines.push((
+                    *at,
+                    format!(
+                        "{} deleted file={} request={} transactions={} content={}",
+                        to_rfc3339_millis(*at),
+                        f.file_id,
+                        f.request_id,
+                        f.transactions_deleted,
+                        f.content_deleted
+                    ),
+                ));
+            }
+        }
+    }
+    lines.sort();
+    let find = |e: &crate::scenario::Expectation| -> Option<&Record> {
+        records
+            .iter()
+            .filter(|r| r.request.is_some())
+            .find(|r| match (&e.request_id, &e.file) {
+                (Some(id), _) => &r.request_id == id,
+                (None, Some(f)) => r.request.as_ref().is_some_and(|q| &q.file_id == f),
+                _ => false,
+            })
+    };
+    let mut failures = Vec::new();
+    let deleted_files = world.deleted_files();
+    for e in &s.expectations {
+        let who = e
+            .request_id
+            .clone()
+            .or_else(|| e.file.clone().map(|f| format!("the request for {f}")))
+            .unwrap_or_default();
+        let rec = find(e);
+        let status = rec.map_or("absent", |r| r.status.as_str());
+        if status != e.outcome && !(e.outcome == "waiting" && status == "absent") {
+            failures.push(format!("{who}: expected {}, got {status}", e.outcome));
+        }
+        if let Some(cause) = &e.cause {
+            let got = rec
+                .and_then(|r| r.decision.as_ref())
+                .map(|d| d.cause.to_string())
+                .unwrap_or_else(|| "none".into());
+            if &got != cause {
+                failures.push(format!("{who}: expected cause {cause}, got {got}"));
+            }
+        }
+        if let Some(n) = e.refusals {
+            let got = rec.map_or(0, |r| {
+                obs.refusals.iter().filter(|x| x.1 == r.request_id).count()
+            });
+            if got != n {
+                failures.push(format!("{who}: expected {n} refusals, got {got}"));
+            }
+        }
+        if let Some(want) = e.file_deleted {
+            let file = e
+                .file
+                .clone()
+                .or_else(|| rec.and_then(|r| r.request.as_ref().map(|q| q.file_id.clone())))
+                .unwrap_or_default();
+            if deleted_files.contains(&file) != want {
+                failures.push(format!(
+                    "{who}: expected file {file} {}",
+                    if want { "deleted" } else { "kept" }
+                ));
+            }
+        }
+    }
+    let audit = world.mem.audit_entries();
+    let mut violations = invariants::check(&Evidence {
+        records: &records,
+        obs: &obs,
+        audit: &audit,
+        deleted_files: &deleted_files,
+        policy,
+        settled: true,
+        horizon_ms: 24 * 3_600_000 + 2 * SWEEP_EVERY_MS as Millis,
+        inflight: world.inflight(),
+    });
+    // Violations the scenario exists to show are expected; each must occur.
+    for name in &s.expect_violations {
+        if !violations.iter().any(|v| v.invariant.name() == name) {
+            failures.push(format!(
+                "expected the invariant {name} to be violated, and it held"
+            ));
+        }
+    }
+    let expected: Vec<Violation> = violations
+        .iter()
+        .filter(|v| s.expect_violations.iter().any(|n| n == v.invariant.name()))
+        .cloned()
+        .collect();
+    violations.retain(|v| !s.expect_violations.iter().any(|n| n == v.invariant.name()));
+    lines.extend(
+        expected
+            .iter()
+            .map(|v| (Millis::MAX, format!("caught as expected: {v}"))),
+    );
+    ScenarioReport {
+        name: s.name.clone(),
+        log: lines.into_iter().map(|(_, l)| l).collect(),
+        failures,
+        violations,
+    }
+}
