@@ -32,7 +32,10 @@ fn exact_values() {
     assert!(m(r#"{"a":["x","y"],"b":[1]}"#, r#"{"a":"y","b":1}"#));
     assert!(!m(r#"{"a":["x","y"],"b":[1]}"#, r#"{"a":"y","b":2}"#));
     // an IP-looking exact value matches the same address spelled otherwise
-    assert!(m(r#"{"ip":["2001:db8::1"]}"#, r#"{"ip":"2001:DB8:0:0:0:0:0:1"}"#));
+    assert!(m(
+        r#"{"ip":["2001:db8::1"]}"#,
+        r#"{"ip":"2001:DB8:0:0:0:0:0:1"}"#
+    ));
     assert!(m(r#"{"ip":["10.0.0.1"]}"#, r#"{"ip":"10.0.0.1"}"#));
     assert!(!m(r#"{"ip":["10.0.0.1"]}"#, r#"{"ip":"10.0.0.2"}"#));
 }
@@ -40,15 +43,24 @@ fn exact_values() {
 #[test]
 fn numbers_across_spellings() {
     for spelled in ["300", "300.0", "3.0e2", "3E2", "30000e-2", "300.000000"] {
-        assert!(m(r#"{"n":[300]}"#, &format!(r#"{{"n":{spelled}}}"#)), "{spelled}");
-        assert!(m(r#"{"n":[3.0e2]}"#, &format!(r#"{{"n":{spelled}}}"#)), "{spelled}");
+        assert!(
+            m(r#"{"n":[300]}"#, &format!(r#"{{"n":{spelled}}}"#)),
+            "{spelled}"
+        );
+        assert!(
+            m(r#"{"n":[3.0e2]}"#, &format!(r#"{{"n":{spelled}}}"#)),
+            "{spelled}"
+        );
     }
     assert!(!m(r#"{"n":[300]}"#, r#"{"n":"300"}"#));
     assert!(!m(r#"{"n":["300"]}"#, r#"{"n":300}"#));
     assert!(!m(r#"{"n":[300]}"#, r#"{"n":300.5}"#));
     // beyond the comparable range numbers match by their text only
     assert!(m(r#"{"acct":[123456789012]}"#, r#"{"acct":123456789012}"#));
-    assert!(!m(r#"{"acct":[123456789012]}"#, r#"{"acct":123456789012.0}"#));
+    assert!(!m(
+        r#"{"acct":[123456789012]}"#,
+        r#"{"acct":123456789012.0}"#
+    ));
     assert!(m(r#"{"n":[-0]}"#, r#"{"n":0}"#));
 }
 
@@ -60,9 +72,18 @@ fn prefix_and_suffix() {
     assert!(m(r#"{"t":[{"prefix":""}]}"#, r#"{"t":"anything"}"#));
     assert!(m(r#"{"f":[{"suffix":".png"}]}"#, r#"{"f":"a.png"}"#));
     assert!(!m(r#"{"f":[{"suffix":".png"}]}"#, r#"{"f":"a.PNG"}"#));
-    assert!(m(r#"{"f":[{"suffix":{"equals-ignore-case":".png"}}]}"#, r#"{"f":"a.PNG"}"#));
-    assert!(m(r#"{"s":[{"prefix":{"equals-ignore-case":"EventB"}}]}"#, r#"{"s":"eventbridge"}"#));
-    assert!(!m(r#"{"s":[{"prefix":{"equals-ignore-case":"EventB"}}]}"#, r#"{"s":"event"}"#));
+    assert!(m(
+        r#"{"f":[{"suffix":{"equals-ignore-case":".png"}}]}"#,
+        r#"{"f":"a.PNG"}"#
+    ));
+    assert!(m(
+        r#"{"s":[{"prefix":{"equals-ignore-case":"EventB"}}]}"#,
+        r#"{"s":"eventbridge"}"#
+    ));
+    assert!(!m(
+        r#"{"s":[{"prefix":{"equals-ignore-case":"EventB"}}]}"#,
+        r#"{"s":"event"}"#
+    ));
     assert!(invalid(r#"{"t":[{"prefix":123}]}"#).contains("must be a string"));
     invalid(r#"{"t":[{"prefix":["a"]}]}"#);
     invalid(r#"{"t":[{"suffix":{"prefix":"a"}}]}"#);
@@ -71,10 +92,22 @@ fn prefix_and_suffix() {
 
 #[test]
 fn equals_ignore_case() {
-    assert!(m(r#"{"a":[{"equals-ignore-case":"HeLLo"}]}"#, r#"{"a":"hello"}"#));
-    assert!(!m(r#"{"a":[{"equals-ignore-case":"HeLLo"}]}"#, r#"{"a":"hello!"}"#));
-    assert!(m(r#"{"a":[{"equals-ignore-case":"ÉTÉ"}]}"#, r#"{"a":"été"}"#));
-    assert!(m(r#"{"a":[{"equals-ignore-case":"straße"}]}"#, r#"{"a":"STRASSE"}"#));
+    assert!(m(
+        r#"{"a":[{"equals-ignore-case":"HeLLo"}]}"#,
+        r#"{"a":"hello"}"#
+    ));
+    assert!(!m(
+        r#"{"a":[{"equals-ignore-case":"HeLLo"}]}"#,
+        r#"{"a":"hello!"}"#
+    ));
+    assert!(m(
+        r#"{"a":[{"equals-ignore-case":"ÉTÉ"}]}"#,
+        r#"{"a":"été"}"#
+    ));
+    assert!(m(
+        r#"{"a":[{"equals-ignore-case":"straße"}]}"#,
+        r#"{"a":"STRASSE"}"#
+    ));
     assert!(!m(r#"{"a":[{"equals-ignore-case":"1"}]}"#, r#"{"a":1}"#));
     invalid(r#"{"a":[{"equals-ignore-case":["x"]}]}"#);
     invalid(r#"{"a":[{"equals-ignore-case":5}]}"#);
@@ -92,14 +125,38 @@ fn anything_but() {
     assert!(!m(n, r#"{"x":100.0}"#));
     assert!(m(n, r#"{"x":"100"}"#));
     assert!(m(n, r#"{"x":101}"#));
-    assert!(m(r#"{"s":[{"anything-but":{"prefix":"init"}}]}"#, r#"{"s":"running"}"#));
-    assert!(!m(r#"{"s":[{"anything-but":{"prefix":"init"}}]}"#, r#"{"s":"initial"}"#));
-    assert!(m(r#"{"s":[{"anything-but":{"prefix":"init"}}]}"#, r#"{"s":12}"#));
-    assert!(!m(r#"{"f":[{"anything-but":{"suffix":[".txt",".jpg"]}}]}"#, r#"{"f":"a.jpg"}"#));
-    assert!(!m(r#"{"s":[{"anything-but":{"equals-ignore-case":["A","b"]}}]}"#, r#"{"s":"B"}"#));
-    assert!(m(r#"{"s":[{"anything-but":{"equals-ignore-case":"a"}}]}"#, r#"{"s":"c"}"#));
-    assert!(!m(r#"{"p":[{"anything-but":{"wildcard":"*/dir/*"}}]}"#, r#"{"p":"a/dir/b"}"#));
-    assert!(m(r#"{"p":[{"anything-but":{"wildcard":["*/x/*","*/y/*"]}}]}"#, r#"{"p":"a/dir/b"}"#));
+    assert!(m(
+        r#"{"s":[{"anything-but":{"prefix":"init"}}]}"#,
+        r#"{"s":"running"}"#
+    ));
+    assert!(!m(
+        r#"{"s":[{"anything-but":{"prefix":"init"}}]}"#,
+        r#"{"s":"initial"}"#
+    ));
+    assert!(m(
+        r#"{"s":[{"anything-but":{"prefix":"init"}}]}"#,
+        r#"{"s":12}"#
+    ));
+    assert!(!m(
+        r#"{"f":[{"anything-but":{"suffix":[".txt",".jpg"]}}]}"#,
+        r#"{"f":"a.jpg"}"#
+    ));
+    assert!(!m(
+        r#"{"s":[{"anything-but":{"equals-ignore-case":["A","b"]}}]}"#,
+        r#"{"s":"B"}"#
+    ));
+    assert!(m(
+        r#"{"s":[{"anything-but":{"equals-ignore-case":"a"}}]}"#,
+        r#"{"s":"c"}"#
+    ));
+    assert!(!m(
+        r#"{"p":[{"anything-but":{"wildcard":"*/dir/*"}}]}"#,
+        r#"{"p":"a/dir/b"}"#
+    ));
+    assert!(m(
+        r#"{"p":[{"anything-but":{"wildcard":["*/x/*","*/y/*"]}}]}"#,
+        r#"{"p":"a/dir/b"}"#
+    ));
     for bad in [
         r#"{"s":[{"anything-but":null}]}"#,
         r#"{"s":[{"anything-but":["a",null]}]}"#,
@@ -128,7 +185,10 @@ fn numeric_ranges() {
     assert!(m(r#"{"c":[{"numeric":["=",301.8]}]}"#, r#"{"c":3.018e2}"#));
     assert!(m(r#"{"c":[{"numeric":["<",-1]}]}"#, r#"{"c":-1.5}"#));
     assert!(m(r#"{"c":[{"numeric":[">=",10]}]}"#, r#"{"c":10}"#));
-    assert!(!m(r#"{"c":[{"numeric":[">",0]}]}"#, r#"{"c":1e10}"#), "out of range");
+    assert!(
+        !m(r#"{"c":[{"numeric":[">",0]}]}"#, r#"{"c":1e10}"#),
+        "out of range"
+    );
     for bad in [
         r#"{"c":[{"numeric":[">",0,">",0]}]}"#,
         r#"{"c":[{"numeric":[">",0,"<"]}]}"#,
@@ -152,7 +212,10 @@ fn exists() {
     let f = r#"{"a":{"b":[{"exists":false}]}}"#;
     assert!(m(t, r#"{"a":{"b":1}}"#));
     assert!(m(t, r#"{"a":{"b":null}}"#));
-    assert!(!m(t, r#"{"a":{"b":{"c":1}}}"#), "object values do not exist");
+    assert!(
+        !m(t, r#"{"a":{"b":{"c":1}}}"#),
+        "object values do not exist"
+    );
     assert!(!m(t, r#"{"a":{"b":[]}}"#), "empty arrays do not exist");
     assert!(m(t, r#"{"a":{"b":[1]}}"#));
     assert!(m(f, r#"{"a":{}}"#));
@@ -179,8 +242,13 @@ fn wildcard() {
     let e = invalid(r#"{"b":[{"wildcard":"*:*:*:*:*:event-bus/*"}]}"#);
     assert!(e.contains("too complex"), "{e}");
     // complexity is per field: many wildcards on one field add up
-    invalid(r#"{"k":[{"wildcard":"*/d/*.bif"},{"wildcard":"*/d/*.tif"},{"wildcard":"*/d/*.tiff"},{"wildcard":"*/d/*.svs"}]}"#);
-    assert!(m(r#"{"k":[{"wildcard":"*/d/*.bif"},{"wildcard":"*/d/*.tif"}]}"#, r#"{"k":"x/d/y.tif"}"#));
+    invalid(
+        r#"{"k":[{"wildcard":"*/d/*.bif"},{"wildcard":"*/d/*.tif"},{"wildcard":"*/d/*.tiff"},{"wildcard":"*/d/*.svs"}]}"#,
+    );
+    assert!(m(
+        r#"{"k":[{"wildcard":"*/d/*.bif"},{"wildcard":"*/d/*.tif"}]}"#,
+        r#"{"k":"x/d/y.tif"}"#
+    ));
 }
 
 #[test]
@@ -194,7 +262,15 @@ fn cidr() {
     assert!(m(p6, r#"{"ip":"2001:db8:1234:1a00::dead"}"#));
     assert!(!m(p6, r#"{"ip":"2001:db8:1234:1a01::"}"#));
     assert!(!m(p6, r#"{"ip":"10.0.0.1"}"#));
-    for bad in ["bad-filter", "xx.11.xx/8", "bad-/64filter", "10.0.0.0/33", "10.0.0.0/x", "1.2.3.4/32", "::/128"] {
+    for bad in [
+        "bad-filter",
+        "xx.11.xx/8",
+        "bad-/64filter",
+        "10.0.0.0/33",
+        "10.0.0.0/x",
+        "1.2.3.4/32",
+        "::/128",
+    ] {
         invalid(&format!(r#"{{"ip":[{{"cidr":"{bad}"}}]}}"#));
     }
     invalid(r#"{"ip":[{"cidr":["10.0.0.0/8"]}]}"#);
@@ -237,8 +313,16 @@ fn structure_errors() {
     let e = Pattern::compile(r#"{"detail":{"equal":[{"NUMERIC":["=",5]}]}}"#).unwrap_err();
     assert_eq!(e.path, "detail.equal");
     assert_eq!(e.found, "\"NUMERIC\"");
-    assert!(e.to_string().starts_with("Event pattern is not valid. Reason: "), "{e}");
-    assert!(e.to_string().contains("\"NUMERIC\" is not a valid operator at \"detail.equal\""), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("Event pattern is not valid. Reason: "),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("\"NUMERIC\" is not a valid operator at \"detail.equal\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -255,7 +339,10 @@ fn dotted_keys_join_paths() {
     let p = r#"{"detail":{"state.status":["running"]}}"#;
     assert!(m(p, r#"{"detail":{"state":{"status":"running"}}}"#));
     assert!(m(p, r#"{"detail.state":{"status":"running"}}"#));
-    assert!(m(r#"{"detail":{"state":{"status":["running"]}}}"#, r#"{"detail":{"state.status":"running"}}"#));
+    assert!(m(
+        r#"{"detail":{"state":{"status":["running"]}}}"#,
+        r#"{"detail":{"state.status":"running"}}"#
+    ));
     assert!(!m(p, r#"{"detail":{"state":"running"}}"#));
 }
 
@@ -263,12 +350,18 @@ fn dotted_keys_join_paths() {
 fn arrays_any_element_and_consistency() {
     assert!(m(r#"{"r":["b"]}"#, r#"{"r":["a","b"]}"#));
     assert!(!m(r#"{"r":["c"]}"#, r#"{"r":["a","b"]}"#));
-    assert!(m(r#"{"r":[1]}"#, r#"{"r":[[0,[1]]]}"#), "nested arrays flatten");
+    assert!(
+        m(r#"{"r":[1]}"#, r#"{"r":[[0,[1]]]}"#),
+        "nested arrays flatten"
+    );
     let p = r#"{"a":{"b":[1],"c":[2]}}"#;
     assert!(!m(p, r#"{"a":[{"b":1,"c":3},{"b":4,"c":2}]}"#));
     assert!(m(p, r#"{"a":[{"b":1,"c":3},{"b":1,"c":2}]}"#));
     // different arrays are independent
-    assert!(m(r#"{"x":{"v":[1]},"y":{"v":[2]}}"#, r#"{"x":[{"v":0},{"v":1}],"y":[{"v":2}]}"#));
+    assert!(m(
+        r#"{"x":{"v":[1]},"y":{"v":[2]}}"#,
+        r#"{"x":[{"v":0},{"v":1}],"y":[{"v":2}]}"#
+    ));
     // exists:false is checked within the element chosen so far
     let f = r#"{"a":{"b":[1],"c":[{"exists":false}]}}"#;
     assert!(m(f, r#"{"a":[{"b":1},{"c":2}]}"#));
@@ -284,7 +377,10 @@ fn escapes_and_unicode() {
     assert!(m(r#"{"s":["\ud83d\ude80"]}"#, r#"{"s":"🚀"}"#));
     assert!(m(r#"{"k\u0065y":["v"]}"#, r#"{"key":"v"}"#));
     assert!(m(r#"{"key":["v"]}"#, r#"{"k\u0065y":"v"}"#));
-    assert!(m(r#"{"s":[{"prefix":"🚀"}]}"#, r#"{"s":"\ud83d\ude80 launch"}"#));
+    assert!(m(
+        r#"{"s":[{"prefix":"🚀"}]}"#,
+        r#"{"s":"\ud83d\ude80 launch"}"#
+    ));
     // a lone surrogate is not valid
     let p = Pattern::compile(r#"{"s":["x"]}"#).unwrap();
     assert!(p.matches(br#"{"s":"\ud83d"}"#).is_err());
@@ -317,11 +413,19 @@ fn malformed_events_are_errors() {
         b"{\"b\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
         b"\xff\xfe",
     ] {
-        assert!(p.matches(bad).is_err(), "{:?} should be an error", String::from_utf8_lossy(bad));
+        assert!(
+            p.matches(bad).is_err(),
+            "{:?} should be an error",
+            String::from_utf8_lossy(bad)
+        );
     }
     let deep = format!("{{\"b\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(p.matches(deep.as_bytes()).is_err());
-    let deep_on_path = format!("{{\"a\":{}\"x\"{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep_on_path = format!(
+        "{{\"a\":{}\"x\"{}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     assert!(p.matches(deep_on_path.as_bytes()).is_err());
 }
 
@@ -343,7 +447,10 @@ fn mutated_events_never_panic_and_valid_json_always_scans() {
         "/../../shared/conformance/eventbridge-patterns.jsonl"
     ))
     .unwrap();
-    let cases: Vec<_> = conformance::parse_cases(&text).into_iter().flatten().collect();
+    let cases: Vec<_> = conformance::parse_cases(&text)
+        .into_iter()
+        .flatten()
+        .collect();
     let mut set = PatternSet::new();
     for c in &cases {
         if let Ok(p) = Pattern::compile(&c.pattern) {
@@ -374,7 +481,11 @@ fn mutated_events_never_panic_and_valid_json_always_scans() {
                 .map(|v| v.is_object())
                 .unwrap_or(false);
             if valid {
-                assert!(ours.is_ok(), "valid JSON rejected: {}", String::from_utf8_lossy(&ev));
+                assert!(
+                    ours.is_ok(),
+                    "valid JSON rejected: {}",
+                    String::from_utf8_lossy(&ev)
+                );
             }
         }
     }
@@ -388,7 +499,9 @@ fn pattern_set_reports_rule_indexes_and_lazy_scan_agrees() {
     ))
     .unwrap();
     for c in conformance::parse_cases(&text).into_iter().flatten() {
-        let Ok(p) = Pattern::compile(&c.pattern) else { continue };
+        let Ok(p) = Pattern::compile(&c.pattern) else {
+            continue;
+        };
         let mut set = PatternSet::new();
         assert_eq!(set.add(&p), 0);
         let full = set.matches(c.event.as_bytes()).unwrap();
@@ -410,8 +523,84 @@ fn pattern_set_reports_rule_indexes_and_lazy_scan_agrees() {
 #[test]
 fn source_and_from_value() {
     let p = Pattern::compile(r#"{"source":["a"],"detail":{"n":[{"numeric":[">",1]}]}}"#).unwrap();
-    assert_eq!(p.source(), &json!({"source":["a"],"detail":{"n":[{"numeric":[">",1]}]}}));
+    assert_eq!(
+        p.source(),
+        &json!({"source":["a"],"detail":{"n":[{"numeric":[">",1]}]}})
+    );
     let q = Pattern::from_value(p.source()).unwrap();
     assert!(q.matches(br#"{"source":"a","detail":{"n":2}}"#).unwrap());
     assert!(Pattern::from_value(&json!({"a": "x"})).is_err());
+}
+
+#[test]
+fn mutated_patterns_never_panic() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/conformance/eventbridge-patterns.jsonl"
+    ))
+    .unwrap();
+    let cases: Vec<_> = conformance::parse_cases(&text)
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let alphabet = b"{}[]\":,\\ *.$0123456789-eEtrufalsn";
+    let mut compiled = 0;
+    for c in &cases {
+        for _ in 0..100 {
+            let mut pat = c.pattern.as_bytes().to_vec();
+            for _ in 0..(1 + rng.next() % 3) {
+                let at = (rng.next() as usize) % (pat.len() + 1);
+                match rng.next() % 3 {
+                    0 if at < pat.len() => {
+                        pat.remove(at);
+                    }
+                    1 if at < pat.len() => {
+                        pat[at] = alphabet[(rng.next() as usize) % alphabet.len()]
+                    }
+                    _ => pat.insert(at, alphabet[(rng.next() as usize) % alphabet.len()]),
+                }
+            }
+            let Ok(text) = String::from_utf8(pat) else {
+                continue;
+            };
+            if let Ok(p) = Pattern::compile(&text) {
+                compiled += 1;
+                let _ = p.matches(c.event.as_bytes());
+            }
+        }
+    }
+    assert!(
+        compiled > 1000,
+        "mutations should often stay valid ({compiled})"
+    );
+}
+
+#[test]
+fn adversarial_inputs_stay_bounded() {
+    // nested $or cannot blow up
+    let mut p = String::from(r#"{"a":[1]}"#);
+    for k in 0..12 {
+        p = format!(r#"{{"$or":[{p},{{"k{k}":[1]}}],"$or":[{{"x{k}":[1]}},{{"y{k}":[1]}}]}}"#);
+    }
+    assert!(Pattern::compile(&p).is_err());
+    // long wildcards are judged quickly
+    let w = "*a".repeat(2000);
+    invalid(&format!(r#"{{"f":[{{"wildcard":"{w}"}}]}}"#));
+    let lit = "ab".repeat(2000);
+    assert!(m(
+        &format!(r#"{{"f":[{{"wildcard":"{lit}*"}}]}}"#),
+        &format!(r#"{{"f":"{lit}x"}}"#)
+    ));
+    // a repeating sequence after a star is what AWS calls too complex
+    invalid(&format!(r#"{{"f":[{{"wildcard":"*{lit}"}}]}}"#));
+    // many array elements with an unsatisfiable combination
+    let elems: Vec<String> = (0..300)
+        .map(|k| format!(r#"{{"b":{k},"c":{}}}"#, k + 1))
+        .collect();
+    let ev = format!(r#"{{"a":[{}],"z":[{}]}}"#, elems.join(","), elems.join(","));
+    assert!(!m(
+        r#"{"a":{"b":[{"numeric":[">=",0]}],"c":[0]},"z":{"b":[{"exists":true}]}}"#,
+        &ev
+    ));
 }

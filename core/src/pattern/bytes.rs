@@ -78,6 +78,102 @@ static POP8: [u8; 256] = {
     t
 };
 
+/// Skips whole 64-byte windows that hold no quote or brace and in which the
+/// run of `sq` open square brackets cannot close (nor exceed `cap`), using
+/// AVX2 when the CPU has it. Returns the new offset and square depth; the
+/// caller handles the window where this stops, exactly.
+#[inline]
+pub(crate) fn skip_square_windows(b: &[u8], i: usize, sq: i64, cap: i64) -> (usize, i64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the features were just detected.
+            return unsafe { skip_square_windows_avx2(b, i, sq, cap) };
+        }
+    }
+    skip_square_windows_portable(b, i, sq, cap)
+}
+
+fn skip_square_windows_portable(b: &[u8], mut i: usize, mut sq: i64, cap: i64) -> (usize, i64) {
+    while i + 64 <= b.len() {
+        let w = window64(b, i);
+        if w.special != 0 {
+            break;
+        }
+        let (no, nc) = (pop64(w.open) as i64, pop64(w.close) as i64);
+        if sq - nc > 0 && sq + no <= cap {
+            sq += no - nc;
+        } else {
+            match walk_squares(w.open, w.close, sq, cap) {
+                Some(s2) => sq = s2,
+                None => break,
+            }
+        }
+        i += 64;
+    }
+    (i, sq)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn skip_square_windows_avx2(b: &[u8], mut i: usize, mut sq: i64, cap: i64) -> (usize, i64) {
+    use std::arch::x86_64::*;
+    let q = _mm256_set1_epi8(b'"' as i8);
+    let bo = _mm256_set1_epi8(b'{' as i8);
+    let bc = _mm256_set1_epi8(b'}' as i8);
+    let so = _mm256_set1_epi8(b'[' as i8);
+    let sc = _mm256_set1_epi8(b']' as i8);
+    while i + 64 <= b.len() {
+        // SAFETY: i + 64 <= b.len(), so both 32-byte loads are in bounds.
+        let (lo, hi) = unsafe {
+            let p = b.as_ptr().add(i);
+            (
+                _mm256_loadu_si256(p as *const __m256i),
+                _mm256_loadu_si256(p.add(32) as *const __m256i),
+            )
+        };
+        let spec = |v| {
+            _mm256_movemask_epi8(_mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, q), _mm256_cmpeq_epi8(v, bo)),
+                _mm256_cmpeq_epi8(v, bc),
+            )) as u32 as u64
+        };
+        if spec(lo) | spec(hi) != 0 {
+            break;
+        }
+        let mask = |v, c| _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, c)) as u32 as u64;
+        let opens = mask(lo, so) | (mask(hi, so) << 32);
+        let closes = mask(lo, sc) | (mask(hi, sc) << 32);
+        let (no, nc) = (opens.count_ones() as i64, closes.count_ones() as i64);
+        if sq - nc > 0 && sq + no <= cap {
+            sq += no - nc;
+        } else {
+            match walk_squares(opens, closes, sq, cap) {
+                Some(s2) => sq = s2,
+                None => break,
+            }
+        }
+        i += 64;
+    }
+    (i, sq)
+}
+
+/// Follows the brackets of one window in order; `None` if the run of
+/// squares would close (or pass `cap`) inside it.
+#[inline(always)]
+fn walk_squares(opens: u64, closes: u64, mut sq: i64, cap: i64) -> Option<i64> {
+    let mut bits = opens | closes;
+    while bits != 0 {
+        let p = bits.trailing_zeros();
+        bits &= bits - 1;
+        sq += 2 * ((opens >> p) & 1) as i64 - 1;
+        if sq <= 0 || sq > cap {
+            return None;
+        }
+    }
+    Some(sq)
+}
+
 /// Masks of a 64-byte window: specials (quotes and braces), `[` and `]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Window {

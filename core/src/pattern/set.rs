@@ -10,7 +10,9 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::bytes::{block16, find_key_end, find_quote_or_backslash, pop64, window64};
+use super::bytes::{
+    block16, find_key_end, find_quote_or_backslash, pop64, skip_square_windows, window64,
+};
 use super::compile::{CBranch, Matcher};
 use super::error::EventJsonError;
 use super::ip::{self, Ip};
@@ -895,6 +897,10 @@ impl Scanner<'_, '_> {
         // Squares open on top of `stack`.
         let mut sq: i64 = 0;
         loop {
+            if sq > 0 && i + 64 <= b.len() {
+                let cap = limit - stack.len() as i64;
+                (i, sq) = skip_square_windows(b, i, sq, cap);
+            }
             if i + 16 <= b.len() {
                 let (special, opens_all, closes_all, width) = if i + 64 <= b.len() {
                     let w = window64(b, i);
