@@ -578,12 +578,16 @@ impl Scanner<'_, '_> {
             let key_start = self.i;
             let next = self.key(node)?;
             let plain = lazy && !self.b[key_start..self.i].contains(&b'.');
-            self.ws();
             if self.b.get(self.i) != Some(&b':') {
-                return Err(self.err("':'"));
+                self.ws();
+                if self.b.get(self.i) != Some(&b':') {
+                    return Err(self.err("':'"));
+                }
             }
             self.i += 1;
-            self.ws();
+            if !matches!(self.b.get(self.i), Some(&c) if c > b' ') {
+                self.ws();
+            }
             match next {
                 Some(n) => {
                     self.value(n, depth)?;
@@ -598,15 +602,33 @@ impl Scanner<'_, '_> {
                         }
                     }
                 }
-                None => self.skip_value(depth)?,
-            }
-            self.ws();
-            match self.b.get(self.i) {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
+                None => {
+                    if self.b.get(self.i) == Some(&b'"') {
+                        self.i = self.skip_string(self.i + 1)?;
+                    } else {
+                        self.skip_value(depth)?;
+                    }
                 }
-                Some(b'}') => {
+            }
+            // Compact JSON first, whitespace second.
+            let c = match self.b.get(self.i) {
+                Some(&c) if c > b' ' => c,
+                _ => {
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(&c) => c,
+                        None => return Err(self.err("',' or '}'")),
+                    }
+                }
+            };
+            match c {
+                b',' => {
+                    self.i += 1;
+                    if self.b.get(self.i) != Some(&b'"') {
+                        self.ws();
+                    }
+                }
+                b'}' => {
                     self.i += 1;
                     return Ok(());
                 }
@@ -896,13 +918,17 @@ impl Scanner<'_, '_> {
         let mut i = self.i;
         // Squares open on top of `stack`.
         let mut sq: i64 = 0;
+        // Structural bytes come in clusters (keys, short strings): after
+        // one, look 16 bytes ahead rather than 64.
+        let mut near_special = false;
         loop {
             if sq > 0 && i + 64 <= b.len() {
                 let cap = limit - stack.len() as i64;
                 (i, sq) = skip_square_windows(b, i, sq, cap);
             }
             if i + 16 <= b.len() {
-                let (special, opens_all, closes_all, width) = if i + 64 <= b.len() {
+                let (special, opens_all, closes_all, width) = if !near_special && i + 64 <= b.len()
+                {
                     let w = window64(b, i);
                     (w.special, w.open, w.close, 64u32)
                 } else {
@@ -956,6 +982,7 @@ impl Scanner<'_, '_> {
                         }
                     }
                 }
+                near_special = special != 0;
                 if special == 0 {
                     i += width as usize;
                     continue;
