@@ -56,7 +56,50 @@ pub(crate) enum NotComparable {
 }
 
 /// Converts well-formed JSON number text to millionths, exactly.
+#[inline]
 pub(crate) fn comparable(text: &[u8]) -> Result<i64, NotComparable> {
+    // Fast path: up to ten integer digits, up to six decimals, no exponent.
+    let (neg, body) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        _ => (false, text),
+    };
+    let mut int: i64 = 0;
+    let mut k = 0;
+    while k < body.len() && k <= 10 && body[k].is_ascii_digit() {
+        int = int * 10 + (body[k] - b'0') as i64;
+        k += 1;
+    }
+    if k > 0 && k <= 10 {
+        let mut frac: i64 = 0;
+        let mut scale: i64 = 1_000_000;
+        let mut ok = true;
+        if k < body.len() {
+            if body[k] == b'.' {
+                let mut d = 0;
+                for &c in &body[k + 1..] {
+                    if !c.is_ascii_digit() || d == 6 {
+                        ok = false;
+                        break;
+                    }
+                    scale /= 10;
+                    frac += (c - b'0') as i64 * scale;
+                    d += 1;
+                }
+            } else {
+                ok = false;
+            }
+        }
+        if ok {
+            let m = int * 1_000_000 + frac;
+            if m <= MAX_MICROS {
+                return Ok(if neg { -m } else { m });
+            }
+        }
+    }
+    comparable_slow(text)
+}
+
+fn comparable_slow(text: &[u8]) -> Result<i64, NotComparable> {
     let mut i = 0;
     let neg = text.first() == Some(&b'-');
     if neg {
@@ -166,6 +209,22 @@ mod tests {
         assert_eq!(comparable(b"5000000001"), Err(NotComparable::OutOfRange));
         assert_eq!(comparable(b"1e400"), Err(NotComparable::OutOfRange));
         assert_eq!(comparable(b"0e400").unwrap(), 0);
+        for t in [
+            "1234.56",
+            "-0.5",
+            "5000000000",
+            "5000000000.000001",
+            "12.1234567",
+            "1.0000000",
+            "0.000001",
+            "99",
+        ] {
+            assert_eq!(
+                comparable(t.as_bytes()),
+                comparable_slow(t.as_bytes()),
+                "{t}"
+            );
+        }
     }
 
     #[test]
