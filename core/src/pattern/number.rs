@@ -75,15 +75,13 @@ pub(crate) fn comparable(text: &[u8]) -> Result<i64, NotComparable> {
         let mut ok = true;
         if k < body.len() {
             if body[k] == b'.' {
-                let mut d = 0;
-                for &c in &body[k + 1..] {
+                for (d, &c) in body[k + 1..].iter().enumerate() {
                     if !c.is_ascii_digit() || d == 6 {
                         ok = false;
                         break;
                     }
                     scale /= 10;
                     frac += (c - b'0') as i64 * scale;
-                    d += 1;
                 }
             } else {
                 ok = false;
