@@ -604,3 +604,39 @@ fn adversarial_inputs_stay_bounded() {
         &ev
     ));
 }
+
+#[test]
+fn large_sets_use_the_path_index_and_agree_with_single_patterns() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/conformance/eventbridge-patterns.jsonl"
+    ))
+    .unwrap();
+    let cases: Vec<_> = conformance::parse_cases(&text)
+        .into_iter()
+        .flatten()
+        .collect();
+    let patterns: Vec<Pattern> = cases
+        .iter()
+        .filter_map(|c| Pattern::compile(&c.pattern).ok())
+        .collect();
+    assert!(patterns.len() > 16);
+    let mut set = PatternSet::new();
+    for p in &patterns {
+        set.add(p);
+    }
+    let mut scratch = Scratch::new();
+    let mut out = Vec::new();
+    for c in &cases {
+        out.clear();
+        set.matches_into(c.event.as_bytes(), &mut scratch, &mut out)
+            .unwrap();
+        let want: Vec<usize> = patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.matches(c.event.as_bytes()).unwrap())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(out, want, "{}", c.name);
+    }
+}

@@ -96,8 +96,17 @@ pub struct PatternSet {
     /// Per path: whether some matcher reads the value as an IP address.
     needs_ip: Vec<bool>,
     rules: Vec<Rule>,
+    /// Per path: rules one of whose branches needs a value at that path
+    /// (its first field that is not `exists: false`).
+    by_path: Vec<Vec<u32>>,
+    /// Rules with a branch that needs no value at all (only `exists: false`).
+    always: Vec<u32>,
     lazy: bool,
 }
+
+/// Below this many rules every rule is evaluated; above, only the rules
+/// that some recorded path can satisfy.
+const INDEX_FROM: usize = 16;
 
 impl Default for PatternSet {
     fn default() -> Self {
@@ -143,6 +152,8 @@ pub struct Scratch {
     any_array: bool,
     memo: FxHashSet<(u32, Vec<(u32, u32)>)>,
     acc: Vec<(u32, u32)>,
+    cands: Vec<u32>,
+    seen: Vec<bool>,
 }
 
 impl Scratch {
@@ -186,6 +197,8 @@ impl PatternSet {
             path_ids: FxHashMap::default(),
             needs_ip: Vec::new(),
             rules: Vec::new(),
+            by_path: Vec::new(),
+            always: Vec::new(),
             lazy: false,
         }
     }
@@ -240,8 +253,22 @@ impl PatternSet {
                 })
                 .collect(),
         };
+        let idx = self.rules.len() as u32;
+        let mut keys: Vec<Option<u32>> = rule
+            .branches
+            .iter()
+            .map(|b| b.iter().find(|f| !f.absent).map(|f| f.path))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
+            match k {
+                Some(p) => self.by_path[p as usize].push(idx),
+                None => self.always.push(idx),
+            }
+        }
         self.rules.push(rule);
-        self.rules.len() - 1
+        idx as usize
     }
 
     fn intern(&mut self, path: &str) -> u32 {
@@ -251,6 +278,7 @@ impl PatternSet {
         let id = self.paths.len() as u32;
         self.paths.push(path.to_string());
         self.needs_ip.push(false);
+        self.by_path.push(Vec::new());
         self.path_ids.insert(path.to_string(), id);
         let mut node = 0u32;
         for seg in path.as_bytes().split(|&c| c == b'.') {
@@ -330,15 +358,51 @@ impl PatternSet {
             stopped: false,
         }
         .run()?;
-        for (idx, rule) in self.rules.iter().enumerate() {
-            if rule
+        if self.rules.len() < INDEX_FROM {
+            for (idx, rule) in self.rules.iter().enumerate() {
+                if rule
+                    .branches
+                    .iter()
+                    .any(|fields| eval_branch(fields, event, scratch))
+                {
+                    out.push(idx);
+                }
+            }
+            return Ok(());
+        }
+        // Candidates: rules reachable from a recorded path, and the rules
+        // that need no value.
+        let mut cands = std::mem::take(&mut scratch.cands);
+        cands.clear();
+        if scratch.seen.len() < self.rules.len() {
+            scratch.seen.resize(self.rules.len(), false);
+        }
+        for &p in &scratch.touched {
+            for &r in &self.by_path[p as usize] {
+                if !scratch.seen[r as usize] {
+                    scratch.seen[r as usize] = true;
+                    cands.push(r);
+                }
+            }
+        }
+        for &r in &self.always {
+            if !scratch.seen[r as usize] {
+                scratch.seen[r as usize] = true;
+                cands.push(r);
+            }
+        }
+        cands.sort_unstable();
+        for &r in &cands {
+            scratch.seen[r as usize] = false;
+            if self.rules[r as usize]
                 .branches
                 .iter()
                 .any(|fields| eval_branch(fields, event, scratch))
             {
-                out.push(idx);
+                out.push(r as usize);
             }
         }
+        scratch.cands = cands;
         Ok(())
     }
 
