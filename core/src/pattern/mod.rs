@@ -4,15 +4,41 @@
 //! [`PatternSet`] holds many patterns and matches them together, reporting
 //! the indexes of those that match. Events are never parsed into a tree:
 //! a byte-level scanner walks each event once, reads only the values at
-//! paths some pattern names, and skips the rest.
+//! paths some pattern names, and skips the rest (SIMD bracket/quote skipper).
 //!
-//! Semantics follow AWS's event-ruler as EventBridge runs it (checked against
-//! the AWS-validated vectors in `shared/conformance/`): fields AND, values in
-//! a field OR, `$or` at any level; arrays match if any element does, with
-//! array consistency (the values used for one match come from one element of
-//! each array); numbers compare exactly as decimals in [-5e9, 5e9] with up to
-//! six decimals; `anything-but` never matches a missing field; only leaf
-//! values exist.
+//! Semantics follow AWS's event-ruler as EventBridge runs it, checked
+//! against the AWS-validated vectors in `shared/conformance/`:
+//! - fields AND, values in a field OR, `$or` at any level (at least two
+//!   objects; operator names are reserved as field names inside it);
+//!   nested keys and dotted keys join into one `.` path, in patterns and
+//!   events alike; a key repeated in a pattern is read twice (the later leaf
+//!   wins, objects merge);
+//! - a field in an array matches if any element does, and the values used
+//!   for one match come from one element of each array (array consistency);
+//!   `exists: false` is judged against the elements chosen so far, fields
+//!   taken in path order as event-ruler does;
+//! - numbers compare exactly as decimals when in [-5e9, 5e9] with at most
+//!   six decimals (`300`, `300.0`, `3.0e2` are equal); other numbers match
+//!   only by their text, never by `numeric`, and are rejected in `numeric`
+//!   and `anything-but`; strings never equal numbers;
+//! - a pattern string that reads as an IP address matches that address in
+//!   any spelling; `cidr` ranges run from the address as written to its
+//!   last host address, masks below 32 (IPv4) or 128 (IPv6);
+//! - `prefix`, `suffix`, `wildcard`, `equals-ignore-case` and `cidr` match
+//!   strings only; `anything-but` matches every present value except the
+//!   excluded strings (or numbers), so also null and other types, and never
+//!   a missing field; only leaf values exist (not objects, not `[]`);
+//! - `equals-ignore-case` accepts, per pattern character, its lower- or
+//!   upper-case form (as event-ruler builds it);
+//! - wildcards allow `\*` and `\\` escapes, reject `**`, and a field whose
+//!   wildcards (with their enclosing quotes, as event-ruler stores strings)
+//!   can match more than 10 pattern prefixes at once is "too complex", after
+//!   event-ruler's MachineComplexityEvaluator.
+//!
+//! Events are checked as JSON where the scanner reads them; inside values it
+//! skips, only the structure (strings, brackets) is checked. Nesting deeper
+//! than 512 levels is an error. [`PatternSet::set_lazy_scan`] trades the
+//! checks after the last needed key for speed, as the `quamina` crate does.
 
 mod bytes;
 mod compile;
