@@ -22,6 +22,7 @@ fn request(i: usize) -> Input {
         account_type: None,
         transaction_count: 10,
         correlation_id: None,
+        requested_at: 0,
     })
 }
 

@@ -25,6 +25,7 @@ fn request(id: &str) -> Input {
         account_type: None,
         transaction_count: 3,
         correlation_id: None,
+        requested_at: 0,
     })
 }
 

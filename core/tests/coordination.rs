@@ -20,6 +20,7 @@ fn request(id: &str, tx: u64, account_type: Option<&str>) -> Input {
         account_type: account_type.map(str::to_owned),
         transaction_count: tx,
         correlation_id: None,
+        requested_at: 0,
     })
 }
 
@@ -711,4 +712,29 @@ fn snapshot_the_failure_modes_of_design_md() {
         (50, deny("forged", "backup_manager")),
     ]);
     insta::assert_snapshot!(log);
+}
+
+#[test]
+fn the_deadline_runs_from_the_request_s_own_time_but_never_from_the_future() {
+    let with_time = |at: i64| match request("r1", 10, None) {
+        Input::Request(mut q) => {
+            q.requested_at = at;
+            Input::Request(q)
+        }
+        _ => unreachable!(),
+    };
+    let mut r = Run::new();
+    r.at(2_000, with_time(T0));
+    assert_eq!(
+        r.rec().deadline,
+        Some(T0 + DEADLINE),
+        "published at T0, received 2 s later"
+    );
+    let mut r = Run::new();
+    r.at(0, with_time(T0 + 60_000));
+    assert_eq!(
+        r.rec().deadline,
+        Some(T0 + DEADLINE),
+        "a requester's clock ahead of ours is not trusted"
+    );
 }

@@ -34,6 +34,7 @@ fn req(tx: u64, business: bool) -> Input {
         account_type: business.then(|| "business".to_owned()),
         transaction_count: tx,
         correlation_id: None,
+        requested_at: 0,
     })
 }
 

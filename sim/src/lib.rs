@@ -7,7 +7,9 @@
 pub mod faults;
 pub mod invariants;
 pub mod observe;
+pub mod replay;
 pub mod rng;
 pub mod scenario;
+pub mod trace;
 #[cfg(madsim)]
 pub mod world;

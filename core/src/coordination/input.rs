@@ -27,6 +27,12 @@ pub struct Request {
     pub transaction_count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// When the requester published it (the event's own timestamp). The
+    /// deadline runs from here, not from when the aggregator happened to
+    /// receive it, so a replay at the events' own times sets the same
+    /// deadline production did. 0 when unknown.
+    #[serde(default)]
+    pub requested_at: crate::time::Millis,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +80,7 @@ impl Input {
                 account_type: r.account_type.clone(),
                 transaction_count: r.transaction_count,
                 correlation_id: e.correlation_id.clone(),
+                requested_at: e.timestamp,
             })),
             EventData::DeleteRequested(r) => Some(Input::Request(Request {
                 flavour: Flavour::Completion,
@@ -85,6 +92,7 @@ impl Input {
                 account_type: None,
                 transaction_count: r.transaction_count,
                 correlation_id: e.correlation_id.clone(),
+                requested_at: e.timestamp,
             })),
             EventData::DeletionVote(v) => Some(Input::Vote(Vote {
                 flavour: Flavour::Voting,

@@ -219,7 +219,14 @@ impl Machine<'_> {
         let required = self
             .flavour()
             .required_for(req.transaction_count, req.account_type.as_deref());
-        let deadline = self.now.saturating_add(self.flavour().deadline_ms);
+        // From the request's own time (never later than now: a requester's
+        // clock ahead of ours does not stretch the deadline).
+        let base = if req.requested_at > 0 {
+            req.requested_at.min(self.now)
+        } else {
+            self.now
+        };
+        let deadline = base.saturating_add(self.flavour().deadline_ms);
         self.rec.required = required;
         self.rec.request = Some(req.clone());
         self.rec.expires_at = self

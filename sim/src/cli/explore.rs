@@ -23,6 +23,9 @@ pub struct ExploreArgs {
     /// Share of deletions that use the completion flavour (percent).
     #[arg(long, default_value_t = 25)]
     pub completion_percent: u64,
+    /// Share of files with more than 1000 transactions (percent).
+    #[arg(long, default_value_t = 15)]
+    pub large_percent: u64,
     /// Ordinary events besides the deletions.
     #[arg(long, default_value_t = 20)]
     pub traffic: usize,
@@ -32,6 +35,10 @@ pub struct ExploreArgs {
     /// Print every run's decision log, not only a failing one's.
     #[arg(long)]
     pub verbose: bool,
+    /// With --seed: write the run's audit log to FILE as a trace (JSON Lines
+    /// of delivered events, what `tally replay` reads).
+    #[arg(long, value_name = "FILE")]
+    pub export_trace: Option<std::path::PathBuf>,
     /// Rules file (TOML); the embedded default rules when omitted.
     #[arg(long)]
     pub rules: Option<std::path::PathBuf>,
@@ -117,8 +124,10 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             files: args.files,
             users: args.users,
             completion_percent: args.completion_percent,
+            large_percent: args.large_percent,
             traffic: args.traffic,
         };
+        c.export_trace = args.export_trace.is_some();
         c.rules = rules.clone();
         c.policy = policy.clone();
         c
@@ -163,6 +172,15 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         }
         runs += 1;
         decisions += report.decision_log.len();
+        if let Some(path) = &args.export_trace {
+            let mut text = report.trace.join("\n");
+            text.push('\n');
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("error: cannot write trace {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            eprintln!("wrote {} events to {}", report.trace.len(), path.display());
+        }
         if !report.ok() {
             progress.finish_and_clear();
             print_failure(&report, "an invariant was violated");

@@ -7,6 +7,7 @@ pub mod explore;
 pub mod pattern;
 pub mod rules;
 pub mod scenarios;
+pub mod trace;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +29,12 @@ pub enum Command {
     Explore(Box<explore::ExploreArgs>),
     /// Run scenario files: print their decision logs, check their expectations.
     Run(scenarios::RunArgs),
+    /// Replay a captured trace through this build and compare its decisions.
+    Replay(Box<trace::ReplayArgs>),
+    /// Compare two decision logs (`tally replay --json` output).
+    Diff(trace::DiffArgs),
+    /// Capture a trace: from the audit table, or from Lambda JSON logs.
+    Capture(trace::CaptureArgs),
     /// The rules file: lint it against the event catalogue, show routes.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -39,6 +46,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rules(cmd) => rules::run(cmd),
         Command::Explore(args) => explore::run(*args),
         Command::Run(args) => scenarios::run(args),
+        Command::Replay(args) => trace::replay(*args),
+        Command::Diff(args) => trace::diff(args),
+        Command::Capture(args) => trace::capture(args),
     }
 }
 

@@ -22,6 +22,11 @@ use tally_core::wire::sqs;
 impl World {
     pub(crate) async fn invoke(&self, target: &str, body: &str) -> Result<(), HandlerError> {
         let now = self.clock(target);
+        if self.replaying.load(std::sync::atomic::Ordering::SeqCst)
+            && !matches!(target, "aggregator" | "executor" | "audit")
+        {
+            return Ok(());
+        }
         if target == "audit" {
             return consumers::audit::handle_text(self, body, now)
                 .await

@@ -7,10 +7,12 @@
 mod bus;
 mod functions;
 mod ports;
+mod replay;
 mod run;
 mod script;
 
 pub use crate::observe::{DeadLetter, Observations};
+pub use replay::{replay_with_faults, FaultyReplay};
 pub use run::{run, RunConfig, RunReport, Stats, Workload};
 pub use script::{run_scenario, ScenarioReport};
 
@@ -42,6 +44,11 @@ pub struct World {
     inflight: AtomicU64,
     bus_seq: AtomicU64,
     start: madsim::time::Instant,
+    /// What the virtual clock reads at the start.
+    epoch: Millis,
+    /// Replaying a trace: only the coordination's own functions run (the
+    /// trace already holds every other function's output).
+    pub(crate) replaying: AtomicBool,
     /// False in scenarios that script every vote themselves.
     pub(crate) automatic_voters: AtomicBool,
     /// Files the workload uploaded.
@@ -56,6 +63,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl World {
     pub fn new(seed: u64, mix: FaultMix, rules: Rules, policy: Policy) -> Arc<World> {
+        World::starting_at(EPOCH, seed, mix, rules, policy)
+    }
+
+    pub fn starting_at(
+        epoch: Millis,
+        seed: u64,
+        mix: FaultMix,
+        rules: Rules,
+        policy: Policy,
+    ) -> Arc<World> {
         let mut skew_rng = SimRng::fork(seed, "skew");
         let skew = tally_core::rules::TARGETS
             .iter()
@@ -86,6 +103,8 @@ impl World {
             inflight: AtomicU64::new(0),
             bus_seq: AtomicU64::new(0),
             start: madsim::time::Instant::now(),
+            epoch,
+            replaying: AtomicBool::new(false),
             uploaded: Mutex::new(Default::default()),
             automatic_voters: AtomicBool::new(true),
             skew,
@@ -98,7 +117,7 @@ impl World {
 
     /// Virtual now, as the true clock sees it.
     pub fn now(&self) -> Millis {
-        EPOCH + self.start.elapsed().as_millis() as Millis
+        self.epoch + self.start.elapsed().as_millis() as Millis
     }
 
     /// Virtual now, as `function`'s (possibly skewed) clock reads it.

@@ -23,6 +23,8 @@ pub struct Workload {
     pub users: usize,
     /// Share of deletions that use the completion flavour, in percent.
     pub completion_percent: u64,
+    /// Share of files with more than 1000 transactions, in percent.
+    pub large_percent: u64,
     /// Ordinary events (transaction and account updates) besides.
     pub traffic: usize,
 }
@@ -33,6 +35,7 @@ impl Default for Workload {
             files: 12,
             users: 4,
             completion_percent: 25,
+            large_percent: 15,
             traffic: 20,
         }
     }
@@ -47,6 +50,8 @@ pub struct RunConfig {
     pub policy: Policy,
     /// How long faults are injected.
     pub safety_ms: Millis,
+    /// Keep the audit log as a trace (what `tally capture` exports).
+    pub export_trace: bool,
 }
 
 impl RunConfig {
@@ -58,6 +63,7 @@ impl RunConfig {
             rules: Rules::default_rules(),
             policy: Policy::default(),
             safety_ms: 15 * 60 * 1000,
+            export_trace: false,
         }
     }
 
@@ -68,7 +74,7 @@ impl RunConfig {
     /// The one command that replays exactly this run.
     pub fn reproducer(&self) -> String {
         let w = &self.workload;
-        let mut cmd = format!("./scripts/tally explore --seed {} --files {} --users {} --completion-percent {} --traffic {}", self.seed, w.files, w.users, w.completion_percent, w.traffic);
+        let mut cmd = format!("./scripts/tally explore --seed {} --files {} --users {} --completion-percent {} --large-percent {} --traffic {}", self.seed, w.files, w.users, w.completion_percent, w.large_percent, w.traffic);
         let flags = self.pins.flags();
         if !flags.is_empty() {
             cmd.push(' ');
@@ -87,6 +93,8 @@ pub struct RunReport {
     pub decision_log: Vec<String>,
     pub violations: Vec<Violation>,
     pub stats: Stats,
+    /// The audit log as trace lines, in time order (with `export_trace`).
+    pub trace: Vec<String>,
     /// A digest of every event published, in order, with its virtual time:
     /// two runs with the same fingerprint did the same thing.
     pub fingerprint: String,
@@ -153,7 +161,11 @@ async fn drive(cfg: RunConfig) -> RunReport {
         } else {
             Flavour::Voting
         };
-        let lines = if rng.chance(0.15) { 1_100 } else { 3 + i % 7 };
+        let lines = if rng.chance(cfg.workload.large_percent as f64 / 100.0) {
+            1_100
+        } else {
+            3 + i % 7
+        };
         let account_type = if rng.chance(0.2) {
             "business"
         } else {
@@ -289,6 +301,13 @@ fn report(
         .collect();
     let fingerprint =
         tally_core::ids::derive("run", &trail.iter().map(String::as_str).collect::<Vec<_>>());
+    let trace = if cfg.export_trace {
+        let mut entries = world.mem.audit_entries();
+        entries.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
+        entries.into_iter().map(|e| e.delivered).collect()
+    } else {
+        Vec::new()
+    };
     RunReport {
         seed: cfg.seed,
         mix,
@@ -296,6 +315,7 @@ fn report(
         decision_log,
         violations,
         stats,
+        trace,
         fingerprint,
     }
 }

@@ -1,0 +1,126 @@
+//! Replaying a trace through the simulated world, with faults: the trace's
+//! inputs are put on the simulated bus at their own times (relative to the
+//! first line), routed with the rules file, and delivered with the run's
+//! duplicates, delays, losses and crashes. Only the coordination's own
+//! functions run (aggregator, executor, audit): the trace already holds
+//! every other function's output, votes included.
+
+use super::run::SWEEP_EVERY_MS;
+use super::World;
+use crate::faults::FaultMix;
+use crate::invariants::{self, Evidence, Violation};
+use crate::replay::decision_of;
+use crate::trace::{DecisionOut, Trace};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tally_core::coordination::{log, Input, Policy, Record};
+use tally_core::handlers::aggregator::sweep;
+use tally_core::ports::Publisher;
+use tally_core::rules::Rules;
+use tally_core::time::Millis;
+
+#[derive(Debug, Clone)]
+pub struct FaultyReplay {
+    pub decisions: Vec<DecisionOut>,
+    pub log: Vec<String>,
+    pub violations: Vec<Violation>,
+}
+
+pub fn replay_with_faults(
+    trace: &Trace,
+    seed: u64,
+    mix: FaultMix,
+    rules: Rules,
+    policy: Policy,
+) -> FaultyReplay {
+    let inputs: Vec<(Millis, tally_core::event::Event)> = trace
+        .events
+        .iter()
+        .filter_map(|t| {
+            t.event
+                .as_ref()
+                .filter(|e| Input::from_event(e).is_some())
+                .map(|e| (t.at, e.clone()))
+        })
+        .collect();
+    std::thread::spawn(move || {
+        let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        rt.block_on(drive(inputs, seed, mix, rules, policy))
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+async fn drive(
+    inputs: Vec<(Millis, tally_core::event::Event)>,
+    seed: u64,
+    mix: FaultMix,
+    rules: Rules,
+    policy: Policy,
+) -> FaultyReplay {
+    let epoch = inputs.first().map_or(super::EPOCH, |(at, _)| *at);
+    let world = World::starting_at(epoch, seed, mix, rules, policy.clone());
+    world.replaying.store(true, Ordering::SeqCst);
+    world.automatic_voters.store(false, Ordering::SeqCst);
+    let sweeper = {
+        let w = world.clone();
+        madsim::task::spawn(async move {
+            loop {
+                madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+                let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, 1000).await;
+            }
+        })
+    };
+    let last = inputs.last().map_or(epoch, |(at, _)| *at);
+    for (at, ev) in inputs {
+        let w = world.clone();
+        madsim::task::spawn(async move {
+            madsim::time::sleep(Duration::from_millis((at - epoch) as u64)).await;
+            // The original publisher succeeded once; a failed put here is
+            // the injected fault, and the publisher retries.
+            while w.publish(std::slice::from_ref(&ev)).await.is_err() {
+                madsim::time::sleep(Duration::from_millis(1_000)).await;
+            }
+        });
+    }
+    let deadline = policy.voting.deadline_ms.max(policy.completion.deadline_ms);
+    madsim::time::sleep(Duration::from_millis(
+        (last - epoch + deadline) as u64 + SWEEP_EVERY_MS,
+    ))
+    .await;
+    world.stop_faults();
+    world.redrive();
+    let give_up = world.now() + 24 * 3_600_000;
+    while world.now() < give_up && !world.settled() {
+        madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+    }
+    madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+    sweeper.abort();
+    let records = world.mem.records();
+    let mut decided: Vec<&Record> = records.iter().filter(|r| r.decision.is_some()).collect();
+    decided.sort_by(|a, b| {
+        (a.decision.as_ref().map(|d| d.at), &a.request_id)
+            .cmp(&(b.decision.as_ref().map(|d| d.at), &b.request_id))
+    });
+    let audit = world.mem.audit_entries();
+    let deleted = world.deleted_files();
+    let obs = world.observations();
+    let violations = invariants::check(&Evidence {
+        records: &records,
+        obs: &obs,
+        audit: &audit,
+        deleted_files: &deleted,
+        policy: &policy,
+        settled: true,
+        horizon_ms: 24 * 3_600_000 + 2 * SWEEP_EVERY_MS as Millis,
+        inflight: world.inflight(),
+    });
+    FaultyReplay {
+        decisions: decided.iter().filter_map(|r| decision_of(r)).collect(),
+        log: decided
+            .iter()
+            .filter_map(|r| log::decision_line(r))
+            .collect(),
+        violations,
+    }
+}
