@@ -229,6 +229,55 @@ pub fn rule_groups() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
+/// A synthetic captured trace of `events` delivered events (JSON Lines):
+/// ordinary file, transaction and account traffic, with a deletion request
+/// and its two votes every 40 events. Deterministic: the same call gives
+/// the same text.
+pub fn trace(events: usize) -> String {
+    use tally_core::event::{samples, EventKind};
+    use tally_core::wire::{DeliveredEvent, Delivery};
+    let ordinary = [
+        EventKind::FileProcessed,
+        EventKind::TransactionUpdated,
+        EventKind::AccountUpdated,
+        EventKind::TransactionCategorized,
+        EventKind::FileUploaded,
+    ];
+    let at = Delivery::default();
+    let mut out = String::with_capacity(events * 700);
+    let t0 = 1_736_937_000_000i64;
+    for n in 0..events {
+        let slot = n % 40;
+        let req = n / 40;
+        let (kind, source) = match slot {
+            0 => (EventKind::DeletionRequested, "file.service"),
+            7 => (EventKind::DeletionVote, "analytics.service"),
+            13 => (EventKind::DeletionVote, "category.service"),
+            _ => {
+                let k = ordinary[n % ordinary.len()];
+                (k, k.publishers()[0])
+            }
+        };
+        let mut e = samples::sample(kind, source);
+        e.event_id = format!("evt-{n}");
+        e.timestamp = t0 + n as i64 * 50;
+        match &mut e.data {
+            tally_core::event::EventData::DeletionRequested(r) => {
+                r.request_id = format!("req-{req}");
+                r.file_id = format!("file-{req}");
+            }
+            tally_core::event::EventData::DeletionVote(v) => {
+                v.request_id = format!("req-{req}");
+                v.file_id = format!("file-{req}");
+            }
+            _ => {}
+        }
+        out.push_str(&DeliveredEvent::wrap(&e, &format!("eb-{n}"), &at).to_json());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

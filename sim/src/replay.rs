@@ -71,7 +71,7 @@ pub fn replay(trace: &Trace, policy: &Policy) -> Replayed {
         out: Replayed::default(),
     };
     for t in &trace.events {
-        let Some(input) = t.event.as_ref().and_then(Input::from_event) else {
+        let Some(input) = t.event.as_deref().and_then(Input::from_event) else {
             continue;
         };
         r.fire_until(t.at);

@@ -40,10 +40,9 @@ pub struct Traced {
     /// has one, else EventBridge's `time`.
     pub at: Millis,
     pub detail_type: String,
-    /// The delivered event's text, unchanged.
-    pub text: String,
-    /// Decoded for the types the coordination reads or is compared with.
-    pub event: Option<Event>,
+    /// Decoded for the types the coordination reads or is compared with
+    /// (boxed: most lines have none, and a million lines get sorted).
+    pub event: Option<Box<Event>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -54,12 +53,18 @@ pub struct Trace {
 }
 
 #[derive(Deserialize)]
-struct Envelope<'a> {
+struct FullEnvelope<'a> {
     #[serde(rename = "detail-type")]
     detail_type: &'a str,
     time: &'a str,
     #[serde(borrow)]
     detail: Option<&'a RawValue>,
+}
+
+struct Envelope<'a> {
+    detail_type: &'a str,
+    time: &'a str,
+    has_detail: bool,
 }
 
 /// Types whose lines are decoded in full.
@@ -85,22 +90,37 @@ pub fn read_line(line: usize, text: &str) -> Result<Option<Traced>, BadLine> {
     if trimmed.is_empty() {
         return Ok(None);
     }
-    let env: Envelope<'_> = serde_json::from_str(trimmed).map_err(|e| {
-        if serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_err() {
-            bad(format!("not JSON: {e}"))
-        } else {
-            bad(format!("not a delivered EventBridge event: {e}"))
+    let env = match crate::envelope_scan::top(trimmed) {
+        Some(t) => Envelope {
+            detail_type: t.detail_type,
+            time: t.time,
+            has_detail: t.has_detail,
+        },
+        // The fast read declined: let serde_json read it and name the fault.
+        None => {
+            let full: FullEnvelope<'_> = serde_json::from_str(trimmed).map_err(|e| {
+                if serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_err() {
+                    bad(format!("not JSON: {e}"))
+                } else {
+                    bad(format!("not a delivered EventBridge event: {e}"))
+                }
+            })?;
+            Envelope {
+                detail_type: full.detail_type,
+                time: full.time,
+                has_detail: full.detail.is_some(),
+            }
         }
-    })?;
+    };
     let kind = EventKind::parse(env.detail_type);
     let (event, at) = if needed(kind) {
         let ev = DeliveredEvent::from_json(trimmed)
             .and_then(|d| d.decode())
             .map_err(|e| bad(e.to_string()))?;
         let at = ev.timestamp;
-        (Some(ev), at)
+        (Some(Box::new(ev)), at)
     } else {
-        if env.detail.is_none() {
+        if !env.has_detail {
             return Err(bad(
                 "not a delivered EventBridge event: missing field `detail`".into(),
             ));
@@ -117,7 +137,6 @@ pub fn read_line(line: usize, text: &str) -> Result<Option<Traced>, BadLine> {
         line,
         at,
         detail_type: env.detail_type.to_owned(),
-        text: trimmed.to_owned(),
         event,
     }))
 }

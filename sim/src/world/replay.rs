@@ -38,7 +38,7 @@ pub fn replay_with_faults(
         .iter()
         .filter_map(|t| {
             t.event
-                .as_ref()
+                .as_deref()
                 .filter(|e| Input::from_event(e).is_some())
                 .map(|e| (t.at, e.clone()))
         })

@@ -1,0 +1,161 @@
+//! A fast read of a delivered event's top level: `detail-type`, `time`,
+//! and whether `detail` is there, without building or validating the
+//! detail it skips (the trace reader decodes in full only the events the
+//! coordination reads). Anything unusual — escapes in those fields, odd
+//! structure — answers `None`, and the caller falls back to serde_json,
+//! which then names the problem precisely.
+
+pub struct Top<'a> {
+    pub detail_type: &'a str,
+    pub time: &'a str,
+    pub has_detail: bool,
+}
+
+fn ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The end (one past the closing quote) of the string starting at `i`
+/// (which is the opening quote), and whether it held an escape.
+fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let mut j = i + 1;
+    let mut escaped = false;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[k] == b'\\' {
+            escaped = true;
+            j = k + 2;
+        } else {
+            return Some((k + 1, escaped));
+        }
+    }
+}
+
+/// One past the end of the value starting at `i`; checks only that strings
+/// end and brackets balance.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => string_end(b, i).map(|(e, _)| e),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = string_end(b, j)?.0;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
+pub fn top(text: &str) -> Option<Top<'_>> {
+    let b = text.as_bytes();
+    let mut i = ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let (mut detail_type, mut time, mut has_detail) = (None, None, false);
+    loop {
+        i = ws(b, i);
+        if b.get(i) == Some(&b'}') {
+            break;
+        }
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (kend, kesc) = string_end(b, i)?;
+        if kesc {
+            return None;
+        }
+        let key = &text[i + 1..kend - 1];
+        i = ws(b, kend);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(b, i + 1);
+        let vend = skip_value(b, i)?;
+        match key {
+            "detail-type" | "time" => {
+                if b[i] != b'"' || string_end(b, i)?.1 {
+                    return None;
+                }
+                let v = &text[i + 1..vend - 1];
+                if key == "time" {
+                    time = Some(v);
+                } else {
+                    detail_type = Some(v);
+                }
+            }
+            "detail" => has_detail = true,
+            _ => {}
+        }
+        i = ws(b, vend);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    if ws(b, i + 1) != b.len() {
+        return None;
+    }
+    Some(Top {
+        detail_type: detail_type?,
+        time: time?,
+        has_detail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top;
+
+    #[test]
+    fn reads_the_top_level_and_skips_the_rest() {
+        let t = top(r#" {"version":"0","detail":{"a":[1,{"time":"x"},"}"],"b":"\""},"detail-type":"file.deleted","time":"2025-01-15T10:30:00Z"} "#).unwrap();
+        assert_eq!(
+            (t.detail_type, t.time, t.has_detail),
+            ("file.deleted", "2025-01-15T10:30:00Z", true)
+        );
+    }
+
+    #[test]
+    fn odd_input_falls_back() {
+        for bad in [
+            "",
+            "[]",
+            "{",
+            r#"{"time":"t"}"#,
+            r#"{"detail-type":"a\"b","time":"t"}"#,
+            r#"{"detail-type":"a","time":"t","detail":{"x":[1}}"#,
+            r#"{"detail-type":"a","time":"t"} trailing"#,
+        ] {
+            assert!(top(bad).is_none(), "{bad}");
+        }
+    }
+}
