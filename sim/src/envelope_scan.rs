@@ -8,6 +8,9 @@
 pub struct Top<'a> {
     pub detail_type: &'a str,
     pub time: &'a str,
+    /// Empty when absent or escaped (only the simulator's reports read it).
+    #[cfg_attr(not(madsim), allow(dead_code))]
+    pub source: &'a str,
     pub has_detail: bool,
 }
 
@@ -79,7 +82,7 @@ pub fn top(text: &str) -> Option<Top<'_>> {
         return None;
     }
     i += 1;
-    let (mut detail_type, mut time, mut has_detail) = (None, None, false);
+    let (mut detail_type, mut time, mut has_detail, mut source) = (None, None, false, "");
     loop {
         i = ws(b, i);
         if b.get(i) == Some(&b'}') {
@@ -112,6 +115,7 @@ pub fn top(text: &str) -> Option<Top<'_>> {
                 }
             }
             "detail" => has_detail = true,
+            "source" if b[i] == b'"' && !string_end(b, i)?.1 => source = &text[i + 1..vend - 1],
             _ => {}
         }
         i = ws(b, vend);
@@ -127,6 +131,7 @@ pub fn top(text: &str) -> Option<Top<'_>> {
     Some(Top {
         detail_type: detail_type?,
         time: time?,
+        source,
         has_detail,
     })
 }

@@ -34,6 +34,18 @@ pub enum Invariant {
     AuditedOnce,
 }
 
+/// Every invariant, in report order.
+pub const ALL: [Invariant; 8] = [
+    Invariant::NoDeletionWithoutApproval,
+    Invariant::AtMostOneDecision,
+    Invariant::NoVetoOverturned,
+    Invariant::NoDecisionWithoutVotesOrDeadline,
+    Invariant::FileDeletedAtMostOnce,
+    Invariant::DecidedInTime,
+    Invariant::NothingLost,
+    Invariant::AuditedOnce,
+];
+
 impl Invariant {
     pub fn name(self) -> &'static str {
         match self {

@@ -16,6 +16,15 @@ pub struct DeadLetter {
     pub json: std::sync::Arc<str>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub at: Millis,
+    pub event_id: String,
+    pub event_type: String,
+    pub source: String,
+    pub target: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Observations {
     /// Every event put on the bus, duplicates included, with its time.
@@ -23,6 +32,9 @@ pub struct Observations {
     /// Deliveries scheduled, and how each ended.
     pub scheduled: u64,
     pub consumed: u64,
+    /// Every delivery that was consumed, when the run keeps them (`tally
+    /// show`): at, event id, event type, source, target.
+    pub deliveries: Option<Vec<Delivered>>,
     pub dead_letters: Vec<DeadLetter>,
     /// Deliveries dead-lettered and then redriven (counted once more in
     /// `scheduled`).

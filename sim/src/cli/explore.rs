@@ -13,8 +13,14 @@ pub struct ExploreArgs {
     /// How many seeds to run, starting at --first.
     #[arg(long, default_value_t = 100)]
     pub seeds: u64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, visible_alias = "from", default_value_t = 0)]
     pub first: u64,
+    /// Seeds run at once (each on its own thread and runtime).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// One JSON object per seed and a summary object, instead of text.
+    #[arg(long)]
+    pub json: bool,
     /// Files uploaded and then asked to be deleted, per run.
     #[arg(long, default_value_t = 12)]
     pub files: usize,
@@ -154,54 +160,120 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     };
     let single = seeds.len() == 1;
     let progress = super::progress(seeds.len() as u64, "seeds");
+    if args.json {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut totals = tally_sim::world::Stats::default();
     let (mut decisions, mut runs) = (0usize, 0u64);
-    for seed in seeds {
-        let report = run_one(&config(seed));
-        if args.check_determinism {
-            let again = run_one(&config(seed));
-            if again.decision_log != report.decision_log || again.fingerprint != report.fingerprint
-            {
+    let jobs = args.jobs.max(1);
+    for chunk in seeds.chunks(jobs) {
+        // Each run has its own thread and runtime; results come back in
+        // seed order whatever finishes first.
+        let reports: Vec<(RunReport, Option<RunReport>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|&seed| {
+                    let cfg = config(seed);
+                    let twice = args.check_determinism;
+                    scope.spawn(move || (run_one(&cfg), twice.then(|| run_one(&cfg))))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for (report, again) in reports {
+            if let Some(again) = again {
+                if again.decision_log != report.decision_log
+                    || again.fingerprint != report.fingerprint
+                {
+                    progress.finish_and_clear();
+                    print_failure(&report, "the same seed gave a different run (determinism)");
+                    println!("second run's decision log:");
+                    for line in &again.decision_log {
+                        println!("  {line}");
+                    }
+                    return ExitCode::FAILURE;
+                }
+            }
+            runs += 1;
+            decisions += report.decision_log.len();
+            let s = &report.stats;
+            totals.requests += s.requests;
+            totals.approved += s.approved;
+            totals.denied += s.denied;
+            totals.published += s.published;
+            totals.deliveries += s.deliveries;
+            totals.duplicates += s.duplicates;
+            totals.transient_failures += s.transient_failures;
+            totals.crashes += s.crashes;
+            totals.dead_lettered += s.dead_lettered;
+            totals.redriven += s.redriven;
+            totals.virtual_ms += s.virtual_ms;
+            if let Some(path) = &args.export_trace {
+                let mut text = report.trace.join("\n");
+                text.push('\n');
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("error: cannot write trace {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+                eprintln!("wrote {} events to {}", report.trace.len(), path.display());
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "seed": report.seed,
+                        "ok": report.ok(),
+                        "faults": report.mix.describe(),
+                        "requests": s.requests, "approved": s.approved, "denied": s.denied,
+                        "deliveries": s.deliveries, "duplicates": s.duplicates, "transientFailures": s.transient_failures,
+                        "crashes": s.crashes, "redriven": s.redriven, "fingerprint": report.fingerprint,
+                        "violations": report.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "reproducer": report.reproducer,
+                    })
+                );
+            }
+            if !report.ok() {
                 progress.finish_and_clear();
-                print_failure(&report, "the same seed gave a different run (determinism)");
-                println!("second run's decision log:");
-                for line in &again.decision_log {
-                    println!("  {line}");
+                if !args.json {
+                    print_failure(&report, "an invariant was violated");
                 }
                 return ExitCode::FAILURE;
             }
-        }
-        runs += 1;
-        decisions += report.decision_log.len();
-        if let Some(path) = &args.export_trace {
-            let mut text = report.trace.join("\n");
-            text.push('\n');
-            if let Err(e) = std::fs::write(path, text) {
-                eprintln!("error: cannot write trace {}: {e}", path.display());
-                return ExitCode::from(2);
+            if !args.json && (single || args.verbose) {
+                progress.suspend(|| {
+                    println!("seed {} | {}", report.seed, report.mix.describe());
+                    println!(
+                        "  {} requests: {} approved, {} denied | {} events, {} deliveries ({} duplicated), {} transient failures, {} crashes, {} dead-lettered then redriven | {:.1} virtual minutes | fingerprint {}",
+                        s.requests, s.approved, s.denied, s.published, s.deliveries, s.duplicates, s.transient_failures, s.crashes, s.redriven, s.virtual_ms as f64 / 60_000.0, report.fingerprint
+                    );
+                    for line in &report.decision_log {
+                        println!("  {line}");
+                    }
+                });
             }
-            eprintln!("wrote {} events to {}", report.trace.len(), path.display());
+            progress.inc(1);
         }
-        if !report.ok() {
-            progress.finish_and_clear();
-            print_failure(&report, "an invariant was violated");
-            return ExitCode::FAILURE;
-        }
-        if single || args.verbose {
-            progress.suspend(|| {
-                let s = &report.stats;
-                println!("seed {} | {}", report.seed, report.mix.describe());
-                println!(
-                    "  {} requests: {} approved, {} denied | {} events, {} deliveries ({} duplicated), {} transient failures, {} crashes, {} dead-lettered then redriven | {:.1} virtual minutes | fingerprint {}",
-                    s.requests, s.approved, s.denied, s.published, s.deliveries, s.duplicates, s.transient_failures, s.crashes, s.redriven, s.virtual_ms as f64 / 60_000.0, report.fingerprint
-                );
-                for line in &report.decision_log {
-                    println!("  {line}");
-                }
-            });
-        }
-        progress.inc(1);
     }
     progress.finish_and_clear();
+    let checked = runs * tally_sim::invariants::ALL.len() as u64;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "ok": true})
+        );
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "faults injected: {} duplicated deliveries, {} transient failures, {} handler crashes, {} deliveries dead-lettered and redriven, over {} deliveries",
+        totals.duplicates, totals.transient_failures, totals.crashes, totals.redriven, totals.deliveries
+    );
+    println!(
+        "decisions: {} requests, {} approved, {} denied; {} invariant checks ({} invariants x {runs} seeds)",
+        totals.requests, totals.approved, totals.denied, checked, tally_sim::invariants::ALL.len()
+    );
     println!(
         "{runs} seeds, {decisions} decisions, every invariant held{}",
         if args.check_determinism {

@@ -7,6 +7,7 @@ pub mod explore;
 pub mod pattern;
 pub mod rules;
 pub mod scenarios;
+pub mod show;
 pub mod trace;
 
 #[derive(Debug, Parser)]
@@ -27,6 +28,8 @@ pub enum Command {
     Pattern(pattern::PatternCmd),
     /// Simulate the deployment under seeded faults and check every invariant.
     Explore(Box<explore::ExploreArgs>),
+    /// One simulated run: its decision log, as JSON, or a Mermaid diagram.
+    Show(Box<show::ShowArgs>),
     /// Run scenario files: print their decision logs, check their expectations.
     Run(scenarios::RunArgs),
     /// Replay a captured trace through this build and compare its decisions.
@@ -46,6 +49,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rules(cmd) => rules::run(cmd),
         Command::Explore(args) => explore::run(*args),
         Command::Run(args) => scenarios::run(args),
+        Command::Show(args) => show::run(*args),
         Command::Replay(args) => trace::replay(*args),
         Command::Diff(args) => trace::diff(args),
         Command::Capture(args) => trace::capture(args),

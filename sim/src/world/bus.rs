@@ -126,7 +126,20 @@ impl World {
             };
             match result {
                 Ok(()) => {
-                    self.observations().consumed += 1;
+                    let now = self.now();
+                    let mut obs = self.observations();
+                    obs.consumed += 1;
+                    if let Some(list) = obs.deliveries.as_mut() {
+                        let source = crate::envelope_scan::top(&json)
+                            .map_or_else(String::new, |t| t.source.to_owned());
+                        list.push(crate::observe::Delivered {
+                            at: now,
+                            event_id: event_id.clone(),
+                            event_type: event_type.clone(),
+                            source,
+                            target: target.clone(),
+                        });
+                    }
                     return;
                 }
                 Err(HandlerError::Permanent(reason)) => {

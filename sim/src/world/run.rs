@@ -52,6 +52,8 @@ pub struct RunConfig {
     pub safety_ms: Millis,
     /// Keep the audit log as a trace (what `tally capture` exports).
     pub export_trace: bool,
+    /// Keep every consumed delivery (what `tally show` draws).
+    pub record_deliveries: bool,
 }
 
 impl RunConfig {
@@ -64,6 +66,7 @@ impl RunConfig {
             policy: Policy::default(),
             safety_ms: 15 * 60 * 1000,
             export_trace: false,
+            record_deliveries: false,
         }
     }
 
@@ -93,6 +96,10 @@ pub struct RunReport {
     pub decision_log: Vec<String>,
     pub violations: Vec<Violation>,
     pub stats: Stats,
+    /// Every consumed delivery (with `record_deliveries`).
+    pub deliveries: Vec<crate::observe::Delivered>,
+    /// The decisions, as `tally replay --json` prints them.
+    pub decisions: Vec<crate::trace::DecisionOut>,
     /// The audit log as trace lines, in time order (with `export_trace`).
     pub trace: Vec<String>,
     /// A digest of every event published, in order, with its virtual time:
@@ -137,6 +144,9 @@ pub fn run(cfg: &RunConfig) -> RunReport {
 async fn drive(cfg: RunConfig) -> RunReport {
     let mix = cfg.mix();
     let world = World::new(cfg.seed, mix.clone(), cfg.rules.clone(), cfg.policy.clone());
+    if cfg.record_deliveries {
+        world.observations().deliveries = Some(Vec::new());
+    }
     let mut rng = SimRng::fork(cfg.seed, "workload");
     let sweeper = {
         let w = world.clone();
@@ -308,7 +318,14 @@ fn report(
     } else {
         Vec::new()
     };
+    let deliveries = obs.deliveries.clone().unwrap_or_default();
+    let decisions = decided
+        .iter()
+        .filter_map(|r| crate::replay::decision_of(r))
+        .collect();
     RunReport {
+        deliveries,
+        decisions,
         seed: cfg.seed,
         mix,
         reproducer: cfg.reproducer(),
