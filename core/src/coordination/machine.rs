@@ -384,6 +384,12 @@ impl Machine<'_> {
         if self.rec.is_decided() || self.rec.request.is_none() {
             return;
         }
+        // The common case, a vote that decides nothing yet, allocates nothing.
+        let any = |d: VoteDecision| self.rec.votes.values().any(|v| v.decision == d);
+        let all_in = self.rec.required.iter().all(|v| self.rec.votes.contains_key(v));
+        if !all_in && !any(VoteDecision::Deny) && !(any(VoteDecision::Error) && self.flavour().error_outcome == Outcome::Deny) {
+            return;
+        }
         let denies = self.voters_with(VoteDecision::Deny);
         if !denies.is_empty() {
             let reason = self.rec.votes[&denies[0]].reason.clone();
@@ -463,7 +469,7 @@ impl Machine<'_> {
         let req = self
             .rec
             .request
-            .clone()
+            .as_ref()
             .expect("only a registered request is decided");
         let event_id = ids::derive("decision", &[&req.request_id, status.as_str()]);
         let all_votes: BTreeMap<String, VoteRecord> = self
