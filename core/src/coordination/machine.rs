@@ -386,8 +386,15 @@ impl Machine<'_> {
         }
         // The common case, a vote that decides nothing yet, allocates nothing.
         let any = |d: VoteDecision| self.rec.votes.values().any(|v| v.decision == d);
-        let all_in = self.rec.required.iter().all(|v| self.rec.votes.contains_key(v));
-        if !all_in && !any(VoteDecision::Deny) && !(any(VoteDecision::Error) && self.flavour().error_outcome == Outcome::Deny) {
+        let all_in = self
+            .rec
+            .required
+            .iter()
+            .all(|v| self.rec.votes.contains_key(v));
+        if !all_in
+            && !any(VoteDecision::Deny)
+            && !(any(VoteDecision::Error) && self.flavour().error_outcome == Outcome::Deny)
+        {
             return;
         }
         let denies = self.voters_with(VoteDecision::Deny);
