@@ -1,0 +1,443 @@
+//! Tests added to catch the consumer mutants that cargo-mutants found
+//! surviving (see docs/mutants.md): each pins one behaviour that no other
+//! test did.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use tally_core::consumers::api::{self, Route};
+use tally_core::consumers::file_processor::{file_format, parse_amount, parse_date};
+use tally_core::consumers::voter::{categorized_by_active_rules, Voter};
+use tally_core::consumers::{executor, notification, Settings};
+use tally_core::coordination::{step, Flavour, Input, Policy, Request, Vote};
+use tally_core::domain::{
+    AnalyticsJob, AuditEntry, CategoryRule, FileMeta, Notification, Transaction,
+};
+use tally_core::event::{sources, AccountDeleted, Event, EventData, VoteDecision, CURRENT_VERSION};
+use tally_core::handlers::HandlerError;
+use tally_core::ports::memory::{run_ready, Memory};
+use tally_core::ports::*;
+use tally_core::time::Millis;
+
+const T0: Millis = 1_736_937_000_000;
+const DAY: Millis = 24 * 60 * 60 * 1000;
+const USER: &str = "user-1";
+
+/// Every port over `Memory`; the operations named in `failing` fail
+/// transiently, and every claim taken is logged with its expiry.
+#[derive(Default)]
+struct Ports {
+    mem: Memory,
+    failing: Mutex<BTreeSet<&'static str>>,
+    claims: Mutex<Vec<(String, String, Millis)>>,
+}
+
+impl Ports {
+    fn fail(&self, op: &'static str) {
+        self.failing.lock().unwrap().insert(op);
+    }
+
+    fn check(&self, op: &'static str) -> Result<(), PortError> {
+        if self.failing.lock().unwrap().contains(op) {
+            Err(PortError::Transient(format!("{op}: throttled")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl RecordStore for Ports {
+    async fn load(&self, id: &str) -> Result<Option<tally_core::coordination::Record>, PortError> {
+        self.mem.load(id).await
+    }
+    async fn save(&self, r: &tally_core::coordination::Record, v: u64) -> Result<(), PortError> {
+        self.mem.save(r, v).await
+    }
+    async fn due(&self, now: Millis, limit: usize) -> Result<Vec<String>, PortError> {
+        self.mem.due(now, limit).await
+    }
+}
+
+impl Publisher for Ports {
+    async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
+        self.check("publish").map_err(|error| PublishError {
+            failed: (0..events.len()).collect(),
+            error,
+        })?;
+        self.mem.publish(events).await
+    }
+}
+
+impl IdempotencyStore for Ports {
+    async fn claim(&self, c: &str, id: &str, exp: Millis) -> Result<bool, PortError> {
+        self.claims
+            .lock()
+            .unwrap()
+            .push((c.to_owned(), id.to_owned(), exp));
+        self.mem.claim(c, id, exp).await
+    }
+    async fn release(&self, c: &str, id: &str) -> Result<(), PortError> {
+        self.mem.release(c, id).await
+    }
+}
+
+impl FileStore for Ports {
+    async fn get_file(&self, id: &str) -> Result<Option<FileMeta>, PortError> {
+        self.mem.get_file(id).await
+    }
+    async fn put_file(&self, f: &FileMeta) -> Result<(), PortError> {
+        self.mem.put_file(f).await
+    }
+    async fn delete_file(&self, id: &str) -> Result<bool, PortError> {
+        self.check("delete_file")?;
+        self.mem.delete_file(id).await
+    }
+}
+
+impl TransactionStore for Ports {
+    async fn transactions_of_file(&self, id: &str) -> Result<Vec<Transaction>, PortError> {
+        self.mem.transactions_of_file(id).await
+    }
+    async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
+        self.mem.get_transactions(ids).await
+    }
+    async fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError> {
+        self.mem.put_new_transactions(txs).await
+    }
+    async fn set_category(&self, t: &str, c: &str) -> Result<(), PortError> {
+        self.mem.set_category(t, c).await
+    }
+    async fn delete_transactions_of_file(&self, id: &str) -> Result<Vec<String>, PortError> {
+        self.check("delete_transactions_of_file")?;
+        self.mem.delete_transactions_of_file(id).await
+    }
+}
+
+impl ContentStore for Ports {
+    async fn get_content(&self, k: &str) -> Result<Option<Vec<u8>>, PortError> {
+        self.mem.get_content(k).await
+    }
+    async fn put_content(&self, k: &str, b: &[u8]) -> Result<(), PortError> {
+        self.mem.put_content(k, b).await
+    }
+    async fn delete_content(&self, k: &str) -> Result<bool, PortError> {
+        self.mem.delete_content(k).await
+    }
+}
+
+impl AnalyticsStore for Ports {
+    async fn pending_job(&self, u: &str) -> Result<Option<AnalyticsJob>, PortError> {
+        self.mem.pending_job(u).await
+    }
+    async fn put_job(&self, j: &AnalyticsJob) -> Result<(), PortError> {
+        self.mem.put_job(j).await
+    }
+}
+
+impl CategoryRuleStore for Ports {
+    async fn rules_of_user(&self, u: &str) -> Result<Vec<CategoryRule>, PortError> {
+        self.mem.rules_of_user(u).await
+    }
+}
+
+impl AuditLog for Ports {
+    async fn append(&self, e: &AuditEntry) -> Result<bool, PortError> {
+        self.mem.append(e).await
+    }
+    async fn entries(&self, since: Millis, until: Millis) -> Result<Vec<AuditEntry>, PortError> {
+        self.mem.entries(since, until).await
+    }
+}
+
+impl Notifier for Ports {
+    async fn notify(&self, n: &Notification) -> Result<(), PortError> {
+        self.mem.notify(n).await
+    }
+}
+
+fn event(id: &str, source: &str, data: EventData) -> Event {
+    Event {
+        event_id: id.to_owned(),
+        event_version: CURRENT_VERSION.to_owned(),
+        timestamp: T0,
+        source: source.to_owned(),
+        user_id: USER.to_owned(),
+        correlation_id: None,
+        causation_id: None,
+        data,
+        metadata: None,
+    }
+}
+
+fn meta(file_id: &str) -> FileMeta {
+    FileMeta {
+        file_id: file_id.to_owned(),
+        user_id: USER.to_owned(),
+        account_id: "acc-1".to_owned(),
+        account_type: None,
+        file_name: "statement.csv".to_owned(),
+        s3_key: format!("{USER}/{file_id}/statement.csv"),
+        transaction_count: 0,
+    }
+}
+
+/// Stores an approved coordination record for `file_id` and returns the
+/// approval event the aggregator published for it.
+fn approved(ports: &Ports, request_id: &str, file_id: &str) -> Event {
+    let policy = Policy::default();
+    let inputs = [
+        Input::Request(Request {
+            flavour: Flavour::Voting,
+            event_id: format!("evt-req-{request_id}"),
+            request_id: request_id.to_owned(),
+            file_id: file_id.to_owned(),
+            user_id: USER.to_owned(),
+            account_id: "acc-1".to_owned(),
+            account_type: None,
+            transaction_count: 0,
+            correlation_id: None,
+            requested_at: 0,
+        }),
+        vote(
+            request_id,
+            file_id,
+            "analytics_manager",
+            sources::ANALYTICS_SERVICE,
+        ),
+        vote(
+            request_id,
+            file_id,
+            "category_manager",
+            sources::CATEGORY_SERVICE,
+        ),
+    ];
+    let mut rec = None;
+    for input in &inputs {
+        rec = step(rec, input, T0, &policy).record;
+    }
+    let rec = rec.unwrap();
+    run_ready(ports.save(&rec, 0)).unwrap();
+    let EventData::DeletionApproved(a) = &rec.outbox[0].data else {
+        panic!("expected an approval, got {:?}", rec.outbox);
+    };
+    event(
+        "evt-approved",
+        sources::DELETION_AGGREGATOR,
+        EventData::DeletionApproved(a.clone()),
+    )
+}
+
+fn vote(request_id: &str, file_id: &str, voter: &str, source: &str) -> Input {
+    Input::Vote(Vote {
+        flavour: Flavour::Voting,
+        event_id: format!("evt-vote-{request_id}-{voter}"),
+        request_id: request_id.to_owned(),
+        file_id: file_id.to_owned(),
+        voter: voter.to_owned(),
+        source: source.to_owned(),
+        decision: VoteDecision::Proceed,
+        reason: None,
+    })
+}
+
+/// A consumer's idempotency claim lives seven days by default, well past
+/// EventBridge's 24-hour retry horizon.
+#[test]
+fn claims_expire_seven_days_after_they_are_taken() {
+    assert_eq!(Settings::default().claim_ttl_ms, 7 * DAY);
+    let ports = Ports::default();
+    let deleted = event(
+        "evt-acc-deleted",
+        sources::ACCOUNT_SERVICE,
+        EventData::AccountDeleted(AccountDeleted {
+            account_id: "acc-1".to_owned(),
+            transaction_count: 3,
+        }),
+    );
+    let now = T0 + 42;
+    run_ready(notification::handle(
+        &ports,
+        &deleted,
+        now,
+        &Settings::default(),
+    ))
+    .unwrap();
+    let claims = ports.claims.lock().unwrap().clone();
+    assert_eq!(
+        claims,
+        [(
+            notification::CONSUMER.to_owned(),
+            "evt-acc-deleted".to_owned(),
+            now + 7 * DAY
+        )]
+    );
+}
+
+/// Only `/files/<id>` (one segment, an optional trailing slash) names a
+/// file: an empty id or a nested path is not found.
+#[test]
+fn route_accepts_exactly_one_non_empty_segment() {
+    assert_eq!(
+        api::route("DELETE", "/files/f-1/"),
+        Route::DeleteFile {
+            file_id: "f-1".to_owned()
+        }
+    );
+    assert_eq!(api::route("DELETE", "/files/"), Route::NotFound);
+    assert_eq!(api::route("DELETE", "/files//"), Route::NotFound);
+    assert_eq!(api::route("DELETE", "/files/a/b"), Route::NotFound);
+}
+
+/// A run that resumes a deletion another run claimed never gives that claim
+/// back when it fails: the claim is not its own.
+#[test]
+fn a_failing_resumed_execution_keeps_the_other_runs_claim() {
+    let ports = Ports::default();
+    run_ready(ports.put_file(&meta("f-9"))).unwrap();
+    let approval = approved(&ports, "req-9", "f-9");
+    // An earlier run claimed the request and crashed before finishing.
+    assert!(run_ready(ports.claim(executor::CONSUMER, "req-9", T0 + DAY)).unwrap());
+    ports.fail("delete_transactions_of_file");
+    let err = run_ready(executor::handle(
+        &ports,
+        &approval,
+        T0,
+        &Settings::default(),
+    ))
+    .unwrap_err();
+    assert!(matches!(err, HandlerError::Transient(_)), "{err:?}");
+    assert!(
+        !run_ready(ports.claim(executor::CONSUMER, "req-9", T0 + DAY)).unwrap(),
+        "the earlier run's claim must still be held"
+    );
+}
+
+/// Dates are `YYYY-MM-DD` with dashes at both places and exactly ten
+/// characters.
+#[test]
+fn dates_need_both_dashes_and_ten_characters() {
+    assert!(parse_date("2025-01-15").is_ok());
+    for bad in [
+        "2025/01/15",
+        "2025/01-15",
+        "2025-01/15",
+        "2025-01-150",
+        "2025-1-15",
+        "2025-01-1",
+    ] {
+        assert!(parse_date(bad).is_err(), "{bad}");
+    }
+}
+
+/// Month lengths follow the Gregorian calendar: 30-day months, February's
+/// 28 days, and 29 in leap years (every fourth year, but not centuries
+/// unless divisible by 400).
+#[test]
+fn dates_follow_the_gregorian_calendar() {
+    for ok in [
+        "2025-04-30",
+        "2025-06-30",
+        "2025-09-30",
+        "2025-11-30",
+        "2025-02-28",
+        "2024-02-29",
+        "2000-02-29",
+        "2025-01-31",
+    ] {
+        assert!(parse_date(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "2025-04-31",
+        "2025-06-31",
+        "2025-09-31",
+        "2025-11-31",
+        "2025-02-29",
+        "2023-02-29",
+        "1900-02-29",
+        "2100-02-29",
+        "2024-02-30",
+    ] {
+        assert!(parse_date(bad).is_err(), "{bad}");
+    }
+}
+
+/// An amount with a non-digit in either its whole or its decimal part is
+/// not a number, whichever part it is in.
+#[test]
+fn amounts_with_a_bad_character_in_either_part_are_not_numbers() {
+    for bad in ["1.5x", "1.x", "12.-5", "1x.50", "x.5", "1 .50"] {
+        let e = parse_amount(bad).unwrap_err();
+        assert!(e.ends_with("is not a number"), "{bad}: {e}");
+    }
+    assert_eq!(parse_amount("1.5"), Ok(150));
+}
+
+/// A file name has a format only when it has a non-empty stem and an
+/// extension of one to five letters or digits, given in lowercase.
+#[test]
+fn file_format_needs_a_stem_and_a_short_alphanumeric_extension() {
+    assert_eq!(file_format("Statement.CSV").as_deref(), Some("csv"));
+    assert_eq!(file_format("a.b.ofx").as_deref(), Some("ofx"));
+    for none in [
+        ".csv",
+        "statement.",
+        "statement",
+        "statement.toolong",
+        "statement.c-v",
+        ".toolong",
+        ".c-v",
+    ] {
+        assert_eq!(file_format(none), None, "{none}");
+    }
+}
+
+/// Every voter parses back from its name and prints as that name, which is
+/// how the default policy binds it to its source; unknown names parse to
+/// nothing.
+#[test]
+fn voters_parse_and_print_as_the_policy_names_them() {
+    let policy = Policy::default();
+    for v in Voter::ALL {
+        assert_eq!(Voter::parse(v.name()), Some(v));
+        assert_eq!(v.to_string(), v.name());
+        assert_eq!(
+            policy.voter_sources.get(&v.to_string()).map(String::as_str),
+            Some(v.source())
+        );
+    }
+    assert_eq!(Voter::parse("analytics_consumer"), None);
+    assert_eq!(Voter::parse(""), None);
+}
+
+/// category_manager counts a categorized transaction only when an active
+/// rule of that very category matches it: a matching rule of another
+/// category, or a rule of the category that does not match, does not count.
+#[test]
+fn only_a_matching_active_rule_of_the_same_category_counts() {
+    let rule = |id: &str, category: &str, pattern: &str| CategoryRule {
+        rule_id: id.to_owned(),
+        user_id: USER.to_owned(),
+        category_id: category.to_owned(),
+        pattern: pattern.to_owned(),
+        active: true,
+    };
+    let tx = Transaction {
+        transaction_id: "tx-1".to_owned(),
+        user_id: USER.to_owned(),
+        file_id: "f-1".to_owned(),
+        account_id: "acc-1".to_owned(),
+        date: "2025-01-02".to_owned(),
+        description: "COFFEE SHOP".to_owned(),
+        amount_cents: -450,
+        category_id: Some("cat-coffee".to_owned()),
+    };
+    let txs = [tx];
+    let others = [
+        rule("r-other-category", "cat-food", "coffee"),
+        rule("r-no-match", "cat-coffee", "grocer"),
+    ];
+    assert_eq!(categorized_by_active_rules(&others, &txs), 0);
+    let mut with_match = others.to_vec();
+    with_match.push(rule("r-match", "cat-coffee", "coffee"));
+    assert_eq!(categorized_by_active_rules(&with_match, &txs), 1);
+}
