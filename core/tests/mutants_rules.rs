@@ -1,7 +1,8 @@
 //! Tests added to catch the rules-file mutants that cargo-mutants found
 //! surviving (see docs/mutants.md).
 
-use tally_core::rules::{Rules, RulesError};
+use tally_core::event::samples;
+use tally_core::rules::{routing_table, Rules, RulesError};
 
 fn with_rule_named(name: &str) -> Result<Rules, RulesError> {
     Rules::parse(
@@ -37,6 +38,43 @@ fn rule_names_follow_eventbridge_rules() {
         match with_rule_named(bad) {
             Err(RulesError::Rule { field, .. }) => assert_eq!(field, "name", "{bad:?}"),
             other => panic!("{bad:?} must be refused, got {other:?}"),
+        }
+    }
+}
+
+/// The routing table has one line per known event type and publishing
+/// source, naming each rule it reaches with that rule's targets, or
+/// "(nowhere)" when it reaches none.
+#[test]
+fn the_routing_table_lists_every_sample_and_where_it_goes() {
+    let samples = samples::all();
+    let table = routing_table(&Rules::default_rules());
+    assert_eq!(table.len(), samples.len());
+    for (line, event) in table.iter().zip(&samples) {
+        let mut cols = line.split_whitespace();
+        assert_eq!(cols.next(), Some(event.event_type()), "{line}");
+        assert_eq!(cols.next(), Some(event.source.as_str()), "{line}");
+    }
+    let uploaded = table
+        .iter()
+        .find(|l| l.starts_with("file.uploaded "))
+        .expect("file.uploaded has a line");
+    assert!(
+        uploaded.contains("file-uploads -> file_processor"),
+        "{uploaded}"
+    );
+
+    let only_uploads = Rules::parse(
+        "one.toml",
+        "bus = \"b\"\n[[rule]]\nname = \"uploads\"\npattern = '{\"detail-type\": [\"file.uploaded\"]}'\ntargets = [\"file_processor\", \"audit\"]\ndead_letter_queue = \"dlq\"\n",
+    )
+    .unwrap();
+    let table = routing_table(&only_uploads);
+    for (line, event) in table.iter().zip(&samples) {
+        if event.event_type() == "file.uploaded" {
+            assert!(line.ends_with("uploads -> file_processor,audit"), "{line}");
+        } else {
+            assert!(line.ends_with("(nowhere)"), "{line}");
         }
     }
 }
