@@ -9,6 +9,8 @@ pub mod consumers;
 pub mod coordination;
 pub mod domain;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod handlers;
 pub mod ids;
 pub mod pattern;

@@ -1,0 +1,5 @@
+#![no_main]
+//! `tally_core::fuzzing::delivered_event`: see core/src/fuzzing.rs.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| tally_core::fuzzing::delivered_event(data));

@@ -1,0 +1,5 @@
+#![no_main]
+//! `tally_core::fuzzing::matcher_differential`: see core/src/fuzzing.rs.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| tally_core::fuzzing::differential::run(data));
