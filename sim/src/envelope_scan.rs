@@ -37,42 +37,90 @@ fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// One past the end of the value starting at `i`; checks only that strings
-/// end and brackets balance.
+/// One past the end of the JSON value starting at `i`, checking its
+/// grammar as it goes (without building anything); `None` when it is not
+/// JSON, or nests deeper than a trace line ever should.
 fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    value(b, i, 0)
+}
+
+fn value(b: &[u8], i: usize, depth: usize) -> Option<usize> {
+    if depth > 256 {
+        return None;
+    }
     match *b.get(i)? {
         b'"' => string_end(b, i).map(|(e, _)| e),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
-                        j = string_end(b, j)?.0;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.checked_sub(1)?;
-                        if depth == 0 {
-                            return Some(j + 1);
-                        }
-                    }
-                    _ => {}
+        b'{' => {
+            let mut j = ws(b, i + 1);
+            if b.get(j) == Some(&b'}') {
+                return Some(j + 1);
+            }
+            loop {
+                if b.get(j) != Some(&b'"') {
+                    return None;
                 }
-                j += 1;
+                j = ws(b, string_end(b, j)?.0);
+                if b.get(j) != Some(&b':') {
+                    return None;
+                }
+                j = ws(b, value(b, ws(b, j + 1), depth + 1)?);
+                match b.get(j)? {
+                    b',' => j = ws(b, j + 1),
+                    b'}' => return Some(j + 1),
+                    _ => return None,
+                }
             }
-            None
         }
-        _ => {
-            let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-            {
-                j += 1;
+        b'[' => {
+            let mut j = ws(b, i + 1);
+            if b.get(j) == Some(&b']') {
+                return Some(j + 1);
             }
-            (j > i).then_some(j)
+            loop {
+                j = ws(b, value(b, j, depth + 1)?);
+                match b.get(j)? {
+                    b',' => j = ws(b, j + 1),
+                    b']' => return Some(j + 1),
+                    _ => return None,
+                }
+            }
         }
+        b't' => b.get(i..i + 4).filter(|w| *w == b"true").map(|_| i + 4),
+        b'f' => b.get(i..i + 5).filter(|w| *w == b"false").map(|_| i + 5),
+        b'n' => b.get(i..i + 4).filter(|w| *w == b"null").map(|_| i + 4),
+        b'-' | b'0'..=b'9' => number(b, i),
+        _ => None,
     }
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+fn number(b: &[u8], mut i: usize) -> Option<usize> {
+    let digits = |b: &[u8], mut i: usize| {
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i > start).then_some(i)
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    i = if b.get(i) == Some(&b'0') {
+        i + 1
+    } else {
+        digits(b, i)?
+    };
+    if b.get(i) == Some(&b'.') {
+        i = digits(b, i + 1)?;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(b, i)?;
+    }
+    Some(i)
 }
 
 pub fn top(text: &str) -> Option<Top<'_>> {

@@ -319,6 +319,16 @@ impl Machine<'_> {
 
     /// Counts or refuses a vote once the request is known.
     fn judge(&mut self, vote: &Vote, received: Millis) {
+        // A held vote was checked against the record's flavour when it came;
+        // the request may since have set another one.
+        if vote.flavour != self.rec.flavour {
+            let reason = format!(
+                "a {:?} input cannot answer a {:?} coordination",
+                vote.flavour, self.rec.flavour
+            )
+            .to_lowercase();
+            return self.refuse(vote, reason);
+        }
         let req = self
             .rec
             .request

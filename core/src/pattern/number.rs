@@ -151,7 +151,7 @@ fn comparable_slow(text: &[u8]) -> Result<i64, NotComparable> {
                         });
                     }
                 };
-                exp += e;
+                exp = exp.saturating_add(e);
                 break;
             }
             _ => {}
@@ -167,9 +167,10 @@ fn comparable_slow(text: &[u8]) -> Result<i64, NotComparable> {
     // strip trailing zeros
     while digits.is_multiple_of(10) {
         digits /= 10;
-        exp += 1;
+        exp = exp.saturating_add(1);
     }
-    let scale = exp + 6; // micros = digits * 10^scale
+    // Saturating: an exponent near i64's ends is simply out of range.
+    let scale = exp.saturating_add(6); // micros = digits * 10^scale
     if scale < 0 {
         return Err(NotComparable::TooManyDecimals);
     }

@@ -29,6 +29,9 @@ pub const TARGETS: &[&str] = &[
     "executor",
 ];
 
+/// EventBridge's quota on an event pattern's size, in characters.
+pub const MAX_PATTERN_CHARS: usize = 2048;
+
 /// EventBridge's bounds on a target's retry policy.
 pub const MAX_RETRY_ATTEMPTS: u32 = 185;
 pub const MIN_EVENT_AGE_SECONDS: u32 = 60;
@@ -141,6 +144,10 @@ impl Rules {
             }
             if rules.iter().any(|x: &Rule| x.name == r.name) {
                 return Err(err("name", "another rule already has this name".to_owned()));
+            }
+            let chars = r.pattern.chars().count();
+            if chars > MAX_PATTERN_CHARS {
+                return Err(err("pattern", format!("{chars} characters; EventBridge allows at most {MAX_PATTERN_CHARS} in an event pattern")));
             }
             let pattern =
                 Pattern::compile(&r.pattern).map_err(|e| err("pattern", e.to_string()))?;
