@@ -401,10 +401,9 @@ impl Machine<'_> {
             .required
             .iter()
             .all(|v| self.rec.votes.contains_key(v));
-        if !all_in
-            && !any(VoteDecision::Deny)
-            && !(any(VoteDecision::Error) && self.flavour().error_outcome == Outcome::Deny)
-        {
+        let error_denies =
+            any(VoteDecision::Error) && self.flavour().error_outcome == Outcome::Deny;
+        if !(all_in || any(VoteDecision::Deny) || error_denies) {
             return;
         }
         let denies = self.voters_with(VoteDecision::Deny);
