@@ -35,9 +35,12 @@ use crate::time::{parse_rfc3339, to_rfc3339_seconds};
 use crate::wire::{sqs, DecodeError, DeliveredEvent, Delivery, PutEventsEntry, MAX_ENTRY_BYTES};
 use serde_json::Value;
 
+/// A target's body.
+pub type Body = fn(&[u8]);
+
 /// Every target of this crate by name, for the corpus replay.
 /// (`trace_line` lives in tally-sim: `fuzz/shared/trace_line.rs`.)
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("putevents_entry", putevents_entry),
     ("delivered_event", delivered_event),
     ("sqs_body", sqs_body),
