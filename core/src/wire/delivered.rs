@@ -86,25 +86,7 @@ impl DeliveredEvent {
                 Some(_) => s(k),
             }
         };
-        let resources = match obj.get("resources") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    r.as_str().map(str::to_owned).ok_or_else(|| {
-                        DecodeError::field(&format!("resources[{i}]"), "a string", r)
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            Some(other) => {
-                return Err(DecodeError::field(
-                    "resources",
-                    "an array of strings",
-                    other,
-                ))
-            }
-        };
+        let resources = super::string_list(obj, "resources")?;
         let version = match obj.get("version") {
             None => "0".to_owned(),
             Some(_) => s("version")?,

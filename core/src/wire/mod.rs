@@ -78,6 +78,27 @@ pub fn describe(v: &Value) -> String {
     }
 }
 
+/// An optional array of strings (EventBridge's `resources`), naming the
+/// element at fault.
+pub(crate) fn string_list(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Vec<String>, DecodeError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| DecodeError::field(&format!("{key}[{i}]"), "a string", r))
+            })
+            .collect(),
+        Some(other) => Err(DecodeError::field(key, "an array of strings", other)),
+    }
+}
+
 pub(crate) fn parse_json(what: &str, text: &str) -> Result<Value, DecodeError> {
     serde_json::from_str(text).map_err(|e| DecodeError::syntax(what, &e))
 }

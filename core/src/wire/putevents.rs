@@ -90,25 +90,7 @@ impl PutEventsEntry {
             .ok_or_else(|| DecodeError::field("(entry)", "a JSON object", &v))?;
         let req = |k: &str| crate::event::req_str(obj, k, "(entry)").map_err(strip_root);
         let opt = |k: &str| crate::event::opt_str(obj, k, "(entry)").map_err(strip_root);
-        let resources = match obj.get("Resources") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    r.as_str().map(str::to_owned).ok_or_else(|| {
-                        DecodeError::field(&format!("Resources[{i}]"), "a string", r)
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            Some(other) => {
-                return Err(DecodeError::field(
-                    "Resources",
-                    "an array of strings",
-                    other,
-                ))
-            }
-        };
+        let resources = super::string_list(obj, "Resources")?;
         Ok(PutEventsEntry {
             source: req("Source")?,
             detail_type: req("DetailType")?,
