@@ -805,8 +805,8 @@ fn a_completion_report_cannot_answer_a_voting_request() {
 
 /// Found by the `coordination` fuzz target: a vote of one flavour that
 /// arrives first creates the record in its flavour and is held; a request
-/// of the other flavour then switches the record, and the held vote is
-/// judged without the flavour check, so it counts.
+/// of the other flavour then switches the record, and the held vote was
+/// judged without the flavour check, so it counted. Now it is refused.
 #[test]
 fn a_held_vote_of_the_other_flavour_never_counts() {
     let mut policy = Policy::default();
@@ -819,6 +819,10 @@ fn a_held_vote_of_the_other_flavour_never_counts() {
     let s = step(s.record, &request("r1", "req-1", "f1"), NOW, &policy);
     let rec = s.record.unwrap();
     assert!(rec.votes.is_empty(), "counted: {:?}", rec.votes);
+    assert_eq!(
+        history_refusal(&rec, "v1"),
+        "a completion input cannot answer a voting coordination"
+    );
 }
 
 // ------------------------------------------------------- patterns and rules
@@ -972,8 +976,8 @@ fn invalid_rules_files_name_the_file_rule_and_field() {
 }
 
 /// EventBridge refuses event patterns over 2048 characters (its default
-/// quota, adjustable to 4096); a rules file that holds one would pass here
-/// and fail at deployment.
+/// quota, adjustable to 4096): a rules file that holds one is refused here,
+/// not at deployment.
 #[test]
 fn a_pattern_over_eventbridge_s_size_limit_is_refused() {
     let list: Vec<String> = (0..700).map(|i| format!("\"v{i}\"")).collect();
@@ -985,7 +989,13 @@ fn a_pattern_over_eventbridge_s_size_limit_is_refused() {
     );
     match Rules::parse("r.toml", &file) {
         Ok(_) => panic!("a {}-character pattern was accepted", pattern.len()),
-        Err(e) => assert!(e.to_string().contains("field `pattern`"), "{e}"),
+        Err(e) => assert_eq!(
+            e.to_string(),
+            format!(
+                "r.toml: rule[0] \"r\", field `pattern`: {} characters; EventBridge allows at most 2048 in an event pattern",
+                pattern.len()
+            )
+        ),
     }
 }
 

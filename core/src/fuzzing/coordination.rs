@@ -49,16 +49,6 @@ const SOURCES: &[&str] = &[
 const REASONS: &[&str] = &["", "  ", "rules still active"];
 const ACCOUNT_TYPES: &[&str] = &["business", "personal"];
 
-/// A known bug in `coordination::machine` (found by this target, kept as
-/// `fuzz/regressions/coordination/held-vote-of-the-other-flavour` and as the
-/// ignored test `a_held_vote_of_the_other_flavour_never_counts` in
-/// core/tests/bad_input.rs): a vote held before its request is judged
-/// without the flavour check, so once a request of the other flavour
-/// switches the record, it counts. While true, the flavour invariant is not
-/// checked for such held votes only, so fuzzing can go past it; set it to
-/// false once the machine refuses them.
-pub const TOLERATE_HELD_VOTE_FLAVOUR_BUG: bool = true;
-
 #[derive(Debug, Arbitrary)]
 enum Op {
     Request {
@@ -338,16 +328,10 @@ fn check_step(s: &mut Seen, input: &Input, now: Millis, policy: &Policy) {
         );
         assert_eq!(v.file_id, req.file_id, "a vote for another file counted");
         assert!(rec.required.contains(voter), "an unrequired vote counted");
-        let was_held = rec
-            .history
-            .iter()
-            .any(|h| h.event_id == counted.event_id && h.disposition == Disposition::Held);
-        if !(TOLERATE_HELD_VOTE_FLAVOUR_BUG && was_held) {
-            assert_eq!(
-                v.flavour, rec.flavour,
-                "a vote of the other flavour counted"
-            );
-        }
+        assert_eq!(
+            v.flavour, rec.flavour,
+            "a vote of the other flavour counted"
+        );
         if v.decision == VoteDecision::Deny {
             assert!(
                 v.reason.as_deref().is_some_and(|r| !r.trim().is_empty()),
