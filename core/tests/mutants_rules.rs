@@ -2,7 +2,7 @@
 //! surviving (see docs/mutants.md).
 
 use tally_core::event::samples;
-use tally_core::rules::{routing_table, Rules, RulesError};
+use tally_core::rules::{routing_table, Rules, RulesError, MAX_PATTERN_CHARS};
 
 fn with_rule_named(name: &str) -> Result<Rules, RulesError> {
     Rules::parse(
@@ -76,5 +76,30 @@ fn the_routing_table_lists_every_sample_and_where_it_goes() {
         } else {
             assert!(line.ends_with("(nowhere)"), "{line}");
         }
+    }
+}
+
+fn with_pattern_of(chars: usize) -> Result<Rules, RulesError> {
+    // `{"detail-type": ["é…"]}`: 21 characters around the padding, which is
+    // multi-byte so that characters, not bytes, are what is counted.
+    let pattern = format!("{{\"detail-type\": [\"{}\"]}}", "é".repeat(chars - 21));
+    assert_eq!(pattern.chars().count(), chars);
+    Rules::parse(
+        "long.toml",
+        &format!(
+            "bus = \"b\"\n[[rule]]\nname = \"long\"\npattern = '{pattern}'\ntargets = [\"audit\"]\ndead_letter_queue = \"dlq\"\n"
+        ),
+    )
+}
+
+/// A pattern may be as long as EventBridge's quota of 2048 characters and
+/// no longer; a longer one is refused naming the `pattern` field.
+#[test]
+fn patterns_up_to_the_quota_are_accepted() {
+    assert_eq!(MAX_PATTERN_CHARS, 2048);
+    assert!(with_pattern_of(MAX_PATTERN_CHARS).is_ok());
+    match with_pattern_of(MAX_PATTERN_CHARS + 1) {
+        Err(RulesError::Rule { field, .. }) => assert_eq!(field, "pattern"),
+        other => panic!("a pattern over the quota must be refused, got {other:?}"),
     }
 }
