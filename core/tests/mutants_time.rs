@@ -124,6 +124,15 @@ fn offsets_are_exactly_sign_hours_colon_minutes_at_the_end() {
         parse_rfc3339("2025-01-15T11:30:00.250+01:00"),
         Some(t + 250)
     );
+    // The extreme offsets, 23 hours 59 minutes either way.
+    assert_eq!(
+        parse_rfc3339("2025-01-15T10:30:00+23:59"),
+        Some(t - 86_340_000)
+    );
+    assert_eq!(
+        parse_rfc3339("2025-01-15T10:30:00-23:59"),
+        Some(t + 86_340_000)
+    );
     for bad in [
         "2025-01-15T11:30:00+01:00x",
         "2025-01-15T11:30:00+01-00",
