@@ -6,6 +6,21 @@
 /// Milliseconds since 1970-01-01T00:00:00Z.
 pub type Millis = i64;
 
+/// The first instant RFC 3339's four-digit year can write,
+/// `0000-01-01T00:00:00.000Z`.
+pub const MIN_RFC3339: Millis = -62_167_219_200_000;
+
+/// The last instant RFC 3339's four-digit year can write,
+/// `9999-12-31T23:59:59.999Z`.
+pub const MAX_RFC3339: Millis = 253_402_300_799_999;
+
+/// Whether `ms` lies in years 0000 to 9999, so that `to_rfc3339_seconds`
+/// writes it as a `time` that `parse_rfc3339` reads back. The wire decoders
+/// refuse timestamps outside this range; the stored form keeps any `i64`.
+pub fn in_rfc3339_range(ms: Millis) -> bool {
+    (MIN_RFC3339..=MAX_RFC3339).contains(&ms)
+}
+
 /// Days since the epoch to a proleptic Gregorian (year, month, day).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -154,6 +169,25 @@ mod tests {
             parse_rfc3339("2025-01-15T10:30:00.5Z"),
             Some(1_736_937_000_500)
         );
+    }
+
+    #[test]
+    fn the_rfc3339_range_is_years_0000_to_9999() {
+        assert_eq!(to_rfc3339_millis(MIN_RFC3339), "0000-01-01T00:00:00.000Z");
+        assert_eq!(to_rfc3339_millis(MAX_RFC3339), "9999-12-31T23:59:59.999Z");
+        for ms in [MIN_RFC3339, MAX_RFC3339, 0] {
+            assert!(in_rfc3339_range(ms));
+            let back = parse_rfc3339(&to_rfc3339_seconds(ms));
+            assert_eq!(back, Some(ms - ms.rem_euclid(1000)));
+        }
+        for ms in [MIN_RFC3339 - 1, MAX_RFC3339 + 1, i64::MIN, i64::MAX] {
+            assert!(!in_rfc3339_range(ms));
+            assert_eq!(parse_rfc3339(&to_rfc3339_seconds(ms)), None, "{ms}");
+        }
+        // Offsets reach just past the years written.
+        let early = parse_rfc3339("0000-01-01T00:00:00+01:00").unwrap();
+        let late = parse_rfc3339("9999-12-31T23:59:59-01:00").unwrap();
+        assert!(!in_rfc3339_range(early) && !in_rfc3339_range(late));
     }
 
     #[test]

@@ -462,15 +462,17 @@ fn unknown_versions_of_known_types_are_dead_lettered_and_audited() {
     assert!(function_reads(&v.to_string()).is_ok());
 }
 
+const FAR: &str = "expected a time in years 0000 to 9999 (milliseconds since the epoch from -62167219200000 to 253402300799999)";
+
 #[test]
-fn timestamps_far_in_the_past_or_future_decode_and_bad_ones_are_named() {
+fn timestamps_in_years_0000_to_9999_decode_and_bad_ones_are_named() {
     let base = delivered_value(&sample(EventKind::FileDeleted));
     for ts in [
         json!(0),
-        json!(-62_135_596_800_000i64),
-        json!(253_402_300_799_999i64),
-        json!(i64::MAX),
-        json!(i64::MIN),
+        json!(-62_167_219_200_000i64), // 0000-01-01T00:00:00.000Z
+        json!(-62_135_596_800_000i64), // 0001-01-01
+        json!(253_402_300_799_999i64), // 9999-12-31T23:59:59.999Z
+        json!("0000-01-01T00:00:00Z"),
         json!("0001-01-01T00:00:00Z"),
         json!("9999-12-31T23:59:59.999Z"),
     ] {
@@ -503,16 +505,22 @@ fn timestamps_far_in_the_past_or_future_decode_and_bad_ones_are_named() {
 }
 
 /// Found by the `putevents_entry` and `delivered_event` fuzz targets: a
-/// timestamp past year 9999 (or before year 0) decodes, but the event's
+/// timestamp past year 9999 (or before year 0) decoded, but the event's
 /// delivered and PutEvents forms carry it as a `time` with a five-digit (or
-/// negative) year that `parse_rfc3339` refuses, so the event cannot be sent
-/// on and read back. Either refusing such timestamps at decode, or reading
-/// back what is written, passes this test.
+/// negative) year that `parse_rfc3339` refuses, so the event could not be
+/// sent on and read back. Fixed by refusing such timestamps at decode; every
+/// event that decodes reads back.
 #[test]
-#[ignore = "bug: an event timestamped past year 9999 decodes but does not read back once sent (to_rfc3339_seconds writes a year parse_rfc3339 refuses)"]
 fn an_event_with_a_far_timestamp_reads_back_after_sending() {
     let base = delivered_value(&sample(EventKind::FileDeleted));
-    for ts in [253_402_300_800_000i64, i64::MAX, -62_167_219_200_001] {
+    for ts in [
+        253_402_300_800_000i64,
+        i64::MAX,
+        -62_167_219_200_001,
+        i64::MIN,
+        253_402_300_799_999,
+        -62_167_219_200_000,
+    ] {
         let body = body_with(base.clone(), &["detail", "timestamp"], Some(json!(ts)));
         let Ok(ev) = function_reads(&body) else {
             continue; // refused at decode: fine
@@ -523,6 +531,82 @@ fn an_event_with_a_far_timestamp_reads_back_after_sending() {
         let entry = PutEventsEntry::encode(&ev, "tally-events").unwrap();
         let back = PutEventsEntry::from_json(&entry.to_json()).and_then(|e| e.decode());
         assert_eq!(back.as_ref(), Ok(&ev), "{ts}: PutEvents entry");
+    }
+}
+
+#[test]
+fn timestamps_outside_years_0000_to_9999_are_refused_at_every_wire_decoder_naming_the_field() {
+    let ev = sample(EventKind::FileDeleted);
+    let base = delivered_value(&ev);
+    let far = [
+        (json!(253_402_300_800_000i64), "number 253402300800000"),
+        (json!(i64::MAX), "number 9223372036854775807"),
+        (json!(-62_167_219_200_001i64), "number -62167219200001"),
+        (json!(i64::MIN), "number -9223372036854775808"),
+        // RFC 3339 text whose offset carries it past the years written.
+        (
+            json!("9999-12-31T23:59:59-01:00"),
+            "string \"9999-12-31T23:59:59-01:00\"",
+        ),
+        (
+            json!("0000-01-01T00:00:00+00:01"),
+            "string \"0000-01-01T00:00:00+00:01\"",
+        ),
+    ];
+    for (ts, found) in far {
+        let want = format!("detail.timestamp: {FAR}, found {found}");
+        // SQS body: dead-lettered with the reason, still audited (the
+        // envelope reads).
+        let body = body_with(base.clone(), &["detail", "timestamp"], Some(ts.clone()));
+        assert_eq!(dead_letter_reason(&body), want, "{ts}");
+        assert_eq!(audited(&body), Ok(1), "{ts}");
+        // Delivered event.
+        let d = DeliveredEvent::from_json(&body).expect("the envelope reads");
+        assert_eq!(d.decode().map_err(|e| e.to_string()), Err(want.clone()));
+        // PutEvents entry: refused on decode.
+        let mut entry = PutEventsEntry::encode(&ev, "tally-events").unwrap();
+        let mut detail = ev.to_detail();
+        detail["timestamp"] = ts.clone();
+        entry.detail = detail.to_string();
+        let e = PutEventsEntry::from_json(&entry.to_json())
+            .and_then(|e| e.decode())
+            .unwrap_err();
+        assert_eq!(e.to_string(), want, "{ts}");
+    }
+    // The wire's own time, when it is what the event would take, is refused
+    // the same way, naming `time` / `Time`.
+    for t in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59.999-00:01"] {
+        let want = |field: &str| {
+            format!("{field}: expected an RFC 3339 time in years 0000 to 9999, found string {t:?}")
+        };
+        let mut v = base.clone();
+        v["time"] = json!(t);
+        v["detail"] = json!({"fileId": "f1", "requestId": "r1"});
+        assert_eq!(dead_letter_reason(&v.to_string()), want("time"));
+        let entry = json!({
+            "Source": "deletion.executor",
+            "DetailType": "file.mystery",
+            "Detail": "{\"fileId\":\"f1\"}",
+            "Time": t,
+        });
+        let e = PutEventsEntry::from_json(&entry.to_string())
+            .and_then(|e| e.decode())
+            .unwrap_err();
+        assert_eq!(e.to_string(), want("Time"));
+    }
+    // The API carries no time: its events take the handler's `now`.
+}
+
+#[test]
+fn the_stored_form_keeps_a_far_timestamp() {
+    // Records and audit entries are not the wire: whatever the core holds,
+    // it stores and reads back.
+    for ts in [i64::MAX, i64::MIN, 253_402_300_800_000] {
+        let mut ev = sample(EventKind::FileDeleted);
+        ev.timestamp = ts;
+        let text = serde_json::to_string(&ev).unwrap();
+        let back: Event = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, ev, "{ts}");
     }
 }
 

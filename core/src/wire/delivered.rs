@@ -3,9 +3,9 @@
 //! detail. The same shape arrives directly, in an SQS body, in an archive
 //! replay and in a captured trace.
 
-use super::{parse_json, DecodeError};
+use super::{in_wire_range, parse_json, wire_time, DecodeError};
 use crate::event::{Event, Outer};
-use crate::time::{parse_rfc3339, to_rfc3339_seconds};
+use crate::time::to_rfc3339_seconds;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -108,16 +108,11 @@ impl DeliveredEvent {
     }
 
     /// The typed event inside. A detail without an envelope takes its id
-    /// from the delivery and its time from `time`.
+    /// from the delivery and its time from `time`. Times outside years 0000
+    /// to 9999 (`time` or `detail.timestamp`) are refused.
     pub fn decode(&self) -> Result<Event, DecodeError> {
-        let time = parse_rfc3339(&self.time).ok_or_else(|| {
-            DecodeError::field(
-                "time",
-                "an RFC 3339 time",
-                &Value::String(self.time.clone()),
-            )
-        })?;
-        Event::from_detail(
+        let time = wire_time("time", &self.time)?;
+        let event = Event::from_detail(
             &self.detail_type,
             &self.source,
             &self.detail,
@@ -125,6 +120,7 @@ impl DeliveredEvent {
                 id: Some(&self.id),
                 time: Some(time),
             },
-        )
+        )?;
+        in_wire_range(event, &self.detail)
     }
 }

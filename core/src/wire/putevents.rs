@@ -1,11 +1,10 @@
 //! The PutEvents request entry: `DetailType` carries the event type and
 //! `Detail` (JSON text) the rest of the envelope.
 
-use super::{parse_json, DecodeError};
+use super::{in_wire_range, parse_json, wire_time, DecodeError};
 use crate::event::{Event, Outer};
-use crate::time::{parse_rfc3339, to_rfc3339_seconds};
+use crate::time::to_rfc3339_seconds;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// EventBridge refuses a PutEvents entry larger than 256 KB.
 pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
@@ -63,22 +62,22 @@ impl PutEventsEntry {
     }
 
     /// Reads the event back. Error paths name the entry's own fields
-    /// (`Detail`, `Time`) and then paths inside the detail.
+    /// (`Detail`, `Time`) and then paths inside the detail. Times outside
+    /// years 0000 to 9999 (`Time` or `detail.timestamp`) are refused.
     pub fn decode(&self) -> Result<Event, DecodeError> {
         self.check_size()?;
         let time = match &self.time {
             None => None,
-            Some(t) => Some(parse_rfc3339(t).ok_or_else(|| {
-                DecodeError::field("Time", "an RFC 3339 time", &Value::String(t.clone()))
-            })?),
+            Some(t) => Some(wire_time("Time", t)?),
         };
         let detail = parse_json("Detail", &self.detail)?;
-        Event::from_detail(
+        let event = Event::from_detail(
             &self.detail_type,
             &self.source,
             &detail,
             &Outer { id: None, time },
-        )
+        )?;
+        in_wire_range(event, &detail)
     }
 
     /// Reads an entry from its JSON text (as `aws events put-events
