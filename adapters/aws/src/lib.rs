@@ -1,3 +1,14 @@
-//! tally over AWS. The ports over DynamoDB, EventBridge and S3 and the Lambda
-//! functions land here (issue 6); the crate exists now so that the workspace
-//! shows the architecture from the start.
+//! tally over AWS: the core's ports over DynamoDB, EventBridge and S3
+//! (`ports`), and the Lambda functions that run the core's handlers over
+//! them (`lambda`, one binary per function under `src/bin/`). Everything
+//! here is I/O and translation; every decision is the core's.
+
+pub mod clients;
+pub mod config;
+pub mod error;
+pub mod lambda;
+pub mod ports;
+
+pub use clients::Clients;
+pub use config::Config;
+pub use ports::AwsPorts;

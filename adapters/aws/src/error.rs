@@ -1,0 +1,49 @@
+//! SDK errors as the core's port errors: a lost condition is a `Conflict`
+//! (re-read, re-step), throttling, timeouts and 5xx are `Transient`, the
+//! rest `Permanent`. The text keeps the SDK's whole error chain, since a
+//! bare "service error" tells an operator nothing.
+
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tally_core::ports::PortError;
+
+/// One type across the SDK crates (they all re-export smithy's).
+pub use aws_sdk_dynamodb::error::SdkError;
+
+/// Error codes worth retrying, across DynamoDB, EventBridge and S3.
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "InternalServerError",
+    "InternalException",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+];
+
+pub fn classify<E>(what: &str, e: SdkError<E>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use SdkError as S;
+    let text = format!("{what}: {}", DisplayErrorContext(&e));
+    match &e {
+        S::TimeoutError(_) | S::DispatchFailure(_) | S::ResponseError(_) => {
+            PortError::Transient(text)
+        }
+        S::ServiceError(se) => {
+            let code = se.err().code().unwrap_or_default();
+            let status = se.raw().status().as_u16();
+            if code == "ConditionalCheckFailedException" {
+                PortError::Conflict(text)
+            } else if TRANSIENT_CODES.contains(&code) || status >= 500 || status == 429 {
+                PortError::Transient(text)
+            } else {
+                PortError::Permanent(text)
+            }
+        }
+        _ => PortError::Permanent(text),
+    }
+}

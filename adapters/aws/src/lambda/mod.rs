@@ -1,0 +1,254 @@
+//! The Lambda functions. `run(name)` is each binary's whole `main`: read
+//! the configuration (failing at start with the variable named), build the
+//! clients once, then serve invocations. `App::invoke` is the same code
+//! without the runtime, so the tests drive it with the payloads Lambda
+//! would pass: SQS batches (with partial batch failures), events straight
+//! from EventBridge, API Gateway proxy requests, S3 notifications and
+//! schedule ticks.
+
+pub mod deliver;
+pub mod observe;
+pub mod payload;
+
+use crate::{AwsPorts, Clients, Config};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use deliver::{deliver, Delivered};
+use payload::Payload;
+use serde_json::{json, Value};
+use tally_core::consumers::{self, api};
+use tally_core::coordination::Metric;
+use tally_core::handlers::aggregator::sweep;
+use tally_core::handlers::HandlerError;
+use tally_core::time::Millis;
+use tally_deploy::{Function, Trigger};
+
+/// How many records one sweeper tick visits; the rest wait for the next.
+pub const SWEEP_LIMIT: usize = 200;
+
+pub struct App {
+    pub function: &'static Function,
+    pub cfg: Config,
+    pub ports: AwsPorts,
+}
+
+/// What an invocation answers, and whether Lambda should treat it as failed
+/// (a direct EventBridge delivery retries, then dead-letters, on an error).
+#[derive(Debug)]
+pub enum Answer {
+    Ok(Value),
+    Failed(HandlerError),
+}
+
+impl App {
+    pub fn new(function: &'static Function, cfg: Config, clients: Clients) -> App {
+        let ports = AwsPorts::new(clients, &cfg);
+        App {
+            function,
+            cfg,
+            ports,
+        }
+    }
+
+    fn target(&self) -> &'static str {
+        self.function.target.unwrap_or(self.function.name)
+    }
+
+    pub async fn invoke(&self, text: &str, now: Millis) -> Answer {
+        let payload = match Payload::parse(text) {
+            Ok(p) => p,
+            Err(why) => {
+                tracing::error!(function = self.function.name, error = %why, "refused payload");
+                return Answer::Failed(HandlerError::Permanent(why));
+            }
+        };
+        match (self.function.trigger, payload) {
+            (Trigger::Rules, Payload::Sqs(records)) => {
+                let mut failures = Vec::new();
+                for r in records {
+                    if !self.handle_one(&r.body, now, Some(&r.message_id)).await {
+                        failures.push(r.message_id);
+                    }
+                }
+                let mut response = SqsBatchResponse::default();
+                response.batch_item_failures = failures
+                    .into_iter()
+                    .map(|id| {
+                        let mut f = BatchItemFailure::default();
+                        f.item_identifier = id;
+                        f
+                    })
+                    .collect();
+                Answer::Ok(serde_json::to_value(response).expect("serializable"))
+            }
+            (Trigger::Rules, Payload::EventBridge(text)) => {
+                match self.deliver_logged(&text, now, None).await {
+                    Ok(_) => Answer::Ok(json!({})),
+                    Err(e) => Answer::Failed(e),
+                }
+            }
+            (Trigger::Api, Payload::Api(req)) => Answer::Ok(self.api(req, now).await),
+            (Trigger::Schedule, _) => match self.sweep(now).await {
+                Ok(v) => Answer::Ok(v),
+                Err(e) => Answer::Failed(e),
+            },
+            (Trigger::ObjectCreated, Payload::S3(objects)) => {
+                let mut reports = Vec::new();
+                for obj in objects {
+                    match Box::pin(consumers::file_processor::object_created(
+                        &self.ports,
+                        &obj,
+                        now,
+                    ))
+                    .await
+                    {
+                        Ok(r) => {
+                            tracing::info!(function = self.function.name, key = %obj.key, report = %json!(r), "object created");
+                            reports.push(json!(r));
+                        }
+                        Err(e) => {
+                            tracing::error!(function = self.function.name, key = %obj.key, error = %e, "object created failed");
+                            return Answer::Failed(e);
+                        }
+                    }
+                }
+                Answer::Ok(json!({ "reports": reports }))
+            }
+            (trigger, p) => {
+                let why = format!(
+                    "function {} ({trigger:?}) cannot take a {} payload",
+                    self.function.name,
+                    p.kind()
+                );
+                tracing::error!(function = self.function.name, error = %why, "refused payload");
+                Answer::Failed(HandlerError::Permanent(why))
+            }
+        }
+    }
+
+    /// One SQS record; false when it must be retried (and, after the
+    /// queue's maxReceiveCount, dead-lettered).
+    async fn handle_one(&self, body: &str, now: Millis, message_id: Option<&str>) -> bool {
+        self.deliver_logged(body, now, message_id).await.is_ok()
+    }
+
+    async fn deliver_logged(
+        &self,
+        text: &str,
+        now: Millis,
+        message_id: Option<&str>,
+    ) -> Result<Delivered, HandlerError> {
+        let name = self.function.name;
+        match Box::pin(deliver(&self.ports, &self.cfg, self.target(), text, now)).await {
+            Ok(d) => {
+                tracing::info!(
+                    function = name,
+                    messageId = message_id,
+                    eventId = d.event_id.as_deref(),
+                    eventType = d.event_type.as_deref(),
+                    requestId = d.request_id.as_deref(),
+                    correlationId = d.correlation_id.as_deref(),
+                    report = %d.report,
+                    "handled"
+                );
+                let mut metrics = d.metrics.clone();
+                metrics.push(observe::count("Handled", 1));
+                self.emit(&metrics, now);
+                Ok(d)
+            }
+            Err(e) => {
+                tracing::error!(
+                    function = name,
+                    messageId = message_id,
+                    transient = e.is_transient(),
+                    error = %e,
+                    "failed"
+                );
+                let name = if e.is_transient() {
+                    "Retried"
+                } else {
+                    "Rejected"
+                };
+                self.emit(&[observe::count(name, 1)], now);
+                Err(e)
+            }
+        }
+    }
+
+    fn emit(&self, metrics: &[Metric], now: Millis) {
+        for line in observe::emf(self.function.name, metrics, now) {
+            println!("{line}");
+        }
+    }
+
+    async fn api(&self, req: api::ApiRequest, now: Millis) -> Value {
+        let mut entropy = [0u8; 16];
+        let response = match getrandom::fill(&mut entropy) {
+            Ok(()) => Box::pin(api::handle(&self.ports, &req, now, entropy, &self.cfg.api))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(function = "api", path = %req.path, error = %e, "failed");
+                    api::ApiResponse::from_error(&e)
+                }),
+            Err(e) => {
+                let e = HandlerError::Transient(format!("no entropy for a requestId: {e}"));
+                tracing::error!(function = "api", error = %e, "failed");
+                api::ApiResponse::from_error(&e)
+            }
+        };
+        // A new request's id is also its correlationId.
+        let request_id = response.body.get("requestId").and_then(|v| v.as_str());
+        tracing::info!(
+            function = "api",
+            method = %req.method,
+            path = %req.path,
+            status = response.status,
+            requestId = request_id,
+            correlationId = request_id,
+            "answered"
+        );
+        payload::api_response(&response)
+    }
+
+    async fn sweep(&self, now: Millis) -> Result<Value, HandlerError> {
+        let decided = Box::pin(sweep(
+            &self.ports,
+            &self.ports,
+            now,
+            &self.cfg.policy,
+            SWEEP_LIMIT,
+        ))
+        .await?;
+        let ids: Vec<&str> = decided.iter().map(|r| r.request_id.as_str()).collect();
+        tracing::info!(function = "sweeper", decided = ?ids, "swept");
+        self.emit(&[observe::count("Swept", decided.len() as u64)], now);
+        Ok(json!({ "decided": ids }))
+    }
+}
+
+/// Milliseconds since the epoch: the one clock, read at the edge.
+pub fn now() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// Each binary's `main`.
+pub async fn run(name: &str) -> Result<(), lambda_runtime::Error> {
+    observe::init_logs();
+    let function = tally_deploy::function(name)
+        .ok_or_else(|| format!("no function named {name} in tally_deploy::FUNCTIONS"))?;
+    let cfg = Config::from_env(function).inspect_err(|e| {
+        tracing::error!(function = name, error = %e, "bad configuration");
+    })?;
+    let app = App::new(function, cfg, Clients::from_env().await);
+    let app = &app;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Box<serde_json::value::RawValue>>| async move {
+            match app.invoke(event.payload.get(), now()).await {
+                Answer::Ok(v) => Ok::<Value, lambda_runtime::Error>(v),
+                Answer::Failed(e) => Err(e.into()),
+            }
+        },
+    ))
+    .await
+}

@@ -1,0 +1,308 @@
+//! The personal-finance data in DynamoDB: files, transactions (with the
+//! `by-file` index), pending analytics jobs, category rules and
+//! notifications. Items are the core's domain types, attribute for field.
+
+use super::{classify, from_item, key, s, to_item, ttl_seconds, AwsPorts, Item};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue};
+use std::collections::HashMap;
+use tally_core::domain::{AnalyticsJob, CategoryRule, FileMeta, Notification, Transaction};
+use tally_core::ports::{
+    AnalyticsStore, CategoryRuleStore, FileStore, Notifier, PortError, TransactionStore,
+};
+use tally_deploy::layout::{TRANSACTIONS_FILE_INDEX, TTL_ATTRIBUTE};
+
+/// BatchGetItem's limit on keys per call.
+const BATCH_GET_KEYS: usize = 100;
+/// How long a notification is kept: 30 days.
+const NOTIFICATION_RETENTION_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+impl FileStore for AwsPorts {
+    async fn get_file(&self, file_id: &str) -> Result<Option<FileMeta>, PortError> {
+        self.get_item("Files", key("fileId", file_id))
+            .await?
+            .map(|item| from_item("file", item))
+            .transpose()
+    }
+
+    async fn put_file(&self, file: &FileMeta) -> Result<(), PortError> {
+        let table = self.table("Files")?;
+        self.clients
+            .dynamo
+            .put_item()
+            .table_name(table)
+            .set_item(Some(to_item("file", file)?))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("PutItem of file {}", file.file_id), e))
+    }
+
+    async fn delete_file(&self, file_id: &str) -> Result<bool, PortError> {
+        let table = self.table("Files")?;
+        let out = self
+            .clients
+            .dynamo
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(key("fileId", file_id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("DeleteItem of file {file_id}"), e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+}
+
+impl AwsPorts {
+    async fn query_file_transactions(&self, file_id: &str) -> Result<Vec<Item>, PortError> {
+        let table = self.table("Transactions")?;
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .clients
+                .dynamo
+                .query()
+                .table_name(table)
+                .index_name(TRANSACTIONS_FILE_INDEX)
+                .key_condition_expression("fileId = :f")
+                .expression_attribute_values(":f", s(file_id))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("Query of transactions of file {file_id}"), e))?;
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+}
+
+fn sorted(mut txs: Vec<Transaction>) -> Vec<Transaction> {
+    // The index returns no particular order; the core's memory store
+    // answers by id, and decisions must not depend on the store.
+    txs.sort_by(|a, b| a.transaction_id.cmp(&b.transaction_id));
+    txs
+}
+
+impl TransactionStore for AwsPorts {
+    async fn transactions_of_file(&self, file_id: &str) -> Result<Vec<Transaction>, PortError> {
+        let items = self.query_file_transactions(file_id).await?;
+        let txs = items
+            .into_iter()
+            .map(|i| from_item("transaction", i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(sorted(txs))
+    }
+
+    async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
+        let table = self.table("Transactions")?;
+        let mut found: HashMap<String, Transaction> = HashMap::new();
+        let mut unique: Vec<&String> = ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(BATCH_GET_KEYS) {
+            let keys: Vec<Item> = chunk.iter().map(|id| key("transactionId", id)).collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| PortError::Permanent(format!("BatchGetItem: {e}")))?,
+            );
+            // Unprocessed keys come back under throttling: ask again for them.
+            for attempt in 0.. {
+                let Some(req) = request.take() else { break };
+                if attempt > 8 {
+                    return Err(PortError::Transient(format!(
+                        "BatchGetItem on {table}: keys still unprocessed after {attempt} attempts"
+                    )));
+                }
+                let out = self
+                    .clients
+                    .dynamo
+                    .batch_get_item()
+                    .request_items(table, req)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("BatchGetItem on {table}"), e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default()
+                {
+                    let t: Transaction = from_item("transaction", item)?;
+                    found.insert(t.transaction_id.clone(), t);
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(table))
+                    .filter(|k| !k.keys.is_empty());
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5)))
+                        .await;
+                }
+            }
+        }
+        // In the order asked for, as the memory store answers.
+        Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
+    }
+
+    async fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError> {
+        let table = self.table("Transactions")?;
+        let mut added = 0;
+        for t in txs {
+            let put = self
+                .clients
+                .dynamo
+                .put_item()
+                .table_name(table)
+                .set_item(Some(to_item("transaction", t)?))
+                .condition_expression("attribute_not_exists(transactionId)")
+                .send()
+                .await;
+            match put {
+                Ok(_) => added += 1,
+                Err(e) => {
+                    match classify(&format!("PutItem of transaction {}", t.transaction_id), e) {
+                        PortError::Conflict(_) => {}
+                        other => return Err(other),
+                    }
+                }
+            }
+        }
+        Ok(added)
+    }
+
+    async fn set_category(&self, transaction_id: &str, category_id: &str) -> Result<(), PortError> {
+        let table = self.table("Transactions")?;
+        self.clients
+            .dynamo
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key("transactionId", transaction_id)))
+            .update_expression("SET categoryId = :c")
+            .condition_expression("attribute_exists(transactionId)")
+            .expression_attribute_values(":c", s(category_id))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("UpdateItem of transaction {transaction_id}"), e))
+    }
+
+    async fn delete_transactions_of_file(&self, file_id: &str) -> Result<Vec<String>, PortError> {
+        let table = self.table("Transactions")?;
+        let mut deleted = Vec::new();
+        for item in self.query_file_transactions(file_id).await? {
+            let id = super::string_attr(&item, "transactionId")?.to_owned();
+            let out = self
+                .clients
+                .dynamo
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key("transactionId", &id)))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("DeleteItem of transaction {id}"), e))?;
+            // A concurrent delete may have taken it first: count only ours.
+            if out.attributes.is_some_and(|a| !a.is_empty()) {
+                deleted.push(id);
+            }
+        }
+        deleted.sort();
+        Ok(deleted)
+    }
+}
+
+impl AnalyticsStore for AwsPorts {
+    async fn pending_job(&self, user_id: &str) -> Result<Option<AnalyticsJob>, PortError> {
+        self.get_item("Analytics", key("userId", user_id))
+            .await?
+            .map(|item| from_item("analytics job", item))
+            .transpose()
+    }
+
+    async fn put_job(&self, job: &AnalyticsJob) -> Result<(), PortError> {
+        let table = self.table("Analytics")?;
+        self.clients
+            .dynamo
+            .put_item()
+            .table_name(table)
+            .set_item(Some(to_item("analytics job", job)?))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("PutItem of analytics job of {}", job.user_id), e))
+    }
+}
+
+impl CategoryRuleStore for AwsPorts {
+    async fn rules_of_user(&self, user_id: &str) -> Result<Vec<CategoryRule>, PortError> {
+        let table = self.table("CategoryRules")?;
+        let mut rules = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .clients
+                .dynamo
+                .query()
+                .table_name(table)
+                .key_condition_expression("userId = :u")
+                .expression_attribute_values(":u", s(user_id))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("Query of category rules of {user_id}"), e))?;
+            for item in page.items.unwrap_or_default() {
+                rules.push(from_item::<CategoryRule>("category rule", item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(rules)
+    }
+}
+
+impl AwsPorts {
+    /// Writes a category rule (how rules reach the table; the tests seed
+    /// users with it).
+    pub async fn put_rule(&self, rule: &CategoryRule) -> Result<(), PortError> {
+        let table = self.table("CategoryRules")?;
+        self.clients
+            .dynamo
+            .put_item()
+            .table_name(table)
+            .set_item(Some(to_item("category rule", rule)?))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("PutItem of category rule {}", rule.rule_id), e))
+    }
+}
+
+impl Notifier for AwsPorts {
+    async fn notify(&self, note: &Notification) -> Result<(), PortError> {
+        let table = self.table("Notifications")?;
+        let mut item = to_item("notification", note)?;
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            ttl_seconds(note.at.saturating_add(NOTIFICATION_RETENTION_MS)),
+        );
+        self.clients
+            .dynamo
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("PutItem of notification {}", note.event_id), e))
+    }
+}
