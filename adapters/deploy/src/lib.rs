@@ -6,6 +6,7 @@
 
 pub mod env;
 pub mod layout;
+pub mod template;
 
 /// What starts a function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +26,15 @@ pub enum Trigger {
 /// What a function may do to a resource (least privilege).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
+    /// Items (`GetItem`, `Query`, `BatchGetItem`, on the table and its
+    /// indexes) or objects (`GetObject`, and `ListBucket` so that a missing
+    /// key answers 404, not 403). Nothing on the bus.
     Read,
+    /// Read plus put and update (`PutItem`, `UpdateItem`,
+    /// `ConditionCheckItem`; `PutObject`; `PutEvents` on the bus). Not
+    /// `BatchWriteItem`: its requests may delete, so it is a delete right.
     Write,
-    /// Write plus delete.
+    /// Write plus delete (`DeleteItem`, `BatchWriteItem`; `DeleteObject`).
     ReadWriteDelete,
 }
 
@@ -48,13 +55,59 @@ pub struct Function {
     pub target: Option<&'static str>,
     pub trigger: Trigger,
     pub uses: &'static [(Resource, Access)],
+    /// The policy variables of [`env`] it reads, besides those of the
+    /// resources in `uses` (see [`Function::env_vars`]).
+    pub settings: &'static [&'static str],
+}
+
+impl Function {
+    /// Every environment variable the function reads, in `uses` order then
+    /// `settings`: each table's variable, [`env::CONTENT_BUCKET`],
+    /// [`env::EVENT_BUS_NAME`], then its policy variables. The template
+    /// sets exactly these.
+    pub fn env_vars(&self) -> Vec<&'static str> {
+        let mut vars: Vec<&'static str> = Vec::new();
+        for (resource, _) in self.uses {
+            let var = match resource {
+                Resource::Table(t) => match layout::table(t) {
+                    Some(t) => t.env,
+                    None => continue,
+                },
+                Resource::ContentBucket => env::CONTENT_BUCKET,
+                Resource::Bus => env::EVENT_BUS_NAME,
+            };
+            if !vars.contains(&var) {
+                vars.push(var);
+            }
+        }
+        for var in self.settings {
+            if !vars.contains(var) {
+                vars.push(var);
+            }
+        }
+        vars
+    }
 }
 
 use Access::*;
 use Resource::*;
 
-/// Every function of the deployment. Only the executor may delete content
-/// or transactions; only the aggregator and the sweeper write records.
+/// What the aggregator and the sweeper decide with (both step records).
+const DECIDING: &[&str] = &[
+    env::REQUIRED_VOTERS,
+    env::DEADLINE_SECONDS,
+    env::TIMEOUT_OUTCOME,
+    env::ERROR_OUTCOME,
+];
+
+/// Every function of the deployment. Only the executor may delete content,
+/// files or transactions; only the aggregator and the sweeper write records.
+///
+/// The idempotency table: consumers that claim last (the voters,
+/// categorization) only put claims (`Write`); those that claim first and
+/// release the claim when their work fails (analytics, notification, the
+/// file processor, the executor) delete it on release (`ReadWriteDelete`).
+/// See `tally_core::consumers`.
 pub const FUNCTIONS: &[Function] = &[
     Function {
         name: "api",
@@ -65,18 +118,21 @@ pub const FUNCTIONS: &[Function] = &[
             (Table("Transactions"), Read),
             (Bus, Write),
         ],
+        settings: &[env::ENABLE_EVENT_PUBLISHING, env::COORDINATION_FLAVOUR],
     },
     Function {
         name: "aggregator",
         target: Some("aggregator"),
         trigger: Trigger::Rules,
         uses: &[(Table("Records"), Write), (Bus, Write)],
+        settings: DECIDING,
     },
     Function {
         name: "sweeper",
         target: None,
         trigger: Trigger::Schedule,
         uses: &[(Table("Records"), Write), (Bus, Write)],
+        settings: DECIDING,
     },
     Function {
         name: "executor",
@@ -90,47 +146,52 @@ pub const FUNCTIONS: &[Function] = &[
             (ContentBucket, ReadWriteDelete),
             (Bus, Write),
         ],
+        settings: &[],
     },
     Function {
         name: "analytics-voter",
         target: Some("analytics_voter"),
         trigger: Trigger::Rules,
         uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
+            (Table("Idempotency"), Write),
             (Table("Analytics"), Read),
             (Bus, Write),
         ],
+        settings: &[],
     },
     Function {
         name: "category-voter",
         target: Some("category_voter"),
         trigger: Trigger::Rules,
         uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
+            (Table("Idempotency"), Write),
             (Table("Transactions"), Read),
             (Table("CategoryRules"), Read),
             (Bus, Write),
         ],
+        settings: &[],
     },
     Function {
         name: "backup-voter",
         target: Some("backup_voter"),
         trigger: Trigger::Rules,
         uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
+            (Table("Idempotency"), Write),
             (Table("Files"), Read),
             (Bus, Write),
         ],
+        settings: &[],
     },
     Function {
         name: "compliance-voter",
         target: Some("compliance_voter"),
         trigger: Trigger::Rules,
         uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
+            (Table("Idempotency"), Write),
             (Table("Files"), Read),
             (Bus, Write),
         ],
+        settings: &[],
     },
     Function {
         name: "analytics",
@@ -141,23 +202,26 @@ pub const FUNCTIONS: &[Function] = &[
             (Table("Analytics"), Write),
             (Bus, Write),
         ],
+        settings: &[],
     },
     Function {
         name: "categorization",
         target: Some("categorization"),
         trigger: Trigger::Rules,
         uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
+            (Table("Idempotency"), Write),
             (Table("Transactions"), Write),
             (Table("CategoryRules"), Read),
             (Bus, Write),
         ],
+        settings: &[],
     },
     Function {
         name: "audit",
         target: Some("audit"),
         trigger: Trigger::Rules,
         uses: &[(Table("Audit"), Write)],
+        settings: &[],
     },
     Function {
         name: "notification",
@@ -167,6 +231,7 @@ pub const FUNCTIONS: &[Function] = &[
             (Table("Idempotency"), ReadWriteDelete),
             (Table("Notifications"), Write),
         ],
+        settings: &[],
     },
     Function {
         name: "file-processor",
@@ -179,12 +244,14 @@ pub const FUNCTIONS: &[Function] = &[
             (ContentBucket, Read),
             (Bus, Write),
         ],
+        settings: &[],
     },
     Function {
         name: "object-created",
         target: None,
         trigger: Trigger::ObjectCreated,
         uses: &[(Bus, Write)],
+        settings: &[],
     },
 ];
 

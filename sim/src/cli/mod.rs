@@ -8,6 +8,7 @@ pub mod pattern;
 pub mod rules;
 pub mod scenarios;
 pub mod show;
+pub mod template;
 pub mod trace;
 
 #[derive(Debug, Parser)]
@@ -41,6 +42,8 @@ pub enum Command {
     /// The rules file: lint it against the event catalogue, show routes.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
+    /// Print the SAM/CloudFormation template generated from the rules file.
+    Template(template::TemplateArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(args) => trace::replay(*args),
         Command::Diff(args) => trace::diff(args),
         Command::Capture(args) => trace::capture(args),
+        Command::Template(args) => template::run(args),
     }
 }
 

@@ -1,0 +1,776 @@
+//! The SAM/CloudFormation template, generated from the rules file and the
+//! deployment description of this crate ([`FUNCTIONS`], [`TABLES`],
+//! [`crate::env`]). Pure: [`template`] builds a JSON value; `tally template`
+//! prints it.
+//!
+//! What it declares:
+//!
+//! * the custom event bus named by the rules file;
+//! * one `AWS::Events::Rule` per rule on that bus, with the rule's pattern
+//!   as its `EventPattern` and one target per rule target: the target
+//!   function's SQS queue, with the rule's retry policy and a dead-letter
+//!   queue per distinct `dead_letter_queue` name;
+//! * per function started by rules, its queue (with a redrive policy to the
+//!   function's own dead-letter queue) and an SQS event source reporting
+//!   partial batch failures; queue policies let exactly the rules that
+//!   target a queue (or dead-letter into it) send to it;
+//! * the functions (`provided.al2023`, `bootstrap`, code in
+//!   `target/lambda/<name>/` as `cargo lambda build` leaves it), each with
+//!   exactly the environment variables of [`Function::env_vars`] and an
+//!   IAM role granting exactly what its `uses` says on exactly those ARNs;
+//! * the tables of [`TABLES`] (on demand, with their indexes and TTL) and
+//!   the content bucket;
+//! * parameters for the architecture and the coordination policy (defaults
+//!   from [`Policy::default`]) and outputs naming the bus, the tables, the
+//!   bucket, the dead-letter queues and the API's URL.
+
+use crate::layout::{KeyType, Table, TABLES};
+use crate::{env, Access, Function, Resource, Trigger, FUNCTIONS};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use tally_core::coordination::{Outcome, Policy};
+use tally_core::rules::{Rule, Rules};
+
+/// Every function's timeout.
+pub const FUNCTION_TIMEOUT_SECONDS: u32 = 30;
+/// A function's queue hides a message this long while it is handled: six
+/// times the function's timeout, as AWS advises for SQS event sources.
+pub const QUEUE_VISIBILITY_SECONDS: u32 = 6 * FUNCTION_TIMEOUT_SECONDS;
+/// Receives of one message before its queue moves it to the function's
+/// dead-letter queue.
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+/// How long a function's queue keeps a message: 4 days (SQS's default,
+/// written out).
+pub const QUEUE_RETENTION_SECONDS: u32 = 4 * 24 * 60 * 60;
+/// How long dead-letter queues keep messages: 14 days, SQS's maximum. A
+/// standard queue's message keeps its first enqueue time when redriven, so
+/// this must be longer than [`QUEUE_RETENTION_SECONDS`].
+pub const DEAD_LETTER_RETENTION_SECONDS: u32 = 14 * 24 * 60 * 60;
+/// How often the sweeper runs.
+pub const SWEEP_SCHEDULE: &str = "rate(1 minute)";
+/// The API's one route.
+pub const API_PATH: &str = "/files/{id}";
+pub const API_METHOD: &str = "delete";
+/// How long function logs are kept.
+pub const LOG_RETENTION_DAYS: u32 = 30;
+
+/// The bus's logical ID.
+pub const BUS_ID: &str = "EventBus";
+/// The content bucket's logical ID.
+pub const BUCKET_ID: &str = "ContentBucket";
+
+/// The parameter choosing the functions' architecture. The others are one
+/// per policy variable of [`crate::env`] that is a deployment choice.
+pub const ARCHITECTURE_PARAMETER: &str = "Architecture";
+
+/// `file-processor` -> `FileProcessor`: CloudFormation logical IDs are
+/// alphanumeric.
+pub fn pascal(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            let first = chars.next().map(|c| c.to_ascii_uppercase());
+            first.into_iter().chain(chars).collect::<String>()
+        })
+        .collect()
+}
+
+/// A function's logical ID (`api` -> `ApiFunction`).
+pub fn function_id(name: &str) -> String {
+    format!("{}Function", pascal(name))
+}
+
+/// A table's logical ID (`Records` -> `RecordsTable`).
+pub fn table_id(logical: &str) -> String {
+    format!("{logical}Table")
+}
+
+fn role_id(f: &Function) -> String {
+    format!("{}Role", pascal(f.name))
+}
+
+fn logs_id(f: &Function) -> String {
+    format!("{}Logs", pascal(f.name))
+}
+
+fn queue_id(f: &Function) -> String {
+    format!("{}Queue", pascal(f.name))
+}
+
+fn function_dlq_id(f: &Function) -> String {
+    format!("{}DeadLetterQueue", pascal(f.name))
+}
+
+fn queue_policy_id(f: &Function) -> String {
+    format!("{}QueuePolicy", pascal(f.name))
+}
+
+/// The name of a function's event in `Events` (SAM derives resource IDs
+/// `<function ID><event name>` and `...Permission` from it).
+fn event_name(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::Rules => "Queue",
+        Trigger::Api => "Api",
+        Trigger::ObjectCreated => "Upload",
+        Trigger::Schedule => "Sweep",
+    }
+}
+
+fn get_att(id: &str, attribute: &str) -> Value {
+    json!({ "Fn::GetAtt": [id, attribute] })
+}
+
+fn reference(id: &str) -> Value {
+    json!({ "Ref": id })
+}
+
+/// Hands out logical IDs for names that come from the rules file, so that
+/// two names that differ only in punctuation (`a-b`, `a.b`), or one that
+/// reads like a fixed ID, never share one: the second gets a number.
+struct Ids {
+    taken: BTreeSet<String>,
+}
+
+impl Ids {
+    fn new() -> Ids {
+        let mut taken = BTreeSet::new();
+        for id in [BUS_ID, BUCKET_ID, "ServerlessRestApi"] {
+            taken.insert(id.to_owned());
+        }
+        for t in TABLES {
+            taken.insert(table_id(t.logical));
+        }
+        for f in FUNCTIONS {
+            let fid = function_id(f.name);
+            let event = format!("{fid}{}", event_name(f.trigger));
+            taken.extend([
+                role_id(f),
+                logs_id(f),
+                queue_id(f),
+                function_dlq_id(f),
+                queue_policy_id(f),
+                format!("{event}Permission"),
+                event,
+                fid,
+            ]);
+        }
+        Ids { taken }
+    }
+
+    fn allocate(&mut self, base: String) -> String {
+        let mut id = base.clone();
+        let mut n = 2;
+        while !self.taken.insert(id.clone()) {
+            id = format!("{base}{n}");
+            n += 1;
+        }
+        id
+    }
+}
+
+fn outcome(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Proceed => "proceed",
+        Outcome::Deny => "deny",
+    }
+}
+
+/// The parameter (or constant) each policy variable of [`crate::env`]
+/// takes its value from.
+fn setting_value(var: &str) -> Value {
+    match var {
+        // Direct deletion (publishing off) would need delete rights the
+        // API is not given: the deployment always publishes.
+        env::ENABLE_EVENT_PUBLISHING => json!("true"),
+        env::COORDINATION_FLAVOUR => reference("CoordinationFlavour"),
+        env::REQUIRED_VOTERS => reference("RequiredVoters"),
+        env::DEADLINE_SECONDS => reference("DeadlineSeconds"),
+        env::TIMEOUT_OUTCOME => reference("TimeoutOutcome"),
+        env::ERROR_OUTCOME => reference("ErrorOutcome"),
+        other => panic!("tally-deploy: no template value for the setting {other}"),
+    }
+}
+
+fn parameters() -> Value {
+    let policy = Policy::default();
+    let outcomes = json!(["deny", "proceed"]);
+    json!({
+        ARCHITECTURE_PARAMETER: {
+            "Type": "String",
+            "Default": "arm64",
+            "AllowedValues": ["arm64", "x86_64"],
+            "Description": "The functions' architecture (cargo lambda build --arm64 or --x86-64)."
+        },
+        "CoordinationFlavour": {
+            "Type": "String",
+            "Default": "voting",
+            "AllowedValues": ["voting", "completion"],
+            "Description": "Which coordination a deletion request starts (COORDINATION_FLAVOUR)."
+        },
+        "RequiredVoters": {
+            "Type": "String",
+            "Default": policy.voting.required.join(","),
+            "Description": "Comma-separated voters the voting flavour always waits for (REQUIRED_VOTERS)."
+        },
+        "DeadlineSeconds": {
+            "Type": "Number",
+            "Default": (policy.voting.deadline_ms / 1000).to_string(),
+            "MinValue": 1,
+            "Description": "Seconds from a request to its deadline (DEADLINE_SECONDS)."
+        },
+        "TimeoutOutcome": {
+            "Type": "String",
+            "Default": outcome(policy.voting.timeout_outcome),
+            "AllowedValues": outcomes,
+            "Description": "What an expired deadline decides in the voting flavour (TIMEOUT_OUTCOME)."
+        },
+        "ErrorOutcome": {
+            "Type": "String",
+            "Default": outcome(policy.voting.error_outcome),
+            "AllowedValues": outcomes,
+            "Description": "What a voter's error decides in the voting flavour (ERROR_OUTCOME)."
+        }
+    })
+}
+
+fn key_type(k: KeyType) -> &'static str {
+    match k {
+        KeyType::S => "S",
+        KeyType::N => "N",
+    }
+}
+
+fn key_schema(pk: &str, sk: Option<&str>) -> Value {
+    let mut keys = vec![json!({ "AttributeName": pk, "KeyType": "HASH" })];
+    if let Some(sk) = sk {
+        keys.push(json!({ "AttributeName": sk, "KeyType": "RANGE" }));
+    }
+    Value::Array(keys)
+}
+
+/// A table resource. The table's own keys are strings; each index names
+/// its keys' types. An attribute is defined once, at its first mention.
+fn table_resource(t: &Table) -> Value {
+    let mut attributes: Vec<(&str, KeyType)> = Vec::new();
+    let mut define = |name: &'static str, k: KeyType| {
+        if !attributes.iter().any(|(n, _)| *n == name) {
+            attributes.push((name, k));
+        }
+    };
+    define(t.pk, KeyType::S);
+    if let Some(sk) = t.sk {
+        define(sk, KeyType::S);
+    }
+    for i in t.indexes {
+        define(i.pk.0, i.pk.1);
+        if let Some((sk, k)) = i.sk {
+            define(sk, k);
+        }
+    }
+    let mut props = Map::new();
+    props.insert("BillingMode".into(), json!("PAY_PER_REQUEST"));
+    props.insert(
+        "AttributeDefinitions".into(),
+        attributes
+            .iter()
+            .map(|(n, k)| json!({ "AttributeName": n, "AttributeType": key_type(*k) }))
+            .collect(),
+    );
+    props.insert("KeySchema".into(), key_schema(t.pk, t.sk));
+    if !t.indexes.is_empty() {
+        props.insert(
+            "GlobalSecondaryIndexes".into(),
+            t.indexes
+                .iter()
+                .map(|i| {
+                    json!({
+                        "IndexName": i.name,
+                        "KeySchema": key_schema(i.pk.0, i.sk.map(|(n, _)| n)),
+                        "Projection": { "ProjectionType": "ALL" }
+                    })
+                })
+                .collect(),
+        );
+    }
+    if let Some(ttl) = t.ttl {
+        props.insert(
+            "TimeToLiveSpecification".into(),
+            json!({ "AttributeName": ttl, "Enabled": true }),
+        );
+    }
+    json!({
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": props
+    })
+}
+
+fn bucket_resource() -> Value {
+    json!({
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    { "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" } }
+                ]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": true,
+                "BlockPublicPolicy": true,
+                "IgnorePublicAcls": true,
+                "RestrictPublicBuckets": true
+            }
+        }
+    })
+}
+
+/// DynamoDB actions per access level.
+pub fn table_actions(access: Access) -> &'static [&'static str] {
+    match access {
+        Access::Read => &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+        ],
+        Access::Write => &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
+        Access::ReadWriteDelete => &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
+    }
+}
+
+/// S3 object actions per access level (`s3:ListBucket` on the bucket
+/// itself comes with every level).
+pub fn object_actions(access: Access) -> &'static [&'static str] {
+    match access {
+        Access::Read => &["s3:GetObject"],
+        Access::Write => &["s3:GetObject", "s3:PutObject"],
+        Access::ReadWriteDelete => &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+    }
+}
+
+fn statement(sid: String, actions: &[&str], resources: Vec<Value>) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resources
+    })
+}
+
+/// The statements of a function's role: its logs, its queue, and exactly
+/// what `uses` grants on exactly those resources.
+fn role_statements(f: &Function) -> Vec<Value> {
+    let mut statements = vec![statement(
+        "Logs".into(),
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        vec![get_att(&logs_id(f), "Arn")],
+    )];
+    if f.trigger == Trigger::Rules {
+        statements.push(statement(
+            "Queue".into(),
+            &[
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
+            vec![get_att(&queue_id(f), "Arn")],
+        ));
+    }
+    for &(resource, access) in f.uses {
+        match resource {
+            Resource::Table(logical) => {
+                let t = crate::layout::table(logical).unwrap_or_else(|| {
+                    panic!(
+                        "tally-deploy: function {} uses table {logical}, which layout::TABLES lacks",
+                        f.name
+                    )
+                });
+                let id = table_id(t.logical);
+                let mut resources = vec![get_att(&id, "Arn")];
+                resources.extend(
+                    t.indexes
+                        .iter()
+                        .map(|i| json!({ "Fn::Sub": format!("${{{id}.Arn}}/index/{}", i.name) })),
+                );
+                statements.push(statement(
+                    format!("{}Table", t.logical),
+                    table_actions(access),
+                    resources,
+                ));
+            }
+            Resource::ContentBucket => {
+                statements.push(statement(
+                    "ContentObjects".into(),
+                    object_actions(access),
+                    vec![json!({ "Fn::Sub": format!("${{{BUCKET_ID}.Arn}}/*") })],
+                ));
+                // Without it a missing key answers 403, not 404.
+                statements.push(statement(
+                    "ContentList".into(),
+                    &["s3:ListBucket"],
+                    vec![get_att(BUCKET_ID, "Arn")],
+                ));
+            }
+            Resource::Bus => {
+                if access != Access::Read {
+                    statements.push(statement(
+                        "Bus".into(),
+                        &["events:PutEvents"],
+                        vec![get_att(BUS_ID, "Arn")],
+                    ));
+                }
+            }
+        }
+    }
+    statements
+}
+
+fn role_resource(f: &Function) -> Value {
+    json!({
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": format!("tally {}: exactly what it uses", f.name),
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "lambda.amazonaws.com" },
+                    "Action": "sts:AssumeRole"
+                }]
+            },
+            "Policies": [{
+                "PolicyName": format!("tally-{}", f.name),
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": role_statements(f)
+                }
+            }]
+        }
+    })
+}
+
+fn environment(f: &Function) -> Map<String, Value> {
+    let mut vars = Map::new();
+    for var in f.env_vars() {
+        let value = if var == env::CONTENT_BUCKET {
+            reference(BUCKET_ID)
+        } else if var == env::EVENT_BUS_NAME {
+            reference(BUS_ID)
+        } else if let Some(t) = TABLES.iter().find(|t| t.env == var) {
+            reference(&table_id(t.logical))
+        } else {
+            setting_value(var)
+        };
+        vars.insert(var.to_owned(), value);
+    }
+    vars
+}
+
+fn function_event(f: &Function) -> Value {
+    match f.trigger {
+        Trigger::Rules => json!({
+            "Type": "SQS",
+            "Properties": {
+                "Queue": get_att(&queue_id(f), "Arn"),
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"]
+            }
+        }),
+        Trigger::Api => json!({
+            "Type": "Api",
+            "Properties": { "Path": API_PATH, "Method": API_METHOD }
+        }),
+        Trigger::ObjectCreated => json!({
+            "Type": "S3",
+            "Properties": { "Bucket": reference(BUCKET_ID), "Events": "s3:ObjectCreated:*" }
+        }),
+        Trigger::Schedule => json!({
+            "Type": "Schedule",
+            "Properties": { "Schedule": SWEEP_SCHEDULE }
+        }),
+    }
+}
+
+fn trigger_text(f: &Function) -> String {
+    match f.trigger {
+        Trigger::Rules => format!(
+            "the rules that target {}, through its queue",
+            f.target.unwrap_or(f.name)
+        ),
+        Trigger::Api => format!("{} {API_PATH}", API_METHOD.to_uppercase()),
+        Trigger::ObjectCreated => "objects created in the content bucket".to_owned(),
+        Trigger::Schedule => format!("{SWEEP_SCHEDULE}: expired deadlines, stuck outboxes"),
+    }
+}
+
+fn function_resource(f: &Function) -> Value {
+    json!({
+        "Type": "AWS::Serverless::Function",
+        "Properties": {
+            "Description": format!("tally {}: {}", f.name, trigger_text(f)),
+            "CodeUri": format!("target/lambda/{}/", f.name),
+            "Role": get_att(&role_id(f), "Arn"),
+            "LoggingConfig": { "LogGroup": reference(&logs_id(f)), "LogFormat": "JSON" },
+            "Environment": { "Variables": environment(f) },
+            "Events": { event_name(f.trigger): function_event(f) }
+        }
+    })
+}
+
+/// A function's queue: what it holds is in flight and goes with the stack.
+fn function_queue(f: &Function) -> Value {
+    json!({
+        "Type": "AWS::SQS::Queue",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
+            "VisibilityTimeout": QUEUE_VISIBILITY_SECONDS,
+            "SqsManagedSseEnabled": true,
+            "RedrivePolicy": {
+                "deadLetterTargetArn": get_att(&function_dlq_id(f), "Arn"),
+                "maxReceiveCount": MAX_RECEIVE_COUNT
+            }
+        }
+    })
+}
+
+/// A dead-letter queue: what it holds waits for a human, so it outlives
+/// the stack.
+fn dead_letter_queue() -> Value {
+    json!({
+        "Type": "AWS::SQS::Queue",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS,
+            "SqsManagedSseEnabled": true
+        }
+    })
+}
+
+/// Lets EventBridge send to a queue from exactly these rules.
+fn queue_policy(queue: &str, rule_ids: &BTreeSet<String>) -> Value {
+    let sources: Vec<Value> = rule_ids.iter().map(|r| get_att(r, "Arn")).collect();
+    json!({
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [reference(queue)],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "EventBridgeRules",
+                    "Effect": "Allow",
+                    "Principal": { "Service": "events.amazonaws.com" },
+                    "Action": "sqs:SendMessage",
+                    "Resource": get_att(queue, "Arn"),
+                    "Condition": { "ArnEquals": { "aws:SourceArn": sources } }
+                }]
+            }
+        }
+    })
+}
+
+/// The function a rule target names. Every target the rules file accepts
+/// has one (`tally_core::rules::TARGETS`; a test checks it).
+pub fn target_function(target: &str) -> Option<&'static Function> {
+    FUNCTIONS.iter().find(|f| f.target == Some(target))
+}
+
+/// A rule's description, within EventBridge's 512 characters.
+fn rule_description(rule: &Rule) -> String {
+    rule.description.chars().take(512).collect()
+}
+
+/// The template for these rules, as JSON.
+pub fn template(rules: &Rules) -> Value {
+    let mut ids = Ids::new();
+    let mut resources = Map::new();
+    let mut outputs = Map::new();
+
+    resources.insert(
+        BUS_ID.into(),
+        json!({ "Type": "AWS::Events::EventBus", "Properties": { "Name": rules.bus } }),
+    );
+    outputs.insert(
+        "EventBusName".into(),
+        json!({ "Description": "The event bus", "Value": reference(BUS_ID) }),
+    );
+    for t in TABLES {
+        let id = table_id(t.logical);
+        resources.insert(id.clone(), table_resource(t));
+        outputs.insert(
+            format!("{id}Name"),
+            json!({ "Description": format!("{} ({})", t.logical, t.env), "Value": reference(&id) }),
+        );
+    }
+    resources.insert(BUCKET_ID.into(), bucket_resource());
+    outputs.insert(
+        "ContentBucketName".into(),
+        json!({ "Description": "The content bucket (CONTENT_BUCKET)", "Value": reference(BUCKET_ID) }),
+    );
+
+    // The rules' dead-letter queues, one per distinct name, and the rules
+    // that send to each.
+    let mut dlqs: Vec<(String, String, BTreeSet<String>)> = Vec::new();
+    // Per function, the rules that send to its queue.
+    let mut senders: Vec<BTreeSet<String>> = vec![BTreeSet::new(); FUNCTIONS.len()];
+    for rule in &rules.rules {
+        let rule_id = ids.allocate(format!("{}Rule", pascal(&rule.name)));
+        let dlq = match dlqs
+            .iter()
+            .position(|(n, _, _)| *n == rule.dead_letter_queue)
+        {
+            Some(i) => i,
+            None => {
+                let id = ids.allocate(format!("{}Queue", pascal(&rule.dead_letter_queue)));
+                dlqs.push((rule.dead_letter_queue.clone(), id, BTreeSet::new()));
+                dlqs.len() - 1
+            }
+        };
+        dlqs[dlq].2.insert(rule_id.clone());
+        let mut targets = Vec::new();
+        let mut seen = BTreeSet::new();
+        for target in &rule.targets {
+            if !seen.insert(target.as_str()) {
+                continue;
+            }
+            let Some(i) = FUNCTIONS.iter().position(|f| f.target == Some(target)) else {
+                panic!("tally-deploy: no function in FUNCTIONS for the rule target {target:?}");
+            };
+            senders[i].insert(rule_id.clone());
+            targets.push(json!({
+                "Id": target,
+                "Arn": get_att(&queue_id(&FUNCTIONS[i]), "Arn"),
+                "RetryPolicy": {
+                    "MaximumRetryAttempts": rule.retry.maximum_retry_attempts,
+                    "MaximumEventAgeInSeconds": rule.retry.maximum_event_age_seconds
+                },
+                "DeadLetterConfig": { "Arn": get_att(&dlqs[dlq].1, "Arn") }
+            }));
+        }
+        let mut props = Map::new();
+        props.insert("Name".into(), json!(rule.name));
+        let description = rule_description(rule);
+        if !description.is_empty() {
+            props.insert("Description".into(), json!(description));
+        }
+        props.insert("EventBusName".into(), reference(BUS_ID));
+        props.insert("EventPattern".into(), rule.pattern.source().clone());
+        props.insert("State".into(), json!("ENABLED"));
+        props.insert("Targets".into(), Value::Array(targets));
+        resources.insert(
+            rule_id,
+            json!({ "Type": "AWS::Events::Rule", "Properties": props }),
+        );
+    }
+    for (name, id, rule_ids) in &dlqs {
+        resources.insert(id.clone(), dead_letter_queue());
+        let policy = ids.allocate(format!("{id}Policy"));
+        resources.insert(policy, queue_policy(id, rule_ids));
+        outputs.insert(
+            ids.allocate(format!("{id}Url")),
+            json!({
+                "Description": format!("The rules' dead-letter queue {name}"),
+                "Value": reference(id)
+            }),
+        );
+    }
+
+    for (f, rule_ids) in FUNCTIONS.iter().zip(&senders) {
+        if f.trigger == Trigger::Rules {
+            resources.insert(queue_id(f), function_queue(f));
+            resources.insert(function_dlq_id(f), dead_letter_queue());
+            if !rule_ids.is_empty() {
+                resources.insert(queue_policy_id(f), queue_policy(&queue_id(f), rule_ids));
+            }
+        }
+        resources.insert(
+            logs_id(f),
+            json!({
+                "Type": "AWS::Logs::LogGroup",
+                "DeletionPolicy": "Delete",
+                "UpdateReplacePolicy": "Delete",
+                "Properties": { "RetentionInDays": LOG_RETENTION_DAYS }
+            }),
+        );
+        resources.insert(role_id(f), role_resource(f));
+        resources.insert(function_id(f.name), function_resource(f));
+        if f.trigger == Trigger::Api {
+            outputs.insert(
+                "ApiUrl".into(),
+                json!({
+                    "Description": format!("{} {API_PATH}", API_METHOD.to_uppercase()),
+                    "Value": {
+                        "Fn::Sub": "https://${ServerlessRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Prod/files/"
+                    }
+                }),
+            );
+        }
+    }
+
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Description": format!(
+            "tally: the event bus {}, its {} rules, the functions, tables and content bucket. \
+             Generated by `tally template`; edit the rules file or tally-deploy, not this.",
+            rules.bus,
+            rules.rules.len()
+        ),
+        "Parameters": parameters(),
+        "Globals": {
+            "Function": {
+                "Runtime": "provided.al2023",
+                "Handler": "bootstrap",
+                "Architectures": [reference(ARCHITECTURE_PARAMETER)],
+                "Timeout": FUNCTION_TIMEOUT_SECONDS,
+                "MemorySize": 256
+            }
+        },
+        "Resources": resources,
+        "Outputs": outputs
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_ids_are_pascal_case_alphanumerics() {
+        assert_eq!(pascal("file-processor"), "FileProcessor");
+        assert_eq!(pascal("analytics_voter"), "AnalyticsVoter");
+        assert_eq!(pascal("deletion.dlq-2"), "DeletionDlq2");
+        assert_eq!(pascal("--"), "");
+        assert_eq!(function_id("object-created"), "ObjectCreatedFunction");
+    }
+
+    #[test]
+    fn allocated_ids_never_repeat_a_fixed_or_earlier_one() {
+        let mut ids = Ids::new();
+        assert_eq!(ids.allocate("ExecutorQueue".into()), "ExecutorQueue2");
+        assert_eq!(ids.allocate("ABRule".into()), "ABRule");
+        assert_eq!(ids.allocate("ABRule".into()), "ABRule2");
+        assert_eq!(ids.allocate("ABRule".into()), "ABRule3");
+    }
+}

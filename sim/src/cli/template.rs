@@ -1,0 +1,71 @@
+//! `tally template`: the deployment's SAM/CloudFormation template (JSON),
+//! generated from the rules file and tally-deploy's description of the
+//! functions, tables and environment.
+
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// A rules file (TOML); the embedded default rules when omitted.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+}
+
+/// The template's text, or an error naming the rules file.
+pub fn render(args: &TemplateArgs) -> Result<String, String> {
+    let rules = super::rules::load(args.rules.as_ref())?;
+    let template = tally_deploy::template::template(&rules);
+    serde_json::to_string_pretty(&template).map_err(|e| format!("cannot print the template: {e}"))
+}
+
+pub fn run(args: TemplateArgs) -> ExitCode {
+    match render(&args) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_rules_make_a_template() {
+        let text = render(&TemplateArgs { rules: None }).unwrap();
+        let t: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(t["Transform"], "AWS::Serverless-2016-10-31");
+        assert_eq!(
+            t["Resources"]["EventBus"]["Properties"]["Name"],
+            "tally-events"
+        );
+    }
+
+    #[test]
+    fn a_bad_rules_file_is_named_in_the_error() {
+        let dir = std::env::temp_dir().join(format!("tally-template-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad-rules.toml");
+        std::fs::write(&bad, "bus = \"b\"\n[[rule]]\nname = \"r\"\npattern = '{\"source\": \"x\"}'\ntargets = [\"audit\"]\ndead_letter_queue = \"d\"\n").unwrap();
+        let err = render(&TemplateArgs {
+            rules: Some(bad.clone()),
+        })
+        .unwrap_err();
+        assert!(err.contains(&bad.display().to_string()), "{err}");
+        assert!(err.contains("pattern"), "{err}");
+        let missing = dir.join("missing.toml");
+        let err = render(&TemplateArgs {
+            rules: Some(missing.clone()),
+        })
+        .unwrap_err();
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
