@@ -92,7 +92,8 @@ impl Function {
 use Access::*;
 use Resource::*;
 
-/// What the aggregator and the sweeper decide with (both step records).
+/// The policy: the aggregator and the sweeper step records with it, the
+/// voters read it to stay silent where a request does not require them.
 const DECIDING: &[&str] = &[
     env::REQUIRED_VOTERS,
     env::DEADLINE_SECONDS,
@@ -152,12 +153,15 @@ pub const FUNCTIONS: &[Function] = &[
         name: "analytics-voter",
         target: Some("analytics_voter"),
         trigger: Trigger::Rules,
+        // Queues the recompute under a claim it releases when the queueing fails.
         uses: &[
-            (Table("Idempotency"), Write),
-            (Table("Analytics"), Read),
+            (Table("Idempotency"), ReadWriteDelete),
+            (Table("Transactions"), Read),
+            (Table("Analytics"), Write),
             (Bus, Write),
         ],
-        settings: &[],
+        // Voters stay silent when the policy does not require them.
+        settings: DECIDING,
     },
     Function {
         name: "category-voter",
@@ -169,7 +173,7 @@ pub const FUNCTIONS: &[Function] = &[
             (Table("CategoryRules"), Read),
             (Bus, Write),
         ],
-        settings: &[],
+        settings: DECIDING,
     },
     Function {
         name: "backup-voter",
@@ -180,7 +184,7 @@ pub const FUNCTIONS: &[Function] = &[
             (Table("Files"), Read),
             (Bus, Write),
         ],
-        settings: &[],
+        settings: DECIDING,
     },
     Function {
         name: "compliance-voter",
@@ -191,7 +195,7 @@ pub const FUNCTIONS: &[Function] = &[
             (Table("Files"), Read),
             (Bus, Write),
         ],
-        settings: &[],
+        settings: DECIDING,
     },
     Function {
         name: "analytics",

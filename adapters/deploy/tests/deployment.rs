@@ -20,7 +20,12 @@ fn default_template() -> Value {
 /// The consumers that claim first and give the claim back when their work
 /// fails (`tally_core::consumers`): a release deletes the claim, so they
 /// may delete from the idempotency table, and from nothing else.
-const RELEASE_CLAIMS: &[&str] = &["analytics", "notification", "file-processor"];
+const RELEASE_CLAIMS: &[&str] = &[
+    "analytics",
+    "analytics-voter",
+    "notification",
+    "file-processor",
+];
 
 /// `(Sid, actions, resources)` of every statement of a function's role.
 fn statements(t: &Value, function: &str) -> Vec<(String, Vec<String>, Vec<Value>)> {

@@ -1,0 +1,530 @@
+//! The tests' AWS: moto's server on 127.0.0.1 (started by ./scripts/test,
+//! its address in TALLY_MOTO_ENDPOINT), reset before each test, with the
+//! deployment built in it from the same description the template uses:
+//! every table of tally_deploy::layout, the content bucket, the bus, every
+//! rule of the rules file with an SQS queue per function (and a dead-letter
+//! queue after three receives). `pump` plays Lambda's SQS event-source
+//! mapping: it reads each function's queue, invokes the function with the
+//! batch, and deletes what the function did not report failed.
+#![allow(dead_code)]
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use tally_aws::config::Tables;
+use tally_aws::lambda::{Answer, App};
+use tally_aws::{AwsPorts, Clients, Config};
+use tally_core::coordination::{log, Record};
+use tally_core::domain::{CategoryRule, FileMeta};
+use tally_core::ports::{ContentStore, FileStore};
+use tally_core::rules::Rules;
+use tally_core::time::{to_rfc3339_millis, Millis};
+use tally_deploy::{env, layout, Trigger, FUNCTIONS};
+
+pub const BUS: &str = "tally-events";
+pub const BUCKET: &str = "tally-content";
+/// 2025-01-15T10:30:00Z, the simulator's epoch.
+pub const T0: Millis = 1_736_937_000_000;
+pub const MAX_RECEIVES: u32 = 3;
+
+static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub fn endpoint() -> String {
+    std::env::var("TALLY_MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "TALLY_MOTO_ENDPOINT is not set: these tests need moto's server. \
+             Run ./scripts/test, which installs moto in .venv and starts it, \
+             or start `.venv/bin/moto_server -H 127.0.0.1 -p PORT` and set \
+             TALLY_MOTO_ENDPOINT=http://127.0.0.1:PORT"
+        )
+    })
+}
+
+/// POST /moto-api/reset: every test starts from an empty AWS.
+fn reset(endpoint: &str) {
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr)
+        .unwrap_or_else(|e| panic!("moto's server at {endpoint} does not answer: {e}"));
+    write!(
+        s,
+        "POST /moto-api/reset HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "moto reset failed: {answer}"
+    );
+}
+
+pub struct Moto {
+    pub clients: Clients,
+    pub env: BTreeMap<String, String>,
+    /// Function name -> its queue's URL.
+    pub queues: BTreeMap<&'static str, String>,
+    pub dead_letters: BTreeMap<&'static str, String>,
+    _guard: tokio::sync::MutexGuard<'static, ()>,
+}
+
+fn key(name: &str) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(KeyType::Hash)
+        .build()
+        .unwrap()
+}
+
+fn range(name: &str) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(KeyType::Range)
+        .build()
+        .unwrap()
+}
+
+fn attr(name: &str, t: layout::KeyType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(match t {
+            layout::KeyType::S => ScalarAttributeType::S,
+            layout::KeyType::N => ScalarAttributeType::N,
+        })
+        .build()
+        .unwrap()
+}
+
+impl Moto {
+    pub async fn fresh() -> Moto {
+        Moto::with_rules(Rules::default_rules()).await
+    }
+
+    pub async fn with_rules(rules: Rules) -> Moto {
+        let guard = LOCK.lock().await;
+        let endpoint = endpoint();
+        reset(&endpoint);
+        let clients = Clients::for_endpoint(&endpoint).await;
+        let mut env = BTreeMap::new();
+        for t in layout::TABLES {
+            let name = format!("tally-{}", t.logical.to_lowercase());
+            create_table(&clients, t, &name).await;
+            env.insert(t.env.to_owned(), name);
+        }
+        clients
+            .s3
+            .create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap();
+        env.insert(env::CONTENT_BUCKET.into(), BUCKET.into());
+        clients
+            .events
+            .create_event_bus()
+            .name(&rules.bus)
+            .send()
+            .await
+            .unwrap();
+        env.insert(env::EVENT_BUS_NAME.into(), rules.bus.clone());
+        let mut queues = BTreeMap::new();
+        let mut dead_letters = BTreeMap::new();
+        for f in FUNCTIONS.iter().filter(|f| f.trigger == Trigger::Rules) {
+            let dlq = create_queue(&clients, &format!("tally-{}-dlq", f.name), None).await;
+            let dlq_arn = queue_arn(&clients, &dlq).await;
+            let q = create_queue(&clients, &format!("tally-{}", f.name), Some(&dlq_arn)).await;
+            queues.insert(f.name, q);
+            dead_letters.insert(f.name, dlq);
+        }
+        for rule in &rules.rules {
+            clients
+                .events
+                .put_rule()
+                .name(&rule.name)
+                .event_bus_name(&rules.bus)
+                .event_pattern(rule.pattern.source().to_string())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("PutRule {}: {e:?}", rule.name));
+            let mut targets = Vec::new();
+            for target in &rule.targets {
+                let f = FUNCTIONS
+                    .iter()
+                    .find(|f| f.target == Some(target.as_str()))
+                    .unwrap_or_else(|| panic!("no function for target {target}"));
+                let arn = queue_arn(&clients, &queues[f.name]).await;
+                targets.push(
+                    aws_sdk_eventbridge::types::Target::builder()
+                        .id(f.name)
+                        .arn(arn)
+                        .build()
+                        .unwrap(),
+                );
+            }
+            clients
+                .events
+                .put_targets()
+                .rule(&rule.name)
+                .event_bus_name(&rules.bus)
+                .set_targets(Some(targets))
+                .send()
+                .await
+                .unwrap();
+        }
+        Moto {
+            clients,
+            env,
+            queues,
+            dead_letters,
+            _guard: guard,
+        }
+    }
+
+    pub fn config(&self, function: &str) -> Config {
+        let f = tally_deploy::function(function).unwrap();
+        Config::from_lookup(f, |k| self.env.get(k).cloned()).unwrap()
+    }
+
+    pub fn app(&self, function: &str) -> App {
+        App::new(
+            tally_deploy::function(function).unwrap(),
+            self.config(function),
+            self.clients.clone(),
+        )
+    }
+
+    /// Ports over every table, for setting up and checking.
+    pub fn ports(&self) -> AwsPorts {
+        AwsPorts {
+            clients: self.clients.clone(),
+            bus: self.env[env::EVENT_BUS_NAME].clone(),
+            bucket: Some(BUCKET.into()),
+            tables: Tables::new(
+                layout::TABLES
+                    .iter()
+                    .map(|t| (t.logical, self.env[t.env].clone())),
+            ),
+        }
+    }
+
+    /// Delivers everything the queues hold (and what that publishes) until
+    /// every queue is empty; returns the batches' failure reports.
+    pub async fn pump(&self, now: Millis) -> Vec<(String, Value)> {
+        self.pump_with(now, |name| self.app(name)).await
+    }
+
+    pub async fn pump_with(&self, now: Millis, app: impl Fn(&str) -> App) -> Vec<(String, Value)> {
+        let mut failures = Vec::new();
+        for _round in 0..200 {
+            let mut any = false;
+            for (name, url) in &self.queues {
+                let got = self
+                    .clients
+                    .sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .unwrap();
+                let messages = got.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    continue;
+                }
+                any = true;
+                let records: Vec<Value> = messages
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "messageId": m.message_id(),
+                            "receiptHandle": m.receipt_handle(),
+                            "body": m.body(),
+                            "attributes": {},
+                            "messageAttributes": {},
+                            "eventSource": "aws:sqs",
+                            "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:tally-{name}"),
+                            "awsRegion": "us-east-1",
+                        })
+                    })
+                    .collect();
+                let payload = json!({ "Records": records }).to_string();
+                let answer = match app(name).invoke(&payload, now).await {
+                    Answer::Ok(v) => v,
+                    Answer::Failed(e) => panic!("{name} failed a whole batch: {e}"),
+                };
+                let failed: Vec<String> = answer["batchItemFailures"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+                    .collect();
+                for m in &messages {
+                    if failed.iter().any(|id| Some(id.as_str()) == m.message_id()) {
+                        failures.push((name.to_string(), json!(m.body())));
+                        continue;
+                    }
+                    self.clients
+                        .sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+            if !any {
+                return failures;
+            }
+        }
+        panic!("the queues never drained in 200 rounds");
+    }
+
+    /// Bodies that ended in `function`'s dead-letter queue.
+    pub async fn dead_lettered(&self, function: &str) -> Vec<String> {
+        let got = self
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(&self.dead_letters[function])
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        got.messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect()
+    }
+
+    /// Each user has an account and two category rules, as in the simulator.
+    pub async fn seed_user(&self, user: &str) {
+        let ports = self.ports();
+        for (n, (pattern, category)) in [("GROCER", "cat-groceries"), ("RENT", "cat-housing")]
+            .into_iter()
+            .enumerate()
+        {
+            ports
+                .put_rule(&CategoryRule {
+                    rule_id: format!("rule-{user}-{n}"),
+                    user_id: user.into(),
+                    category_id: category.into(),
+                    pattern: pattern.into(),
+                    active: true,
+                })
+                .await
+                .unwrap();
+        }
+    }
+
+    /// A user uploads a CSV of `lines` transactions: content and metadata
+    /// land, S3 notifies the object-created function.
+    pub async fn upload(
+        &self,
+        file_id: &str,
+        owner: &str,
+        lines: usize,
+        account_type: Option<&str>,
+        now: Millis,
+    ) {
+        let ports = self.ports();
+        let key = format!("{owner}/{file_id}/{file_id}.csv");
+        let mut csv = String::from("date,description,amount\n");
+        for i in 0..lines {
+            let what = ["GROCER MARKET", "RENT MARCH", "COFFEE"][i % 3];
+            csv.push_str(&format!(
+                "2025-01-{:02},{what} {i},-{}.{:02}\n",
+                1 + i % 28,
+                1 + i % 90,
+                i % 100
+            ));
+        }
+        ports.put_content(&key, csv.as_bytes()).await.unwrap();
+        ports
+            .put_file(&FileMeta {
+                file_id: file_id.into(),
+                user_id: owner.into(),
+                account_id: format!("acc-{owner}"),
+                account_type: account_type.map(str::to_owned),
+                file_name: format!("{file_id}.csv"),
+                s3_key: key.clone(),
+                transaction_count: 0,
+            })
+            .await
+            .unwrap();
+        let notification = json!({ "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": to_rfc3339_millis(now),
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": { "principalId": "AWS:uploader" },
+            "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+            "responseElements": { "x-amz-request-id": "test", "x-amz-id-2": "test" },
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "uploads",
+                "bucket": { "name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}") },
+                "object": { "key": key, "size": csv.len(), "sequencer": format!("{now:016X}") },
+            },
+        }]});
+        match self
+            .app("object-created")
+            .invoke(&notification.to_string(), now)
+            .await
+        {
+            Answer::Ok(_) => {}
+            Answer::Failed(e) => panic!("object-created failed: {e}"),
+        }
+    }
+
+    /// `DELETE /files/{id}` as API Gateway's proxy integration sends it.
+    pub async fn delete(&self, file_id: &str, caller: Option<&str>, now: Millis) -> Value {
+        let mut authorizer = json!({});
+        if let Some(c) = caller {
+            authorizer = json!({ "claims": { "sub": c } });
+        }
+        let request = json!({
+            "resource": "/files/{id}",
+            "path": format!("/files/{file_id}"),
+            "httpMethod": "DELETE",
+            "headers": {},
+            "multiValueHeaders": {},
+            "queryStringParameters": null,
+            "pathParameters": { "id": file_id },
+            "requestContext": { "authorizer": authorizer, "httpMethod": "DELETE", "path": format!("/files/{file_id}") },
+            "body": null,
+            "isBase64Encoded": false,
+        });
+        match self.app("api").invoke(&request.to_string(), now).await {
+            Answer::Ok(v) => v,
+            Answer::Failed(e) => panic!("the api failed: {e}"),
+        }
+    }
+
+    pub async fn sweep(&self, now: Millis) -> Value {
+        match self
+            .app("sweeper")
+            .invoke(
+                r#"{"detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#,
+                now,
+            )
+            .await
+        {
+            Answer::Ok(v) => v,
+            Answer::Failed(e) => panic!("the sweeper failed: {e}"),
+        }
+    }
+
+    /// Every coordination record in the table, by requestId.
+    pub async fn records(&self) -> Vec<Record> {
+        let out = self
+            .clients
+            .dynamo
+            .scan()
+            .table_name(&self.env["RECORDS_TABLE"])
+            .send()
+            .await
+            .unwrap();
+        let mut records: Vec<Record> = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| match item.get("body") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(b)) => {
+                    serde_json::from_str(b).unwrap()
+                }
+                other => panic!("a record without a body: {other:?}"),
+            })
+            .collect();
+        records.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+        records
+    }
+
+    /// The decision log, in decision-time order.
+    pub async fn decisions(&self) -> Vec<String> {
+        let mut recs = self.records().await;
+        recs.sort_by_key(|r| r.decision.as_ref().map(|d| d.at));
+        recs.iter().filter_map(log::decision_line).collect()
+    }
+}
+
+async fn create_table(clients: &Clients, t: &layout::Table, name: &str) {
+    let mut defs = vec![attr(t.pk, layout::KeyType::S)];
+    let mut schema = vec![key(t.pk)];
+    if let Some(sk) = t.sk {
+        defs.push(attr(sk, layout::KeyType::S));
+        schema.push(range(sk));
+    }
+    let mut create = clients
+        .dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(schema));
+    for ix in t.indexes {
+        if !defs.iter().any(|d| d.attribute_name() == ix.pk.0) {
+            defs.push(attr(ix.pk.0, ix.pk.1));
+        }
+        let mut ks = vec![key(ix.pk.0)];
+        if let Some((sk, ty)) = ix.sk {
+            if !defs.iter().any(|d| d.attribute_name() == sk) {
+                defs.push(attr(sk, ty));
+            }
+            ks.push(range(sk));
+        }
+        create = create.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(ix.name)
+                .set_key_schema(Some(ks))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+    }
+    create
+        .set_attribute_definitions(Some(defs))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateTable {name}: {e:?}"));
+}
+
+async fn create_queue(clients: &Clients, name: &str, dlq_arn: Option<&str>) -> String {
+    let mut create = clients
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        // Failed messages come back at once: the tests need no waiting.
+        .attributes(QueueAttributeName::VisibilityTimeout, "0");
+    if let Some(arn) = dlq_arn {
+        create = create.attributes(
+            QueueAttributeName::RedrivePolicy,
+            json!({ "deadLetterTargetArn": arn, "maxReceiveCount": MAX_RECEIVES.to_string() })
+                .to_string(),
+        );
+    }
+    create.send().await.unwrap().queue_url.unwrap()
+}
+
+async fn queue_arn(clients: &Clients, url: &str) -> String {
+    clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone()
+}
