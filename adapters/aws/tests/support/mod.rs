@@ -214,10 +214,23 @@ impl Moto {
     /// Delivers everything the queues hold (and what that publishes) until
     /// every queue is empty; returns the batches' failure reports.
     pub async fn pump(&self, now: Millis) -> Vec<(String, Value)> {
-        self.pump_with(now, |name| self.app(name)).await
+        self.pump_with(now, false, |name| self.app(name)).await
     }
 
-    pub async fn pump_with(&self, now: Millis, app: impl Fn(&str) -> App) -> Vec<(String, Value)> {
+    /// As `pump`, but every batch is delivered twice (two invocations, as
+    /// an at-least-once queue may), and every message is put back on its
+    /// queue once more after it was handled (a late redelivery).
+    pub async fn pump_duplicating(&self, now: Millis) -> Vec<(String, Value)> {
+        self.pump_with(now, true, |name| self.app(name)).await
+    }
+
+    pub async fn pump_with(
+        &self,
+        now: Millis,
+        duplicate: bool,
+        app: impl Fn(&str) -> App,
+    ) -> Vec<(String, Value)> {
+        let mut redelivered = std::collections::BTreeSet::new();
         let mut failures = Vec::new();
         for _round in 0..200 {
             let mut any = false;
@@ -252,6 +265,9 @@ impl Moto {
                     })
                     .collect();
                 let payload = json!({ "Records": records }).to_string();
+                if duplicate {
+                    let _ = app(name).invoke(&payload, now).await;
+                }
                 let answer = match app(name).invoke(&payload, now).await {
                     Answer::Ok(v) => v,
                     Answer::Failed(e) => panic!("{name} failed a whole batch: {e}"),
@@ -275,6 +291,17 @@ impl Moto {
                         .send()
                         .await
                         .unwrap();
+                    let body = m.body().unwrap_or_default().to_owned();
+                    if duplicate && redelivered.insert((name.to_string(), body.clone())) {
+                        self.clients
+                            .sqs
+                            .send_message()
+                            .queue_url(url)
+                            .message_body(body)
+                            .send()
+                            .await
+                            .unwrap();
+                    }
                 }
             }
             if !any {
@@ -282,6 +309,37 @@ impl Moto {
             }
         }
         panic!("the queues never drained in 200 rounds");
+    }
+
+    /// Drops what `function`'s queue holds: the function never ran (a
+    /// voter that returns without voting).
+    pub async fn stall(&self, function: &str) {
+        let url = &self.queues[function];
+        loop {
+            let got = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return;
+            }
+            for m in messages {
+                self.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     /// Bodies that ended in `function`'s dead-letter queue.
