@@ -1,0 +1,204 @@
+//! Races and crashes on moto's DynamoDB and EventBridge: the conditional
+//! writes and the outbox are what make the aggregator safe to run many
+//! times at once and to die at any point.
+
+mod support;
+
+use std::sync::Arc;
+use support::{Moto, T0};
+use tally_aws::lambda::{Answer, App};
+use tally_core::consumers::voter::Voter;
+use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
+use tally_core::ports::{FileStore, RecordStore};
+use tally_core::wire::delivered::{DeliveredEvent, Delivery};
+use tally_core::wire::sqs;
+
+const MINUTE: i64 = 60_000;
+
+fn vote(request: &str, voter: Voter, at: i64) -> Event {
+    Event {
+        event_id: format!("vote-{request}-{}", voter.name()),
+        event_version: CURRENT_VERSION.into(),
+        timestamp: at,
+        source: voter.source().into(),
+        user_id: "alice".into(),
+        correlation_id: Some(request.into()),
+        causation_id: None,
+        data: EventData::DeletionVote(event::DeletionVote {
+            file_id: "f1".into(),
+            request_id: request.into(),
+            voter: voter.name().into(),
+            decision: VoteDecision::Proceed,
+            reason: None,
+        }),
+        metadata: None,
+    }
+}
+
+/// An SQS batch of one message carrying `event` as EventBridge delivers it.
+fn batch(event: &Event, message_id: &str) -> String {
+    let delivered = DeliveredEvent::wrap(event, &format!("eb-{message_id}"), &Delivery::default());
+    serde_json::json!({ "Records": [{
+        "messageId": message_id,
+        "receiptHandle": "r",
+        "body": sqs::encode_body(&delivered),
+        "attributes": {},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:tally-aggregator",
+        "awsRegion": "us-east-1",
+    }]})
+    .to_string()
+}
+
+fn failed_ids(answer: &Answer) -> Vec<String> {
+    match answer {
+        Answer::Ok(v) => v["batchItemFailures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+            .collect(),
+        Answer::Failed(e) => panic!("the whole batch failed: {e}"),
+    }
+}
+
+/// Uploads f1, requests its deletion and lets only the analytics voter
+/// vote: the record waits for category_manager. Returns the requestId.
+async fn waiting_for_category_manager(moto: &Moto) -> String {
+    moto.seed_user("alice").await;
+    moto.upload("f1", "alice", 3, None, T0).await;
+    assert!(moto.pump(T0 + 100).await.is_empty());
+    let answer = moto.delete("f1", Some("alice"), T0 + 2 * MINUTE).await;
+    let body: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    let request = body["requestId"].as_str().unwrap().to_owned();
+    moto.stall("category-voter").await;
+    assert!(moto.pump(T0 + 2 * MINUTE + 100).await.is_empty());
+    let rec = moto
+        .ports()
+        .load(&request)
+        .await
+        .unwrap()
+        .expect("registered");
+    assert!(!rec.is_decided());
+    request
+}
+
+/// The same deciding vote handled by eight concurrent invocations: every
+/// one succeeds or asks for a retry, exactly one decision is recorded, and
+/// the approval is published with one event id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_vote_handled_concurrently_decides_once() {
+    let moto = Moto::fresh().await;
+    let request = waiting_for_category_manager(&moto).await;
+    let now = T0 + 3 * MINUTE;
+    let deciding = vote(&request, Voter::CategoryManager, now);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let app: Arc<App> = Arc::new(moto.app("aggregator"));
+        let payload = batch(&deciding, &format!("m{i}"));
+        tasks.push(tokio::spawn(async move {
+            let answer = app.invoke(&payload, now).await;
+            failed_ids(&answer)
+        }));
+    }
+    let mut retried = 0;
+    for t in tasks {
+        retried += t.await.unwrap().len();
+    }
+    // Lost races are retried inside the handler; none should reach SQS.
+    assert_eq!(retried, 0);
+    let rec = moto.ports().load(&request).await.unwrap().unwrap();
+    assert!(rec.is_decided(), "{rec:?}");
+    assert!(rec.outbox.is_empty(), "the outbox was flushed");
+    let counted: Vec<_> = rec
+        .history
+        .iter()
+        .filter(|h| h.event_id == deciding.event_id)
+        .collect();
+    assert_eq!(
+        counted.len(),
+        1,
+        "the vote is in the history once: {counted:?}"
+    );
+    // Everything the decision published goes through; the file is deleted once.
+    assert!(moto.pump(now + 100).await.is_empty());
+    let decisions = moto.decisions().await;
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert!(decisions[0].contains("approved cause=all_proceeded"));
+    assert!(moto.ports().get_file("f1").await.unwrap().is_none());
+}
+
+/// The aggregator writes the decision and dies before its publish goes
+/// (here: the bus it publishes to does not exist, so PutEvents fails after
+/// the record is written). The input goes back to the queue; its
+/// redelivery finds the decision in the outbox and publishes it.
+#[tokio::test]
+async fn a_crash_between_write_and_publish_is_recovered_by_redelivery() {
+    let moto = Moto::fresh().await;
+    let request = waiting_for_category_manager(&moto).await;
+    let now = T0 + 3 * MINUTE;
+    let deciding = vote(&request, Voter::CategoryManager, now);
+    let broken = {
+        let mut cfg = moto.config("aggregator");
+        cfg.bus = "no-such-bus".into();
+        App::new(
+            tally_deploy::function("aggregator").unwrap(),
+            cfg,
+            moto.clients.clone(),
+        )
+    };
+    let answer = broken.invoke(&batch(&deciding, "m1"), now).await;
+    assert_eq!(
+        failed_ids(&answer),
+        vec!["m1".to_owned()],
+        "retried, not lost"
+    );
+    let rec = moto.ports().load(&request).await.unwrap().unwrap();
+    assert!(rec.is_decided(), "the decision was written");
+    assert_eq!(rec.outbox.len(), 1, "and is waiting in the outbox");
+    assert!(moto.ports().get_file("f1").await.unwrap().is_some());
+
+    let answer = moto
+        .app("aggregator")
+        .invoke(&batch(&deciding, "m1"), now + 1000)
+        .await;
+    assert!(failed_ids(&answer).is_empty());
+    let rec = moto.ports().load(&request).await.unwrap().unwrap();
+    assert!(rec.outbox.is_empty());
+    assert!(moto.pump(now + 2000).await.is_empty());
+    assert!(
+        moto.ports().get_file("f1").await.unwrap().is_none(),
+        "executed"
+    );
+    assert_eq!(moto.decisions().await.len(), 1);
+}
+
+/// The same crash, and no redelivery ever comes (a timer decision, or a
+/// message that expired): the sweeper finds the record with unpublished
+/// events and publishes them.
+#[tokio::test]
+async fn a_crash_between_write_and_publish_is_recovered_by_the_sweeper() {
+    let moto = Moto::fresh().await;
+    let request = waiting_for_category_manager(&moto).await;
+    let now = T0 + 3 * MINUTE;
+    let deciding = vote(&request, Voter::CategoryManager, now);
+    let mut cfg = moto.config("aggregator");
+    cfg.bus = "no-such-bus".into();
+    let broken = App::new(
+        tally_deploy::function("aggregator").unwrap(),
+        cfg,
+        moto.clients.clone(),
+    );
+    let answer = broken.invoke(&batch(&deciding, "m1"), now).await;
+    assert_eq!(failed_ids(&answer).len(), 1);
+    let swept = moto.sweep(now + 60_000).await;
+    assert_eq!(swept["decided"], serde_json::json!([request]), "{swept}");
+    let rec = moto.ports().load(&request).await.unwrap().unwrap();
+    assert!(rec.outbox.is_empty());
+    assert!(moto.pump(now + 61_000).await.is_empty());
+    assert!(
+        moto.ports().get_file("f1").await.unwrap().is_none(),
+        "executed"
+    );
+}
