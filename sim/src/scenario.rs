@@ -4,7 +4,9 @@
 
 use crate::faults::Pins;
 use serde::Deserialize;
-use tally_core::coordination::Flavour;
+use tally_core::coordination::{Flavour, Policy};
+use tally_core::event::{self, sources, CompletionStatus, EventData, VoteDecision};
+use tally_core::ids;
 use tally_core::time::Millis;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -371,5 +373,116 @@ mod tests {
             e.to_string(),
             "s.toml: expect[0]: outcome \"maybe\": expected approved, denied or waiting"
         );
+    }
+}
+
+/// A scripted event, as a step publishes it: who publishes it and what it
+/// carries. Shared by the simulator and the AWS adapter's parity tests, so
+/// both worlds are handed the very same events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptedEvent {
+    pub event_id: String,
+    pub source: String,
+    pub user: String,
+    pub request_id: String,
+    pub data: EventData,
+}
+
+impl Action {
+    /// The event a `request` or `vote` step publishes; `None` for the steps
+    /// that act through the system (uploads, API calls).
+    pub fn scripted_event(&self, files: &[FileSpec], policy: &Policy) -> Option<ScriptedEvent> {
+        let spec = |id: &str| {
+            files
+                .iter()
+                .find(|f| f.id == id)
+                .expect("checked by Scenario::parse")
+        };
+        match self.clone() {
+            Action::Upload { .. } | Action::Delete { .. } => None,
+            Action::Request {
+                file,
+                request_id,
+                flavour,
+                event_id,
+            } => {
+                let f = spec(&file);
+                let data = match flavour {
+                    Flavour::Voting => EventData::DeletionRequested(event::DeletionRequested {
+                        file_id: f.id.clone(),
+                        user_id: f.owner.clone(),
+                        account_id: format!("acc-{}", f.owner),
+                        account_type: f.account_type.clone(),
+                        file_name: format!("{}.csv", f.id),
+                        transaction_count: f.transactions as u64,
+                        request_id: request_id.clone(),
+                    }),
+                    Flavour::Completion => EventData::DeleteRequested(event::DeleteRequested {
+                        file_id: f.id.clone(),
+                        coordination_id: request_id.clone(),
+                        account_id: format!("acc-{}", f.owner),
+                        file_name: format!("{}.csv", f.id),
+                        transaction_count: f.transactions as u64,
+                    }),
+                };
+                Some(ScriptedEvent {
+                    event_id: event_id
+                        .unwrap_or_else(|| ids::derive("scenario-request", &[&request_id])),
+                    source: sources::FILE_SERVICE.into(),
+                    user: f.owner.clone(),
+                    request_id,
+                    data,
+                })
+            }
+            Action::Vote {
+                request_id,
+                file,
+                voter,
+                decision,
+                reason,
+                source,
+                event_id,
+            } => {
+                let f = spec(&file);
+                let bound = policy
+                    .voter_sources
+                    .get(&voter)
+                    .cloned()
+                    .unwrap_or_else(|| "unknown.service".into());
+                let data = match decision.as_str() {
+                    "done" | "failed" => EventData::ConsumerCompletion(event::ConsumerCompletion {
+                        coordination_id: request_id.clone(),
+                        file_id: file.clone(),
+                        consumer: voter.clone(),
+                        status: if decision == "done" {
+                            CompletionStatus::Done
+                        } else {
+                            CompletionStatus::Failed
+                        },
+                        error_message: reason,
+                    }),
+                    d => EventData::DeletionVote(event::DeletionVote {
+                        file_id: file.clone(),
+                        request_id: request_id.clone(),
+                        voter: voter.clone(),
+                        decision: match d {
+                            "proceed" => VoteDecision::Proceed,
+                            "deny" => VoteDecision::Deny,
+                            _ => VoteDecision::Error,
+                        },
+                        reason,
+                    }),
+                };
+                Some(ScriptedEvent {
+                    event_id: event_id.unwrap_or_else(|| {
+                        ids::derive("scenario-vote", &[&request_id, &voter, &decision])
+                    }),
+                    source: source.unwrap_or(bound),
+                    user: f.owner.clone(),
+                    request_id,
+                    data,
+                })
+            }
+        }
     }
 }

@@ -8,12 +8,9 @@ use super::World;
 use crate::invariants::{self, Evidence, Violation};
 use crate::scenario::{Action, Scenario};
 use std::time::Duration;
-use tally_core::coordination::{log, Flavour, Policy, Record};
-use tally_core::event::{
-    self, sources, CompletionStatus, Event, EventData, VoteDecision, CURRENT_VERSION,
-};
+use tally_core::coordination::{log, Policy, Record};
+use tally_core::event::{Event, EventData, CURRENT_VERSION};
 use tally_core::handlers::aggregator::sweep;
-use tally_core::ids;
 use tally_core::ports::Publisher;
 use tally_core::rules::Rules;
 use tally_core::time::{to_rfc3339_millis, Millis};
@@ -89,82 +86,11 @@ async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
                     w.delete_file(&f.id, caller.as_deref().unwrap_or(&f.owner), flavour)
                         .await;
                 }
-                Action::Request {
-                    file,
-                    request_id,
-                    flavour,
-                    event_id,
-                } => {
-                    let f = spec(&file);
-                    let data = match flavour {
-                        Flavour::Voting => EventData::DeletionRequested(event::DeletionRequested {
-                            file_id: f.id.clone(),
-                            user_id: f.owner.clone(),
-                            account_id: format!("acc-{}", f.owner),
-                            account_type: f.account_type.clone(),
-                            file_name: format!("{}.csv", f.id),
-                            transaction_count: f.transactions as u64,
-                            request_id: request_id.clone(),
-                        }),
-                        Flavour::Completion => EventData::DeleteRequested(event::DeleteRequested {
-                            file_id: f.id.clone(),
-                            coordination_id: request_id.clone(),
-                            account_id: format!("acc-{}", f.owner),
-                            file_name: format!("{}.csv", f.id),
-                            transaction_count: f.transactions as u64,
-                        }),
-                    };
-                    let id =
-                        event_id.unwrap_or_else(|| ids::derive("scenario-request", &[&request_id]));
-                    w.publish_scripted(id, sources::FILE_SERVICE, &f.owner, &request_id, data)
-                        .await;
-                }
-                Action::Vote {
-                    request_id,
-                    file,
-                    voter,
-                    decision,
-                    reason,
-                    source,
-                    event_id,
-                } => {
-                    let f = spec(&file);
-                    let bound = w
-                        .policy
-                        .voter_sources
-                        .get(&voter)
-                        .cloned()
-                        .unwrap_or_else(|| "unknown.service".into());
-                    let data = match decision.as_str() {
-                        "done" | "failed" => {
-                            EventData::ConsumerCompletion(event::ConsumerCompletion {
-                                coordination_id: request_id.clone(),
-                                file_id: file.clone(),
-                                consumer: voter.clone(),
-                                status: if decision == "done" {
-                                    CompletionStatus::Done
-                                } else {
-                                    CompletionStatus::Failed
-                                },
-                                error_message: reason,
-                            })
-                        }
-                        d => EventData::DeletionVote(event::DeletionVote {
-                            file_id: file.clone(),
-                            request_id: request_id.clone(),
-                            voter: voter.clone(),
-                            decision: match d {
-                                "proceed" => VoteDecision::Proceed,
-                                "deny" => VoteDecision::Deny,
-                                _ => VoteDecision::Error,
-                            },
-                            reason,
-                        }),
-                    };
-                    let id = event_id.unwrap_or_else(|| {
-                        ids::derive("scenario-vote", &[&request_id, &voter, &decision])
-                    });
-                    w.publish_scripted(id, &source.unwrap_or(bound), &f.owner, &request_id, data)
+                scripted => {
+                    let e = scripted
+                        .scripted_event(&files, &w.policy)
+                        .expect("every other action is a scripted event");
+                    w.publish_scripted(e.event_id, &e.source, &e.user, &e.request_id, e.data)
                         .await;
                 }
             }
