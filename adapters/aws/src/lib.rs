@@ -3,6 +3,7 @@
 //! them (`lambda`, one binary per function under `src/bin/`). Everything
 //! here is I/O and translation; every decision is the core's.
 
+pub mod capture;
 pub mod clients;
 pub mod config;
 pub mod error;

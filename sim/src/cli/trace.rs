@@ -235,7 +235,7 @@ pub fn diff(args: DiffArgs) -> ExitCode {
 
 pub fn capture(args: CaptureArgs) -> ExitCode {
     if let Some(table) = args.table {
-        eprintln!("error: capturing from the DynamoDB audit table {table:?} needs the AWS adapter, which this build does not have yet; use --from-logs, or `tally explore --seed N --export-trace FILE` for a simulated run's audit log");
+        eprintln!("error: capturing from the DynamoDB audit table {table:?} talks to AWS, which this CLI never links: run `cargo run -p tally-aws-cli --bin tally-aws -- capture --table {table}` (same --since/--until), or use --from-logs");
         return ExitCode::from(2);
     }
     let Some(path) = args.from_logs else {
