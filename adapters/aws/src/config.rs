@@ -131,14 +131,17 @@ fn parse_bool(
     var: &str,
     default: bool,
 ) -> Result<bool, ConfigError> {
-    match get(var).as_deref().map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if v.is_empty() => Ok(default),
-        Some(v) if v == "true" || v == "1" => Ok(true),
-        Some(v) if v == "false" || v == "0" => Ok(false),
-        Some(v) => Err(ConfigError::Invalid {
+    let Some(given) = get(var) else {
+        return Ok(default);
+    };
+    match given.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(default),
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        // The value as given, not as normalised, so the operator finds it.
+        _ => Err(ConfigError::Invalid {
             var: var.into(),
-            value: v,
+            value: given,
             why: "expected true or false".into(),
         }),
     }
@@ -208,4 +211,175 @@ fn policy_from(get: &impl Fn(&str) -> Option<String>) -> Result<Policy, ConfigEr
         why,
     })?;
     Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Every variable a full deployment sets, with good values.
+    fn full_env() -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = layout::TABLES
+            .iter()
+            .map(|t| (t.env.to_owned(), format!("tally-{}", t.logical)))
+            .collect();
+        m.insert(env::EVENT_BUS_NAME.into(), "tally-events".into());
+        m.insert(env::CONTENT_BUCKET.into(), "tally-content".into());
+        m
+    }
+
+    fn read(function: &str, m: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let f = tally_deploy::function(function).expect("a deployed function");
+        Config::from_lookup(f, |k| m.get(k).cloned())
+    }
+
+    fn with(var: &str, value: &str) -> HashMap<String, String> {
+        let mut m = full_env();
+        m.insert(var.into(), value.into());
+        m
+    }
+
+    fn invalid(e: ConfigError) -> (String, String, String) {
+        match e {
+            ConfigError::Invalid { var, value, why } => (var, value, why),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    /// A missing EVENT_BUS_NAME is refused naming the variable.
+    #[test]
+    fn a_missing_bus_is_named() {
+        let mut m = full_env();
+        m.remove(env::EVENT_BUS_NAME);
+        let e = read("aggregator", &m).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Missing { var, .. } if var == env::EVENT_BUS_NAME),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("EVENT_BUS_NAME"), "{e}");
+    }
+
+    /// A missing (or blank) table variable is refused naming the variable
+    /// (and, when blank, the value).
+    #[test]
+    fn a_missing_or_blank_table_is_named() {
+        let mut m = full_env();
+        m.remove("RECORDS_TABLE");
+        let e = read("aggregator", &m).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Missing { var, .. } if var == "RECORDS_TABLE"),
+            "{e:?}"
+        );
+        let (var, value, why) =
+            invalid(read("aggregator", &with("RECORDS_TABLE", "  ")).unwrap_err());
+        assert_eq!((var.as_str(), value.as_str()), ("RECORDS_TABLE", "  "));
+        assert_eq!(why, "empty");
+    }
+
+    /// A function only needs what it uses: the api has no records table.
+    #[test]
+    fn only_used_tables_are_required() {
+        let mut m = full_env();
+        m.remove("RECORDS_TABLE");
+        m.remove(env::CONTENT_BUCKET);
+        let cfg = read("api", &m).unwrap();
+        assert_eq!(cfg.bus, "tally-events");
+        assert!(cfg.tables.name("Records").is_err());
+        assert_eq!(cfg.tables.name("Files").unwrap(), "tally-Files");
+        assert_eq!(cfg.bucket, None);
+    }
+
+    /// A bad TIMEOUT_OUTCOME names the variable and the value.
+    #[test]
+    fn a_bad_timeout_outcome_is_named() {
+        let e = read("aggregator", &with(env::TIMEOUT_OUTCOME, "maybe")).unwrap_err();
+        let (var, value, why) = invalid(e.clone());
+        assert_eq!(
+            (var.as_str(), value.as_str()),
+            (env::TIMEOUT_OUTCOME, "maybe")
+        );
+        assert!(why.contains("deny or proceed"), "{why}");
+        assert!(e.to_string().contains("TIMEOUT_OUTCOME=\"maybe\""), "{e}");
+    }
+
+    /// A bad DEADLINE_SECONDS (not a number, zero, negative) names the
+    /// variable and the value.
+    #[test]
+    fn a_bad_deadline_is_named() {
+        for bad in ["soon", "0", "-5", "1.5"] {
+            let (var, value, why) =
+                invalid(read("aggregator", &with(env::DEADLINE_SECONDS, bad)).unwrap_err());
+            assert_eq!((var.as_str(), value.as_str()), (env::DEADLINE_SECONDS, bad));
+            assert!(why.contains("seconds"), "{why}");
+        }
+    }
+
+    /// An unknown voter in REQUIRED_VOTERS is named, with the whole value.
+    #[test]
+    fn an_unknown_voter_is_named() {
+        let list = "analytics_manager, ghost";
+        let (var, value, why) =
+            invalid(read("aggregator", &with(env::REQUIRED_VOTERS, list)).unwrap_err());
+        assert_eq!((var.as_str(), value.as_str()), (env::REQUIRED_VOTERS, list));
+        assert!(why.contains("ghost is not a known voter"), "{why}");
+    }
+
+    /// A bad ENABLE_EVENT_PUBLISHING names the variable and the value as
+    /// it was given.
+    #[test]
+    fn a_bad_publishing_flag_is_named() {
+        let (var, value, why) =
+            invalid(read("api", &with(env::ENABLE_EVENT_PUBLISHING, "Yes")).unwrap_err());
+        assert_eq!(
+            (var.as_str(), value.as_str()),
+            (env::ENABLE_EVENT_PUBLISHING, "Yes")
+        );
+        assert!(why.contains("true or false"), "{why}");
+    }
+
+    /// Good values land in the policy and the API's settings; absent ones
+    /// keep the notes' defaults.
+    #[test]
+    fn good_values_land_in_the_policy() {
+        let defaults = read("aggregator", &full_env()).unwrap();
+        assert_eq!(defaults.policy, Policy::default());
+        assert!(defaults.api.publishing_enabled);
+        assert_eq!(defaults.api.flavour, Flavour::Voting);
+
+        let mut m = full_env();
+        m.insert(
+            env::REQUIRED_VOTERS.into(),
+            " category_manager ,backup_manager,".into(),
+        );
+        m.insert(env::DEADLINE_SECONDS.into(), " 90 ".into());
+        m.insert(env::TIMEOUT_OUTCOME.into(), "proceed".into());
+        m.insert(env::ERROR_OUTCOME.into(), "proceed".into());
+        m.insert(env::ENABLE_EVENT_PUBLISHING.into(), "FALSE".into());
+        m.insert(env::COORDINATION_FLAVOUR.into(), "completion".into());
+        let cfg = read("aggregator", &m).unwrap();
+        assert_eq!(
+            cfg.policy.voting.required,
+            vec!["category_manager".to_owned(), "backup_manager".to_owned()]
+        );
+        assert_eq!(cfg.policy.voting.deadline_ms, 90_000);
+        assert_eq!(cfg.policy.completion.deadline_ms, 90_000);
+        assert_eq!(cfg.policy.voting.timeout_outcome, Outcome::Proceed);
+        assert_eq!(cfg.policy.voting.error_outcome, Outcome::Proceed);
+        assert!(!cfg.api.publishing_enabled);
+        assert_eq!(cfg.api.flavour, Flavour::Completion);
+        assert_eq!(cfg.bus, "tally-events");
+        assert_eq!(cfg.tables.name("Records").unwrap(), "tally-Records");
+    }
+
+    /// A bad COORDINATION_FLAVOUR names the variable and the value.
+    #[test]
+    fn a_bad_flavour_is_named() {
+        let (var, value, _) =
+            invalid(read("api", &with(env::COORDINATION_FLAVOUR, "quorum")).unwrap_err());
+        assert_eq!(
+            (var.as_str(), value.as_str()),
+            (env::COORDINATION_FLAVOUR, "quorum")
+        );
+    }
 }

@@ -83,3 +83,112 @@ pub fn count(name: &'static str, value: u64) -> Metric {
         value,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metric(name: &'static str, dim: Option<&str>, value: u64) -> Metric {
+        Metric {
+            name,
+            dimension: dim.map(|d| ("Voter", d.to_owned())),
+            value,
+        }
+    }
+
+    fn docs(metrics: &[Metric]) -> Vec<Value> {
+        emf("aggregator", metrics, 1_736_937_000_000)
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect()
+    }
+
+    /// Checks a document is valid EMF: _aws.Timestamp, one CloudWatchMetrics
+    /// directive in namespace tally, whose dimensions and metric names are
+    /// all keys of the root (metrics as numbers), and no other numbers.
+    fn assert_emf(doc: &Value) {
+        assert_eq!(doc["_aws"]["Timestamp"], 1_736_937_000_000_i64, "{doc}");
+        let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 1, "{doc}");
+        let d = &directives[0];
+        assert_eq!(d["Namespace"], NAMESPACE);
+        assert_eq!(NAMESPACE, "tally");
+        let dimension_sets = d["Dimensions"].as_array().unwrap();
+        assert_eq!(dimension_sets.len(), 1);
+        for dim in dimension_sets[0].as_array().unwrap() {
+            let name = dim.as_str().unwrap();
+            assert!(
+                doc[name].is_string(),
+                "dimension {name} is not a root string: {doc}"
+            );
+        }
+        let root = doc.as_object().unwrap();
+        let metrics = d["Metrics"].as_array().unwrap();
+        assert!(!metrics.is_empty());
+        for m in metrics {
+            let name = m["Name"].as_str().unwrap();
+            assert_eq!(m["Unit"], "Count");
+            assert!(
+                root[name].is_u64(),
+                "metric {name} is not a root number: {doc}"
+            );
+        }
+        // Every numeric root key is a declared metric.
+        for (k, v) in root {
+            if v.is_number() {
+                assert!(
+                    metrics.iter().any(|m| m["Name"] == *k.as_str()),
+                    "{k}: {doc}"
+                );
+            }
+        }
+        assert_eq!(doc["function"], "aggregator");
+    }
+
+    /// One document per distinct dimension value (and one without a
+    /// dimension), each metric summed within its document.
+    #[test]
+    fn one_document_per_dimension_value_with_sums() {
+        let out = docs(&[
+            metric("DeletionVotes", Some("analytics_manager"), 1),
+            metric("Handled", None, 1),
+            metric("DeletionVotes", Some("category_manager"), 1),
+            metric("DeletionVotes", Some("analytics_manager"), 2),
+            metric("Handled", None, 4),
+            metric("Decided", None, 1),
+        ]);
+        assert_eq!(out.len(), 3, "{out:?}");
+        for d in &out {
+            assert_emf(d);
+        }
+        let by_voter = |v: &str| {
+            out.iter()
+                .find(|d| d["Voter"] == v)
+                .unwrap_or_else(|| panic!("no document for {v}: {out:?}"))
+        };
+        assert_eq!(by_voter("analytics_manager")["DeletionVotes"], 3);
+        assert_eq!(by_voter("category_manager")["DeletionVotes"], 1);
+        assert_eq!(
+            by_voter("analytics_manager")["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["function", "Voter"]])
+        );
+        let plain = out.iter().find(|d| d.get("Voter").is_none()).unwrap();
+        assert_eq!(plain["Handled"], 5);
+        assert_eq!(plain["Decided"], 1);
+        assert_eq!(
+            plain["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["function"]])
+        );
+        assert!(plain.get("DeletionVotes").is_none());
+    }
+
+    /// No metrics, no documents; `count` is a plain metric.
+    #[test]
+    fn nothing_to_say_and_plain_counts() {
+        assert!(docs(&[]).is_empty());
+        let out = docs(&[count("Swept", 0)]);
+        assert_eq!(out.len(), 1);
+        assert_emf(&out[0]);
+        assert_eq!(out[0]["Swept"], 0);
+    }
+}

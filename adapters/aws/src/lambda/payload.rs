@@ -171,3 +171,170 @@ pub fn url_decode(s: &str) -> String {
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sqs_record(id: &str, body: &str) -> Value {
+        json!({
+            "messageId": id,
+            "receiptHandle": "rh",
+            "body": body,
+            "attributes": {},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+            "awsRegion": "us-east-1",
+        })
+    }
+
+    fn api_request(authorizer: Value) -> String {
+        json!({
+            "resource": "/files/{id}",
+            "path": "/files/f1",
+            "httpMethod": "DELETE",
+            "headers": {},
+            "multiValueHeaders": {},
+            "queryStringParameters": null,
+            "pathParameters": { "id": "f1" },
+            "requestContext": { "authorizer": authorizer, "httpMethod": "DELETE", "path": "/files/f1" },
+            "body": null,
+            "isBase64Encoded": false,
+        })
+        .to_string()
+    }
+
+    /// An SQS batch reads as its records, message ids and bodies in order.
+    #[test]
+    fn an_sqs_batch() {
+        let text =
+            json!({ "Records": [sqs_record("m1", "{\"a\":1}"), sqs_record("m2", "not json")] })
+                .to_string();
+        let Payload::Sqs(records) = Payload::parse(&text).unwrap() else {
+            panic!("not an SQS batch")
+        };
+        assert_eq!(
+            records,
+            vec![
+                SqsRecord {
+                    message_id: "m1".into(),
+                    body: "{\"a\":1}".into()
+                },
+                SqsRecord {
+                    message_id: "m2".into(),
+                    body: "not json".into()
+                },
+            ]
+        );
+        // An empty batch is an empty SQS batch, not a refusal.
+        assert!(
+            matches!(Payload::parse(r#"{"Records": []}"#), Ok(Payload::Sqs(r)) if r.is_empty())
+        );
+    }
+
+    /// An SQS record without a messageId is refused naming its index.
+    #[test]
+    fn an_sqs_record_without_an_id() {
+        let mut r = sqs_record("m1", "x");
+        r.as_object_mut().unwrap().remove("messageId");
+        let text = json!({ "Records": [sqs_record("m0", "y"), r] }).to_string();
+        let e = Payload::parse(&text).unwrap_err();
+        assert!(e.contains("Records[1].messageId"), "{e}");
+    }
+
+    /// An EventBridge event is kept as its own text, byte for byte
+    /// (spacing, key order and number forms included).
+    #[test]
+    fn an_eventbridge_event_keeps_its_text() {
+        let text = "{ \"version\":\"0\", \"id\" : \"e1\",\"detail-type\":\"file.uploaded\",\n\"source\":\"file.service\",\"time\":\"2025-01-15T10:30:00Z\",\"detail\":{\"z\":1.50,\"a\":\"\\u00e9\"} }";
+        let Payload::EventBridge(kept) = Payload::parse(text).unwrap() else {
+            panic!("not an EventBridge event")
+        };
+        assert_eq!(kept, text);
+    }
+
+    /// An API Gateway proxy request reads its method and path, and its
+    /// caller from the Cognito claims' sub, else the Lambda authorizer's
+    /// principalId, else no caller.
+    #[test]
+    fn an_api_request_and_its_caller() {
+        let cases = [
+            (json!({ "claims": { "sub": "alice" } }), Some("alice")),
+            (json!({ "principalId": "bob" }), Some("bob")),
+            (
+                json!({ "claims": { "sub": "alice" }, "principalId": "bob" }),
+                Some("alice"),
+            ),
+            (json!({}), None),
+            (json!({ "claims": { "email": "x@y" } }), None),
+        ];
+        for (authorizer, caller) in cases {
+            let Payload::Api(req) = Payload::parse(&api_request(authorizer.clone())).unwrap()
+            else {
+                panic!("not an API request")
+            };
+            assert_eq!(req.method, "DELETE");
+            assert_eq!(req.path, "/files/f1");
+            assert_eq!(req.caller.as_deref(), caller, "{authorizer}");
+        }
+    }
+
+    /// An S3 notification reads bucket, key (URL-decoded), size and sequencer.
+    #[test]
+    fn an_s3_notification_decodes_its_key() {
+        let text = json!({ "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": "2025-01-15T10:30:00.000Z",
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": { "principalId": "AWS:x" },
+            "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+            "responseElements": {},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "uploads",
+                "bucket": { "name": "tally-content", "arn": "arn:aws:s3:::tally-content" },
+                "object": { "key": "alice/f1/my+file%C3%A9%2B1.csv", "size": 42, "sequencer": "00AB" },
+            },
+        }]})
+        .to_string();
+        let Payload::S3(objects) = Payload::parse(&text).unwrap() else {
+            panic!("not an S3 notification")
+        };
+        assert_eq!(objects.len(), 1);
+        assert_eq!(objects[0].bucket, "tally-content");
+        assert_eq!(objects[0].key, "alice/f1/my fileé+1.csv");
+        assert_eq!(objects[0].size, 42);
+        assert_eq!(objects[0].sequencer.as_deref(), Some("00AB"));
+    }
+
+    /// url_decode leaves malformed escapes as they are.
+    #[test]
+    fn url_decode_edges() {
+        assert_eq!(url_decode("a%2"), "a%2");
+        assert_eq!(url_decode("a%zz"), "a%zz");
+        assert_eq!(url_decode("%41%42"), "AB");
+        assert_eq!(url_decode("100%25"), "100%");
+    }
+
+    /// Refusals: not JSON, not an object, Records of another source, and
+    /// an unknown shape, which is refused naming its keys.
+    #[test]
+    fn refusals_say_why() {
+        let e = Payload::parse("not json").unwrap_err();
+        assert!(e.contains("not JSON"), "{e}");
+        let e = Payload::parse("[1, 2, 3]").unwrap_err();
+        assert!(
+            e.contains("not a JSON object") && e.contains("array"),
+            "{e}"
+        );
+        let e = Payload::parse(r#"{"Records": [{"eventSource": "aws:sns"}]}"#).unwrap_err();
+        assert!(e.contains("aws:sns"), "{e}");
+        let e = Payload::parse(r#"{"hello": 1, "world": 2}"#).unwrap_err();
+        assert!(e.contains("not a payload a tally function takes"), "{e}");
+        assert!(e.contains("\"hello\"") && e.contains("\"world\""), "{e}");
+    }
+}

@@ -152,3 +152,55 @@ impl Publisher for AwsPorts {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(sizes: &[usize], out: &[Vec<usize>]) {
+        let flat: Vec<usize> = out.iter().flatten().copied().collect();
+        assert_eq!(
+            flat,
+            (0..sizes.len()).collect::<Vec<_>>(),
+            "order or coverage"
+        );
+        for b in out {
+            assert!(!b.is_empty(), "an empty batch");
+            assert!(b.len() <= MAX_BATCH_ENTRIES, "{} entries", b.len());
+            let bytes: usize = b.iter().map(|&i| sizes[i]).sum();
+            assert!(bytes <= MAX_REQUEST_BYTES, "{bytes} bytes");
+        }
+    }
+
+    /// Ten entries fill a batch; the limit in bytes splits earlier.
+    #[test]
+    fn limits_split_batches() {
+        let out = batches(&[1; 25]);
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5]);
+        check(&[1; 25], &out);
+        let big = MAX_REQUEST_BYTES / 2;
+        let sizes = [big, big, 1, big];
+        let out = batches(&sizes);
+        assert_eq!(out, vec![vec![0, 1], vec![2, 3]]);
+        check(&sizes, &out);
+        assert!(batches(&[]).is_empty());
+        let exact = [MAX_REQUEST_BYTES];
+        assert_eq!(batches(&exact), vec![vec![0]]);
+    }
+
+    // Invariant: for entries each within the 256 KB limit, every index
+    // appears exactly once and in order, and no batch is empty, holds more
+    // than 10 entries or more than 256 KB.
+    proptest! {
+        #[test]
+        fn batches_respect_both_limits(
+            sizes in proptest::collection::vec(
+                prop_oneof![1usize..2_000, 20_000usize..140_000, Just(MAX_REQUEST_BYTES)],
+                0..60,
+            )
+        ) {
+            check(&sizes, &batches(&sizes));
+        }
+    }
+}

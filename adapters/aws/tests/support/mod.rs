@@ -586,3 +586,58 @@ async fn queue_arn(clients: &Clients, url: &str) -> String {
         .unwrap()[&QueueAttributeName::QueueArn]
         .clone()
 }
+
+impl Moto {
+    /// Puts `body` as is into `function`'s queue, as if a rule had
+    /// delivered it (the next `pump` hands it to the function).
+    pub async fn send_raw(&self, function: &str, body: &str) {
+        self.clients
+            .sqs
+            .send_message()
+            .queue_url(&self.queues[function])
+            .message_body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SendMessage to {function}: {e:?}"));
+    }
+
+    /// Invokes `function` once with an SQS batch of `bodies` (message ids
+    /// `m0`, `m1`, ...), built as `pump` builds it, without any queue.
+    pub async fn invoke_batch(&self, function: &str, bodies: &[&str], now: Millis) -> Answer {
+        let records: Vec<Value> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                json!({
+                    "messageId": format!("m{i}"),
+                    "receiptHandle": format!("rh{i}"),
+                    "body": body,
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:tally-{function}"),
+                    "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        self.app(function)
+            .invoke(&json!({ "Records": records }).to_string(), now)
+            .await
+    }
+
+    /// One delivered event through `function`'s handler, with the report
+    /// (or the refusal) that its log line carries.
+    pub async fn deliver_to(
+        &self,
+        function: &str,
+        body: &str,
+        now: Millis,
+    ) -> Result<tally_aws::lambda::deliver::Delivered, tally_core::handlers::HandlerError> {
+        let app = self.app(function);
+        let target = app.function.target.unwrap_or(app.function.name);
+        Box::pin(tally_aws::lambda::deliver::deliver(
+            &app.ports, &app.cfg, target, body, now,
+        ))
+        .await
+    }
+}
