@@ -299,10 +299,9 @@ async fn a_forged_approval_deletes_nothing() {
 }
 
 /// A delivery over 256 KB (a deny whose reason alone is 300 KB: no
-/// publisher could have sent it, and SQS could not carry it) is refused
-/// by the aggregator (the record that would hold it is over DynamoDB's
-/// item limit, so nothing is written) and reported failed in its batch; the request stays
-/// undecided and the file whole.
+/// publisher could have sent it, and SQS could not carry it) is refused by
+/// its size before it reaches a store, and reported failed in its batch;
+/// the request stays undecided and the file whole.
 #[tokio::test]
 async fn an_entry_over_256_kb_is_refused() {
     let moto = world().await;
@@ -324,16 +323,54 @@ async fn an_entry_over_256_kb_is_refused() {
     let text = body(&huge);
     assert!(text.len() > 256 * 1024);
     let why = permanent(moto.deliver_to("aggregator", &text, now).await);
-    // DynamoDB's 400 KB item limit refuses the record that would hold it.
     assert!(
-        why.contains("record req-1")
-            && why.contains("Item size has exceeded the maximum allowed size"),
+        why.contains(&format!("the delivered event is {} bytes", text.len()))
+            && why.contains("over EventBridge's 256 KB entry limit"),
         "{}",
         &why[..why.len().min(400)]
     );
     let answer = moto.invoke_batch("aggregator", &[&text], now).await;
     assert_eq!(failed_ids(&answer), ["m0"]);
     assert_untouched(&moto).await;
+}
+
+/// A deny whose reason is long but within the bus's limits (150 KB) still
+/// vetoes: the coordination keeps the first 1,024 characters of a reason,
+/// so the record (which holds the vote and the decision event) stays far
+/// under DynamoDB's 400 KB item limit and the veto is never lost.
+#[tokio::test]
+async fn a_veto_with_a_long_reason_still_vetoes() {
+    let moto = world().await;
+    let now = T0 + 2 * MINUTE;
+    let answer = moto
+        .invoke_batch("aggregator", &[&body(&request("req-1"))], now)
+        .await;
+    assert!(failed_ids(&answer).is_empty());
+    let mut long = vote(
+        "evt-long",
+        "req-1",
+        "analytics_manager",
+        sources::ANALYTICS_SERVICE,
+        VoteDecision::Deny,
+    );
+    if let EventData::DeletionVote(v) = &mut long.data {
+        v.reason = Some("y".repeat(150 * 1024));
+    }
+    let answer = moto.invoke_batch("aggregator", &[&body(&long)], now).await;
+    assert!(failed_ids(&answer).is_empty(), "{answer:?}");
+    let rec = tally_core::ports::RecordStore::load(&moto.ports(), "req-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let decision = rec.decision.as_ref().expect("decided");
+    assert_eq!(decision.status, Status::Denied);
+    let kept = rec.votes["analytics_manager"].reason.as_deref().unwrap();
+    assert!(
+        kept.ends_with("more characters)"),
+        "{}",
+        &kept[kept.len() - 40..]
+    );
+    assert!(kept.len() < 1100);
 }
 
 /// A whole invocation payload of an unknown shape is refused naming its

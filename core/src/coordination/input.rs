@@ -51,6 +51,27 @@ pub struct Vote {
     pub reason: Option<String>,
 }
 
+/// How much of a vote's reason the coordination keeps. A reason is for
+/// people; kept whole, a long one (EventBridge carries up to 256 KB) would
+/// sit in the record twice (the vote and the decision event in the outbox)
+/// and push it past DynamoDB's 400 KB item limit, and a veto that cannot
+/// be written is a veto lost.
+pub const MAX_REASON_CHARS: usize = 1024;
+
+/// The reason as the coordination keeps it: at most [`MAX_REASON_CHARS`]
+/// characters, a cut one saying how much was cut.
+pub fn bounded_reason(reason: &Option<String>) -> Option<String> {
+    let r = reason.as_ref()?;
+    match r.char_indices().nth(MAX_REASON_CHARS) {
+        None => Some(r.clone()),
+        Some((cut, _)) => Some(format!(
+            "{}... ({} more characters)",
+            &r[..cut],
+            r[cut..].chars().count()
+        )),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Request(Request),
@@ -102,7 +123,7 @@ impl Input {
                 voter: v.voter.clone(),
                 source: e.source.clone(),
                 decision: v.decision,
-                reason: v.reason.clone(),
+                reason: bounded_reason(&v.reason),
             })),
             EventData::ConsumerCompletion(c) => Some(Input::Vote(Vote {
                 flavour: Flavour::Completion,
@@ -115,7 +136,7 @@ impl Input {
                     CompletionStatus::Done => VoteDecision::Proceed,
                     CompletionStatus::Failed => VoteDecision::Error,
                 },
-                reason: c.error_message.clone(),
+                reason: bounded_reason(&c.error_message),
             })),
             _ => None,
         }
@@ -127,5 +148,35 @@ impl Input {
             Input::Vote(v) => &v.request_id,
             Input::Timer { request_id } => request_id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reason past the cap is cut at a character boundary (never inside
+    /// a multi-byte character) and says how much was cut; a short one is
+    /// kept as it is.
+    #[test]
+    fn reasons_are_bounded_at_a_character_boundary() {
+        assert_eq!(bounded_reason(&None), None);
+        let short = Some("No active categorization rules affected".to_owned());
+        assert_eq!(bounded_reason(&short), short);
+        let exact = Some("é".repeat(MAX_REASON_CHARS));
+        assert_eq!(bounded_reason(&exact), exact);
+        let long = Some(format!(
+            "{}{}",
+            "é".repeat(MAX_REASON_CHARS),
+            "x".repeat(150_000)
+        ));
+        let cut = bounded_reason(&long).unwrap();
+        assert!(cut.starts_with(&"é".repeat(MAX_REASON_CHARS)));
+        assert!(
+            cut.ends_with("... (150000 more characters)"),
+            "{}",
+            &cut[cut.len() - 40..]
+        );
+        assert!(cut.chars().count() < MAX_REASON_CHARS + 40);
     }
 }

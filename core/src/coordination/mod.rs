@@ -7,7 +7,7 @@ pub mod machine;
 pub mod policy;
 pub mod record;
 
-pub use input::{Flavour, Input, Request, Vote};
+pub use input::{bounded_reason, Flavour, Input, Request, Vote, MAX_REASON_CHARS};
 pub use machine::{step, Effect, Metric, Step};
 pub use policy::{FlavourPolicy, Outcome, Policy, PolicyError};
 pub use record::{CountedVote, Decision, Disposition, HistoryEntry, Record, Status};

@@ -44,6 +44,10 @@ fn request_id_of(event: &Event) -> Option<String> {
     Input::from_event(event).map(|i| i.request_id().to_owned())
 }
 
+/// EventBridge's 256 KB limit on an entry, plus room for the envelope
+/// fields the bus adds on delivery (id, account, region, time, version).
+pub const MAX_DELIVERED_BYTES: usize = tally_core::wire::putevents::MAX_ENTRY_BYTES + 4 * 1024;
+
 pub async fn deliver(
     ports: &AwsPorts,
     cfg: &Config,
@@ -51,6 +55,16 @@ pub async fn deliver(
     text: &str,
     now: Millis,
 ) -> Result<Delivered, HandlerError> {
+    if text.len() > MAX_DELIVERED_BYTES {
+        // No publisher could have put it on the bus: refuse it before it
+        // reaches a store (an item over DynamoDB's limit would fail anyway,
+        // later and less clearly).
+        return Err(HandlerError::Permanent(format!(
+            "the delivered event is {} bytes, over EventBridge's {} KB entry limit",
+            text.len(),
+            tally_core::wire::putevents::MAX_ENTRY_BYTES / 1024
+        )));
+    }
     if target == "audit" {
         // The audit keeps the text byte for byte, even of events no other
         // consumer could read.
