@@ -2,7 +2,7 @@
 //! redelivery is not audited twice), findable by time through the
 //! `by-time` index (`auditShard`, `at`), kept until the TTL.
 
-use super::{classify, from_item, n, s, to_item, ttl_seconds, AwsPorts};
+use super::{from_item, n, s, to_item, ttl_seconds, AwsPorts};
 use tally_core::domain::AuditEntry;
 use tally_core::ports::{AuditLog, PortError};
 use tally_core::time::Millis;
@@ -15,7 +15,6 @@ pub const AUDIT_RETENTION_MS: Millis = 365 * 24 * 60 * 60 * 1000;
 
 impl AuditLog for AwsPorts {
     async fn append(&self, entry: &AuditEntry) -> Result<bool, PortError> {
-        let table = self.table(TABLE)?;
         let mut item = to_item("audit entry", entry)?;
         item.insert("auditShard".into(), s(SHARD));
         item.insert("at".into(), n(entry.timestamp));
@@ -23,54 +22,34 @@ impl AuditLog for AwsPorts {
             TTL_ATTRIBUTE.into(),
             ttl_seconds(entry.timestamp.saturating_add(AUDIT_RETENTION_MS)),
         );
-        let put = self
-            .clients
-            .dynamo
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(eventId)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) => match classify(&format!("audit of {}", entry.event_id), e) {
-                PortError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        self.put_new(
+            TABLE,
+            item,
+            "eventId",
+            &format!("audit entry {}", entry.event_id),
+        )
+        .await
     }
 
     async fn entries(&self, since: Millis, until: Millis) -> Result<Vec<AuditEntry>, PortError> {
         let table = self.table(TABLE)?;
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .clients
-                .dynamo
-                .query()
-                .table_name(table)
-                .index_name(AUDIT_TIME_INDEX)
-                .key_condition_expression("auditShard = :shard AND #at BETWEEN :since AND :last")
-                .expression_attribute_names("#at", "at")
-                .expression_attribute_values(":shard", s(SHARD))
-                .expression_attribute_values(":since", n(since))
-                .expression_attribute_values(":last", n(until.saturating_sub(1)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| {
-                    classify(&format!("Query of {table}'s {AUDIT_TIME_INDEX} index"), e)
-                })?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item::<AuditEntry>("audit entry", item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
+        let query = self
+            .clients
+            .dynamo
+            .query()
+            .table_name(table)
+            .index_name(AUDIT_TIME_INDEX)
+            .key_condition_expression("auditShard = :shard AND #at BETWEEN :since AND :last")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":shard", s(SHARD))
+            .expression_attribute_values(":since", n(since))
+            .expression_attribute_values(":last", n(until.saturating_sub(1)));
+        let mut out = self
+            .query_all(query, &format!("{table}'s {AUDIT_TIME_INDEX} index"))
+            .await?
+            .into_iter()
+            .map(|item| from_item::<AuditEntry>("audit entry", item))
+            .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
         Ok(out)
     }

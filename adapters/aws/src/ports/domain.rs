@@ -25,16 +25,8 @@ impl FileStore for AwsPorts {
     }
 
     async fn put_file(&self, file: &FileMeta) -> Result<(), PortError> {
-        let table = self.table("Files")?;
-        self.clients
-            .dynamo
-            .put_item()
-            .table_name(table)
-            .set_item(Some(to_item("file", file)?))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(&format!("PutItem of file {}", file.file_id), e))
+        let what = format!("file {}", file.file_id);
+        self.put("Files", to_item("file", file)?, &what).await
     }
 
     async fn delete_file(&self, file_id: &str) -> Result<bool, PortError> {
@@ -56,28 +48,16 @@ impl FileStore for AwsPorts {
 impl AwsPorts {
     async fn query_file_transactions(&self, file_id: &str) -> Result<Vec<Item>, PortError> {
         let table = self.table("Transactions")?;
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .clients
-                .dynamo
-                .query()
-                .table_name(table)
-                .index_name(TRANSACTIONS_FILE_INDEX)
-                .key_condition_expression("fileId = :f")
-                .expression_attribute_values(":f", s(file_id))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify(&format!("Query of transactions of file {file_id}"), e))?;
-            items.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(items)
+        let query = self
+            .clients
+            .dynamo
+            .query()
+            .table_name(table)
+            .index_name(TRANSACTIONS_FILE_INDEX)
+            .key_condition_expression("fileId = :f")
+            .expression_attribute_values(":f", s(file_id));
+        self.query_all(query, &format!("transactions of file {file_id}"))
+            .await
     }
 }
 
@@ -152,26 +132,19 @@ impl TransactionStore for AwsPorts {
     }
 
     async fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError> {
-        let table = self.table("Transactions")?;
         let mut added = 0;
         for t in txs {
-            let put = self
-                .clients
-                .dynamo
-                .put_item()
-                .table_name(table)
-                .set_item(Some(to_item("transaction", t)?))
-                .condition_expression("attribute_not_exists(transactionId)")
-                .send()
-                .await;
-            match put {
-                Ok(_) => added += 1,
-                Err(e) => {
-                    match classify(&format!("PutItem of transaction {}", t.transaction_id), e) {
-                        PortError::Conflict(_) => {}
-                        other => return Err(other),
-                    }
-                }
+            let what = format!("transaction {}", t.transaction_id);
+            if self
+                .put_new(
+                    "Transactions",
+                    to_item("transaction", t)?,
+                    "transactionId",
+                    &what,
+                )
+                .await?
+            {
+                added += 1;
             }
         }
         Ok(added)
@@ -227,46 +200,28 @@ impl AnalyticsStore for AwsPorts {
     }
 
     async fn put_job(&self, job: &AnalyticsJob) -> Result<(), PortError> {
-        let table = self.table("Analytics")?;
-        self.clients
-            .dynamo
-            .put_item()
-            .table_name(table)
-            .set_item(Some(to_item("analytics job", job)?))
-            .send()
+        let what = format!("analytics job of {}", job.user_id);
+        self.put("Analytics", to_item("analytics job", job)?, &what)
             .await
-            .map(|_| ())
-            .map_err(|e| classify(&format!("PutItem of analytics job of {}", job.user_id), e))
     }
 }
 
 impl CategoryRuleStore for AwsPorts {
     async fn rules_of_user(&self, user_id: &str) -> Result<Vec<CategoryRule>, PortError> {
         let table = self.table("CategoryRules")?;
-        let mut rules = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .clients
-                .dynamo
-                .query()
-                .table_name(table)
-                .key_condition_expression("userId = :u")
-                .expression_attribute_values(":u", s(user_id))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify(&format!("Query of category rules of {user_id}"), e))?;
-            for item in page.items.unwrap_or_default() {
-                rules.push(from_item::<CategoryRule>("category rule", item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(rules)
+        let query = self
+            .clients
+            .dynamo
+            .query()
+            .table_name(table)
+            .key_condition_expression("userId = :u")
+            .expression_attribute_values(":u", s(user_id))
+            .consistent_read(true);
+        self.query_all(query, &format!("category rules of {user_id}"))
+            .await?
+            .into_iter()
+            .map(|item| from_item::<CategoryRule>("category rule", item))
+            .collect()
     }
 }
 
@@ -274,35 +229,20 @@ impl AwsPorts {
     /// Writes a category rule (how rules reach the table; the tests seed
     /// users with it).
     pub async fn put_rule(&self, rule: &CategoryRule) -> Result<(), PortError> {
-        let table = self.table("CategoryRules")?;
-        self.clients
-            .dynamo
-            .put_item()
-            .table_name(table)
-            .set_item(Some(to_item("category rule", rule)?))
-            .send()
+        let what = format!("category rule {}", rule.rule_id);
+        self.put("CategoryRules", to_item("category rule", rule)?, &what)
             .await
-            .map(|_| ())
-            .map_err(|e| classify(&format!("PutItem of category rule {}", rule.rule_id), e))
     }
 }
 
 impl Notifier for AwsPorts {
     async fn notify(&self, note: &Notification) -> Result<(), PortError> {
-        let table = self.table("Notifications")?;
         let mut item = to_item("notification", note)?;
         item.insert(
             TTL_ATTRIBUTE.into(),
             ttl_seconds(note.at.saturating_add(NOTIFICATION_RETENTION_MS)),
         );
-        self.clients
-            .dynamo
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(&format!("PutItem of notification {}", note.event_id), e))
+        let what = format!("notification {}", note.event_id);
+        self.put("Notifications", item, &what).await
     }
 }

@@ -20,29 +20,14 @@ impl IdempotencyStore for AwsPorts {
         event_id: &str,
         expires_at: Millis,
     ) -> Result<bool, PortError> {
-        let table = self.table(TABLE)?;
         let item = HashMap::from([
             ("pk".to_owned(), s(claim_key(consumer, event_id))),
             ("consumer".to_owned(), s(consumer)),
             ("eventId".to_owned(), s(event_id)),
             (TTL_ATTRIBUTE.to_owned(), ttl_seconds(expires_at)),
         ]);
-        let put = self
-            .clients
-            .dynamo
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) => match classify(&format!("claim of {consumer}#{event_id}"), e) {
-                PortError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        self.put_new(TABLE, item, "pk", &format!("claim {consumer}#{event_id}"))
+            .await
     }
 
     async fn release(&self, consumer: &str, event_id: &str) -> Result<(), PortError> {

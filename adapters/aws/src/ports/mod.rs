@@ -48,6 +48,71 @@ impl AwsPorts {
             .ok_or_else(|| PortError::Permanent("this function has no CONTENT_BUCKET".into()))
     }
 
+    /// An unconditional PutItem.
+    async fn put(&self, logical: &str, item: Item, what: &str) -> Result<(), PortError> {
+        let table = self.table(logical)?;
+        self.clients
+            .dynamo
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("PutItem of {what}"), e))
+    }
+
+    /// A PutItem only the first writer of `key_attr` wins: false when an
+    /// item with that key is already there.
+    async fn put_new(
+        &self,
+        logical: &str,
+        item: Item,
+        key_attr: &str,
+        what: &str,
+    ) -> Result<bool, PortError> {
+        let table = self.table(logical)?;
+        let put = self
+            .clients
+            .dynamo
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(format!("attribute_not_exists({key_attr})"))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) => match classify(&format!("PutItem of {what}"), e) {
+                PortError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Every item a query finds, across its pages.
+    async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        what: &str,
+    ) -> Result<Vec<Item>, PortError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("Query of {what}"), e))?;
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// A strongly consistent GetItem by partition key.
     async fn get_item(&self, logical: &str, key: Item) -> Result<Option<Item>, PortError> {
         let table = self.table(logical)?;
