@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{Moto, MAX_RECEIVES, T0};
+use support::{failed_ids, Moto, MAX_RECEIVES, T0};
 use tally_aws::lambda::Answer;
 use tally_core::coordination::{Disposition, Status};
 use tally_core::event::{samples, sources, Event, EventData, EventKind, VoteDecision};
@@ -38,19 +38,7 @@ fn request(request_id: &str) -> Event {
 
 /// A vote by `voter` on `request_id`, published from `source`.
 fn vote(id: &str, request_id: &str, voter: &str, source: &str, decision: VoteDecision) -> Event {
-    let mut e = samples::sample(EventKind::DeletionVote, source);
-    e.event_id = id.into();
-    e.source = source.into();
-    e.user_id = "alice".into();
-    e.timestamp = T0 + MINUTE + 1000;
-    if let EventData::DeletionVote(v) = &mut e.data {
-        v.file_id = "f1".into();
-        v.request_id = request_id.into();
-        v.voter = voter.into();
-        v.decision = decision;
-        v.reason = Some("checked".into());
-    }
-    e
+    support::vote(id, request_id, voter, source, decision, T0 + MINUTE + 1000)
 }
 
 /// alice's file f1 with 4 transactions, processed; nothing failed.
@@ -83,18 +71,6 @@ async fn assert_untouched(moto: &Moto) {
         .unwrap()
         .is_some());
     assert_eq!(ports.transactions_of_file("f1").await.unwrap().len(), 4);
-}
-
-fn failed_ids(answer: &Answer) -> Vec<String> {
-    match answer {
-        Answer::Ok(v) => v["batchItemFailures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
-            .collect(),
-        Answer::Failed(e) => panic!("the whole batch failed: {e}"),
-    }
 }
 
 fn permanent(r: Result<tally_aws::lambda::deliver::Delivered, HandlerError>) -> String {

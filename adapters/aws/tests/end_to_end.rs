@@ -70,7 +70,7 @@ fn request_id(answer: &serde_json::Value) -> String {
 /// the deletion at once: nothing is deleted.
 #[tokio::test]
 async fn a_veto_denies_and_nothing_is_deleted() {
-    use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
+    use tally_core::event::{EventData, VoteDecision};
     use tally_core::ports::Publisher;
     let moto = Moto::fresh().await;
     uploaded(&moto, "f1", "alice", 3).await;
@@ -81,23 +81,17 @@ async fn a_veto_denies_and_nothing_is_deleted() {
     let voter = tally_core::consumers::voter::Voter::CategoryManager;
     // The category voter objects before its own function runs.
     moto.stall("category-voter").await;
-    let deny = Event {
-        event_id: "vote-deny-1".into(),
-        event_version: CURRENT_VERSION.into(),
-        timestamp: now + 10,
-        source: voter.source().into(),
-        user_id: "alice".into(),
-        correlation_id: Some(request.clone()),
-        causation_id: None,
-        data: EventData::DeletionVote(event::DeletionVote {
-            file_id: "f1".into(),
-            request_id: request.clone(),
-            voter: voter.name().into(),
-            decision: VoteDecision::Deny,
-            reason: Some("an open dispute on these transactions".into()),
-        }),
-        metadata: None,
-    };
+    let mut deny = support::vote(
+        "vote-deny-1",
+        &request,
+        voter.name(),
+        voter.source(),
+        VoteDecision::Deny,
+        now + 10,
+    );
+    if let EventData::DeletionVote(v) = &mut deny.data {
+        v.reason = Some("an open dispute on these transactions".into());
+    }
     moto.ports().publish(&[deny]).await.unwrap();
     let failures = moto.pump(now + 100).await;
     assert!(failures.is_empty(), "{failures:?}");

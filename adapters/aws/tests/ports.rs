@@ -267,35 +267,14 @@ fn uploaded(n: usize, file_name_bytes: usize) -> tally_core::event::Event {
 
 /// The event ids that reached the audit queue (its rule takes every event).
 async fn audited_ids(moto: &Moto) -> BTreeSet<String> {
-    let url = &moto.queues["audit"];
-    let mut ids = BTreeSet::new();
-    loop {
-        let got = moto
-            .clients
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = got.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return ids;
-        }
-        for m in messages {
-            let body: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            ids.insert(body["detail"]["eventId"].as_str().unwrap().to_owned());
-            moto.clients
-                .sqs
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    moto.drain("audit")
+        .await
+        .iter()
+        .map(|b| {
+            let body: serde_json::Value = serde_json::from_str(b).unwrap();
+            body["detail"]["eventId"].as_str().unwrap().to_owned()
+        })
+        .collect()
 }
 
 /// 25 events (three PutEvents batches) all reach the bus and its rules.

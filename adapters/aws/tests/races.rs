@@ -5,62 +5,35 @@
 mod support;
 
 use std::sync::Arc;
-use support::{Moto, T0};
-use tally_aws::lambda::{Answer, App};
+use support::{failed_ids, Moto, T0};
+use tally_aws::lambda::App;
 use tally_core::consumers::voter::Voter;
-use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
+use tally_core::event::{Event, VoteDecision};
 use tally_core::ports::{FileStore, RecordStore};
 use tally_core::wire::delivered::{DeliveredEvent, Delivery};
 use tally_core::wire::sqs;
 
 const MINUTE: i64 = 60_000;
 
-fn vote(request: &str, voter: Voter, at: i64) -> Event {
-    Event {
-        event_id: format!("vote-{request}-{}", voter.name()),
-        event_version: CURRENT_VERSION.into(),
-        timestamp: at,
-        source: voter.source().into(),
-        user_id: "alice".into(),
-        correlation_id: Some(request.into()),
-        causation_id: None,
-        data: EventData::DeletionVote(event::DeletionVote {
-            file_id: "f1".into(),
-            request_id: request.into(),
-            voter: voter.name().into(),
-            decision: VoteDecision::Proceed,
-            reason: None,
-        }),
-        metadata: None,
-    }
+fn deciding_vote(request: &str, at: i64) -> Event {
+    let voter = Voter::CategoryManager;
+    let id = format!("vote-{request}-{}", voter.name());
+    support::vote(
+        &id,
+        request,
+        voter.name(),
+        voter.source(),
+        VoteDecision::Proceed,
+        at,
+    )
 }
 
 /// An SQS batch of one message carrying `event` as EventBridge delivers it.
 fn batch(event: &Event, message_id: &str) -> String {
     let delivered = DeliveredEvent::wrap(event, &format!("eb-{message_id}"), &Delivery::default());
-    serde_json::json!({ "Records": [{
-        "messageId": message_id,
-        "receiptHandle": "r",
-        "body": sqs::encode_body(&delivered),
-        "attributes": {},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:tally-aggregator",
-        "awsRegion": "us-east-1",
-    }]})
-    .to_string()
-}
-
-fn failed_ids(answer: &Answer) -> Vec<String> {
-    match answer {
-        Answer::Ok(v) => v["batchItemFailures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
-            .collect(),
-        Answer::Failed(e) => panic!("the whole batch failed: {e}"),
-    }
+    let body = sqs::encode_body(&delivered);
+    serde_json::json!({ "Records": [support::sqs_record("aggregator", message_id, &body)] })
+        .to_string()
 }
 
 /// Uploads f1, requests its deletion and lets only the analytics voter
@@ -92,7 +65,7 @@ async fn the_same_vote_handled_concurrently_decides_once() {
     let moto = Moto::fresh().await;
     let request = waiting_for_category_manager(&moto).await;
     let now = T0 + 3 * MINUTE;
-    let deciding = vote(&request, Voter::CategoryManager, now);
+    let deciding = deciding_vote(&request, now);
     let mut tasks = Vec::new();
     for i in 0..8 {
         let app: Arc<App> = Arc::new(moto.app("aggregator"));
@@ -138,7 +111,7 @@ async fn a_crash_between_write_and_publish_is_recovered_by_redelivery() {
     let moto = Moto::fresh().await;
     let request = waiting_for_category_manager(&moto).await;
     let now = T0 + 3 * MINUTE;
-    let deciding = vote(&request, Voter::CategoryManager, now);
+    let deciding = deciding_vote(&request, now);
     let broken = {
         let mut cfg = moto.config("aggregator");
         cfg.bus = "no-such-bus".into();
@@ -182,7 +155,7 @@ async fn a_crash_between_write_and_publish_is_recovered_by_the_sweeper() {
     let moto = Moto::fresh().await;
     let request = waiting_for_category_manager(&moto).await;
     let now = T0 + 3 * MINUTE;
-    let deciding = vote(&request, Voter::CategoryManager, now);
+    let deciding = deciding_vote(&request, now);
     let mut cfg = moto.config("aggregator");
     cfg.bus = "no-such-bus".into();
     let broken = App::new(

@@ -63,6 +63,62 @@ fn reset(endpoint: &str) {
     );
 }
 
+/// One record of an SQS event as Lambda's event-source mapping passes it.
+pub fn sqs_record(function: &str, message_id: &str, body: &str) -> Value {
+    json!({
+        "messageId": message_id,
+        "receiptHandle": format!("rh-{message_id}"),
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:tally-{function}"),
+        "awsRegion": "us-east-1",
+    })
+}
+
+/// The message ids a batch answer reports failed.
+pub fn failed_ids(answer: &Answer) -> Vec<String> {
+    match answer {
+        Answer::Ok(v) => v["batchItemFailures"]
+            .as_array()
+            .expect("a batch answer")
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+            .collect(),
+        Answer::Failed(e) => panic!("the whole batch failed: {e}"),
+    }
+}
+
+/// A vote by `voter` on `request_id` about alice's f1, from `source`.
+pub fn vote(
+    id: &str,
+    request_id: &str,
+    voter: &str,
+    source: &str,
+    decision: tally_core::event::VoteDecision,
+    at: Millis,
+) -> tally_core::event::Event {
+    use tally_core::event::{DeletionVote, Event, EventData, CURRENT_VERSION};
+    Event {
+        event_id: id.into(),
+        event_version: CURRENT_VERSION.into(),
+        timestamp: at,
+        source: source.into(),
+        user_id: "alice".into(),
+        correlation_id: Some(request_id.into()),
+        causation_id: None,
+        data: EventData::DeletionVote(DeletionVote {
+            file_id: "f1".into(),
+            request_id: request_id.into(),
+            voter: voter.into(),
+            decision,
+            reason: Some("checked".into()),
+        }),
+        metadata: None,
+    }
+}
+
 pub struct Moto {
     pub clients: Clients,
     pub env: BTreeMap<String, String>,
@@ -235,16 +291,7 @@ impl Moto {
         for _round in 0..200 {
             let mut any = false;
             for (name, url) in &self.queues {
-                let got = self
-                    .clients
-                    .sqs
-                    .receive_message()
-                    .queue_url(url)
-                    .max_number_of_messages(10)
-                    .send()
-                    .await
-                    .unwrap();
-                let messages = got.messages.unwrap_or_default();
+                let messages = self.receive(url).await;
                 if messages.is_empty() {
                     continue;
                 }
@@ -252,16 +299,7 @@ impl Moto {
                 let records: Vec<Value> = messages
                     .iter()
                     .map(|m| {
-                        json!({
-                            "messageId": m.message_id(),
-                            "receiptHandle": m.receipt_handle(),
-                            "body": m.body(),
-                            "attributes": {},
-                            "messageAttributes": {},
-                            "eventSource": "aws:sqs",
-                            "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:tally-{name}"),
-                            "awsRegion": "us-east-1",
-                        })
+                        sqs_record(name, m.message_id().unwrap(), m.body().unwrap_or_default())
                     })
                     .collect();
                 let payload = json!({ "Records": records }).to_string();
@@ -272,12 +310,7 @@ impl Moto {
                     Answer::Ok(v) => v,
                     Answer::Failed(e) => panic!("{name} failed a whole batch: {e}"),
                 };
-                let failed: Vec<String> = answer["batchItemFailures"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
-                    .collect();
+                let failed = failed_ids(&Answer::Ok(answer));
                 for m in &messages {
                     if failed.iter().any(|id| Some(id.as_str()) == m.message_id()) {
                         failures.push((name.to_string(), json!(m.body())));
@@ -311,23 +344,28 @@ impl Moto {
         panic!("the queues never drained in 200 rounds");
     }
 
-    /// Drops what `function`'s queue holds: the function never ran (a
-    /// voter that returns without voting).
-    pub async fn stall(&self, function: &str) {
+    /// Up to 10 messages of a queue.
+    pub async fn receive(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let got = self
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        got.messages.unwrap_or_default()
+    }
+
+    /// Takes every message off `function`'s queue and returns the bodies.
+    pub async fn drain(&self, function: &str) -> Vec<String> {
         let url = &self.queues[function];
+        let mut bodies = Vec::new();
         loop {
-            let got = self
-                .clients
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            let messages = got.messages.unwrap_or_default();
+            let messages = self.receive(url).await;
             if messages.is_empty() {
-                return;
+                return bodies;
             }
             for m in messages {
                 self.clients
@@ -338,23 +376,21 @@ impl Moto {
                     .send()
                     .await
                     .unwrap();
+                bodies.extend(m.body);
             }
         }
     }
 
+    /// Drops what `function`'s queue holds: the function never ran (a
+    /// voter that returns without voting).
+    pub async fn stall(&self, function: &str) {
+        self.drain(function).await;
+    }
+
     /// Bodies that ended in `function`'s dead-letter queue.
     pub async fn dead_lettered(&self, function: &str) -> Vec<String> {
-        let got = self
-            .clients
-            .sqs
-            .receive_message()
-            .queue_url(&self.dead_letters[function])
-            .max_number_of_messages(10)
-            .send()
+        self.receive(&self.dead_letters[function])
             .await
-            .unwrap();
-        got.messages
-            .unwrap_or_default()
             .into_iter()
             .filter_map(|m| m.body)
             .collect()
@@ -607,18 +643,7 @@ impl Moto {
         let records: Vec<Value> = bodies
             .iter()
             .enumerate()
-            .map(|(i, body)| {
-                json!({
-                    "messageId": format!("m{i}"),
-                    "receiptHandle": format!("rh{i}"),
-                    "body": body,
-                    "attributes": {},
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:tally-{function}"),
-                    "awsRegion": "us-east-1",
-                })
-            })
+            .map(|(i, body)| sqs_record(function, &format!("m{i}"), body))
             .collect();
         self.app(function)
             .invoke(&json!({ "Records": records }).to_string(), now)
