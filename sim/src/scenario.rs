@@ -486,3 +486,37 @@ impl Action {
         }
     }
 }
+
+/// The CSV a workload's user uploads: `lines` transactions, a third of them
+/// groceries and a third rent, so that the seeded category rules match.
+/// The simulator and the AWS adapter's tests upload the same files.
+pub fn upload_csv(lines: usize) -> String {
+    let mut csv = String::from("date,description,amount\n");
+    for i in 0..lines {
+        let what = ["GROCER MARKET", "RENT MARCH", "COFFEE"][i % 3];
+        csv.push_str(&format!(
+            "2025-01-{:02},{what} {i},-{}.{:02}\n",
+            1 + i % 28,
+            1 + i % 90,
+            i % 100
+        ));
+    }
+    csv
+}
+
+/// Each workload user's two active category rules.
+pub fn seed_rules(user: &str) -> Vec<tally_core::domain::CategoryRule> {
+    [("GROCER", "cat-groceries"), ("RENT", "cat-housing")]
+        .into_iter()
+        .enumerate()
+        .map(
+            |(n, (pattern, category))| tally_core::domain::CategoryRule {
+                rule_id: format!("rule-{user}-{n}"),
+                user_id: user.into(),
+                category_id: category.into(),
+                pattern: pattern.into(),
+                active: true,
+            },
+        )
+        .collect()
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tally_core::consumers::{self, voter::Voter};
 use tally_core::coordination::{Effect, Flavour, Input};
-use tally_core::domain::{CategoryRule, FileMeta};
+use tally_core::domain::FileMeta;
 use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
 use tally_core::handlers::aggregator::aggregate;
 use tally_core::handlers::HandlerError;
@@ -165,17 +165,8 @@ impl World {
     /// Each user has an account and two category rules.
     pub(crate) fn seed_users(&self, users: &[String]) {
         for u in users {
-            for (n, (pattern, category)) in [("GROCER", "cat-groceries"), ("RENT", "cat-housing")]
-                .into_iter()
-                .enumerate()
-            {
-                self.mem.add_rule(CategoryRule {
-                    rule_id: format!("rule-{u}-{n}"),
-                    user_id: u.clone(),
-                    category_id: category.into(),
-                    pattern: pattern.into(),
-                    active: true,
-                });
+            for rule in crate::scenario::seed_rules(u) {
+                self.mem.add_rule(rule);
             }
         }
     }
@@ -191,16 +182,7 @@ impl World {
         account_type: Option<&str>,
     ) {
         let key = format!("{owner}/{file_id}/{file_id}.csv");
-        let mut csv = String::from("date,description,amount\n");
-        for i in 0..lines {
-            let what = ["GROCER MARKET", "RENT MARCH", "COFFEE"][i % 3];
-            csv.push_str(&format!(
-                "2025-01-{:02},{what} {i},-{}.{:02}\n",
-                1 + i % 28,
-                1 + i % 90,
-                i % 100
-            ));
-        }
+        let csv = crate::scenario::upload_csv(lines);
         let meta = FileMeta {
             file_id: file_id.into(),
             user_id: owner.into(),

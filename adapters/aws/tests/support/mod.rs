@@ -20,7 +20,7 @@ use tally_aws::config::Tables;
 use tally_aws::lambda::{Answer, App};
 use tally_aws::{AwsPorts, Clients, Config};
 use tally_core::coordination::{log, Record};
-use tally_core::domain::{CategoryRule, FileMeta};
+use tally_core::domain::FileMeta;
 use tally_core::ports::{ContentStore, FileStore};
 use tally_core::rules::Rules;
 use tally_core::time::{to_rfc3339_millis, Millis};
@@ -399,20 +399,8 @@ impl Moto {
     /// Each user has an account and two category rules, as in the simulator.
     pub async fn seed_user(&self, user: &str) {
         let ports = self.ports();
-        for (n, (pattern, category)) in [("GROCER", "cat-groceries"), ("RENT", "cat-housing")]
-            .into_iter()
-            .enumerate()
-        {
-            ports
-                .put_rule(&CategoryRule {
-                    rule_id: format!("rule-{user}-{n}"),
-                    user_id: user.into(),
-                    category_id: category.into(),
-                    pattern: pattern.into(),
-                    active: true,
-                })
-                .await
-                .unwrap();
+        for rule in tally_sim::scenario::seed_rules(user) {
+            ports.put_rule(&rule).await.unwrap();
         }
     }
 
@@ -428,16 +416,7 @@ impl Moto {
     ) {
         let ports = self.ports();
         let key = format!("{owner}/{file_id}/{file_id}.csv");
-        let mut csv = String::from("date,description,amount\n");
-        for i in 0..lines {
-            let what = ["GROCER MARKET", "RENT MARCH", "COFFEE"][i % 3];
-            csv.push_str(&format!(
-                "2025-01-{:02},{what} {i},-{}.{:02}\n",
-                1 + i % 28,
-                1 + i % 90,
-                i % 100
-            ));
-        }
+        let csv = tally_sim::scenario::upload_csv(lines);
         ports.put_content(&key, csv.as_bytes()).await.unwrap();
         ports
             .put_file(&FileMeta {
