@@ -10,11 +10,15 @@ use tally_core::time::Millis;
 /// The CloudWatch namespace of every tally metric.
 pub const NAMESPACE: &str = "tally";
 
-/// JSON logs on stdout, without ANSI colours; `RUST_LOG` filters.
-pub fn init_logs() {
+/// The functions' log format: one flat JSON object per line, no ANSI
+/// colours, written to `writer` (stdout in Lambda; a buffer in tests).
+pub fn json_logs<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
@@ -22,7 +26,13 @@ pub fn init_logs() {
         .with_ansi(false)
         .with_target(false)
         .with_env_filter(filter)
-        .try_init();
+        .with_writer(writer)
+        .finish()
+}
+
+/// JSON logs on stdout; `RUST_LOG` filters.
+pub fn init_logs() {
+    let _ = tracing::subscriber::set_global_default(json_logs(std::io::stdout));
 }
 
 /// EMF documents for `metrics` of `function` at `now`: one per distinct
