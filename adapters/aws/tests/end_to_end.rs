@@ -166,3 +166,41 @@ async fn a_duplicate_laden_delivery_decides_and_deletes_once() {
     assert_eq!(count("file.deletion.approved"), 1);
     assert_eq!(count("file.deletion.requested"), 1);
 }
+
+/// A rule may target a function directly (no queue): the function then
+/// takes the delivered envelope itself, handles it as from a queue, and
+/// fails the invocation on a bad one, so that EventBridge's retry policy
+/// and the rule's dead-letter queue take over.
+#[tokio::test]
+async fn functions_take_events_straight_from_eventbridge() {
+    use tally_aws::lambda::Answer;
+    use tally_core::ports::RecordStore;
+    let moto = Moto::fresh().await;
+    uploaded(&moto, "f1", "alice", 2).await;
+    let answer = moto.delete("f1", Some("alice"), T0 + MINUTE).await;
+    let request = request_id(&answer);
+    let envelopes = moto.drain("aggregator").await;
+    assert_eq!(envelopes.len(), 1);
+    let aggregator = moto.app("aggregator");
+    match aggregator.invoke(&envelopes[0], T0 + MINUTE + 50).await {
+        Answer::Ok(_) => {}
+        Answer::Failed(e) => panic!("a good envelope failed: {e}"),
+    }
+    let rec = moto
+        .ports()
+        .load(&request)
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(rec.required, ["analytics_manager", "category_manager"]);
+    let mut broken: serde_json::Value = serde_json::from_str(&envelopes[0]).unwrap();
+    broken["detail-type"] = serde_json::json!(7);
+    let broken = broken.to_string();
+    match aggregator.invoke(&broken, T0 + MINUTE + 60).await {
+        Answer::Failed(e) => {
+            assert!(!e.is_transient(), "{e}");
+            assert!(e.to_string().contains("detail-type"), "{e}");
+        }
+        Answer::Ok(v) => panic!("a broken envelope was taken: {v}"),
+    }
+}
