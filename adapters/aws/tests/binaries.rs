@@ -15,7 +15,7 @@ fn each_function_has_a_binary_that_runs_it() {
         let main = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("function {}: {}: {e}", f.name, path.display()));
         assert!(
-            main.contains(&format!("tally_aws::lambda::run(\"{}\")", f.name)),
+            main.contains(&format!("tally_aws::lambda::main(\"{}\")", f.name)),
             "{} does not run the {} function",
             path.display(),
             f.name

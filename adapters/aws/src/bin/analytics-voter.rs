@@ -1,5 +1,4 @@
 //! The analytics-voter Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("analytics-voter").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("analytics-voter")
 }

@@ -1,5 +1,4 @@
 //! The audit Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("audit").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("audit")
 }

@@ -1,5 +1,4 @@
 //! The backup-voter Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("backup-voter").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("backup-voter")
 }

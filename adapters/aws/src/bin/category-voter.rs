@@ -1,5 +1,4 @@
 //! The category-voter Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("category-voter").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("category-voter")
 }

@@ -1,5 +1,4 @@
 //! The compliance-voter Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("compliance-voter").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("compliance-voter")
 }

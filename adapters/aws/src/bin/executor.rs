@@ -1,5 +1,4 @@
 //! The executor Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("executor").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("executor")
 }

@@ -1,5 +1,4 @@
 //! The file-processor Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("file-processor").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("file-processor")
 }

@@ -1,5 +1,4 @@
 //! The object-created Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("object-created").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("object-created")
 }

@@ -1,5 +1,4 @@
 //! The sweeper Lambda function (see tally_deploy::FUNCTIONS).
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    tally_aws::lambda::run("sweeper").await
+fn main() -> Result<(), lambda_runtime::Error> {
+    tally_aws::lambda::main("sweeper")
 }

@@ -232,7 +232,17 @@ pub fn now() -> Millis {
         .map_or(0, |d| d.as_millis() as Millis)
 }
 
-/// Each binary's `main`.
+/// Each binary's whole `main`. The runtime is built and blocked on here,
+/// in the library, so that the handlers' futures are compiled once, not
+/// once per binary (release builds do not share generic instances).
+pub fn main(name: &str) -> Result<(), lambda_runtime::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(name))
+}
+
+/// Serves invocations of the function `name` until the runtime stops.
 pub async fn run(name: &str) -> Result<(), lambda_runtime::Error> {
     observe::init_logs();
     let function = tally_deploy::function(name)
