@@ -4,6 +4,7 @@
 //! load, step, write and publish.
 
 pub mod aggregator;
+pub mod dispatch;
 
 use crate::ports::{PortError, PublishError};
 

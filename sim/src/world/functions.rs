@@ -8,11 +8,11 @@
 use super::World;
 use std::collections::BTreeSet;
 use std::time::Duration;
-use tally_core::consumers::{self, voter::Voter};
+use tally_core::consumers;
 use tally_core::coordination::{Effect, Flavour, Input};
 use tally_core::domain::FileMeta;
 use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
-use tally_core::handlers::aggregator::aggregate;
+use tally_core::handlers::dispatch::dispatch;
 use tally_core::handlers::HandlerError;
 use tally_core::ids;
 use tally_core::ports::memory::run_ready;
@@ -34,34 +34,10 @@ impl World {
         }
         let (_, event) =
             sqs::decode_body(body).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        let s = &self.settings;
         match target {
-            "aggregator" => {
-                let Some(input) = Input::from_event(&event) else {
-                    return Err(HandlerError::Permanent(format!(
-                        "the aggregator has no use for {}",
-                        event.event_type()
-                    )));
-                };
-                let handled = aggregate(self, self, &input, now, &self.policy).await?;
-                for e in handled.effects {
-                    if let Effect::Refused { event_id, reason } = e {
-                        self.observations().refusals.push((
-                            now,
-                            input.request_id().to_owned(),
-                            event_id,
-                            reason,
-                        ));
-                    }
-                }
-                Ok(())
-            }
             "analytics_voter" | "category_voter" | "backup_voter" | "compliance_voter" => {
                 self.vote(target, &event, now).await
             }
-            "executor" => consumers::executor::handle(self, &event, now, s)
-                .await
-                .map(|_| ()),
             // In the completion flavour these two report back like voters, and
             // the voter faults (and scripted scenarios) apply to their reports.
             "analytics" | "categorization"
@@ -69,21 +45,20 @@ impl World {
             {
                 Ok(())
             }
-            "analytics" => consumers::analytics::handle(self, &event, now, s)
-                .await
-                .map(|_| ()),
-            "categorization" => consumers::categorization::handle(self, &event, now, s)
-                .await
-                .map(|_| ()),
-            "notification" => consumers::notification::handle(self, &event, now, s)
-                .await
-                .map(|_| ()),
-            "file_processor" => consumers::file_processor::handle(self, &event, now, s)
-                .await
-                .map(|_| ()),
-            other => Err(HandlerError::Permanent(format!(
-                "no function is deployed for target {other}"
-            ))),
+            _ => {
+                let d = dispatch(self, target, &event, now, &self.policy, &self.settings).await?;
+                for e in d.effects {
+                    if let Effect::Refused { event_id, reason } = e {
+                        let request_id = Input::from_event(&event)
+                            .map(|i| i.request_id().to_owned())
+                            .unwrap_or_default();
+                        self.observations()
+                            .refusals
+                            .push((now, request_id, event_id, reason));
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -91,12 +66,7 @@ impl World {
     /// voter returns without voting (the failure mode the deadline exists
     /// for), a slow one pauses first, a denying one objects to everything.
     async fn vote(&self, target: &str, event: &Event, now: i64) -> Result<(), HandlerError> {
-        let voter = match target {
-            "analytics_voter" => Voter::AnalyticsManager,
-            "category_voter" => Voter::CategoryManager,
-            "backup_voter" => Voter::BackupManager,
-            _ => Voter::ComplianceManager,
-        };
+        let voter = tally_core::handlers::dispatch::voter_of(target).expect("a voter target");
         let name = Some(voter.name().to_owned());
         if !self
             .automatic_voters
