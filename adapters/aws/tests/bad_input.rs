@@ -274,6 +274,26 @@ async fn a_forged_approval_deletes_nothing() {
     assert_untouched(&moto).await;
 }
 
+/// A registered req-1 (alice's f1) and a deny on it by analytics_manager,
+/// from its own source, whose reason is `reason_bytes` long.
+async fn registered_with_a_deny(moto: &Moto, id: &str, reason_bytes: usize, now: i64) -> Event {
+    let answer = moto
+        .invoke_batch("aggregator", &[&body(&request("req-1"))], now)
+        .await;
+    assert!(failed_ids(&answer).is_empty());
+    let mut deny = vote(
+        id,
+        "req-1",
+        "analytics_manager",
+        sources::ANALYTICS_SERVICE,
+        VoteDecision::Deny,
+    );
+    if let EventData::DeletionVote(v) = &mut deny.data {
+        v.reason = Some("x".repeat(reason_bytes));
+    }
+    deny
+}
+
 /// A delivery over 256 KB (a deny whose reason alone is 300 KB: no
 /// publisher could have sent it, and SQS could not carry it) is refused by
 /// its size before it reaches a store, and reported failed in its batch;
@@ -282,20 +302,7 @@ async fn a_forged_approval_deletes_nothing() {
 async fn an_entry_over_256_kb_is_refused() {
     let moto = world().await;
     let now = T0 + 2 * MINUTE;
-    let answer = moto
-        .invoke_batch("aggregator", &[&body(&request("req-1"))], now)
-        .await;
-    assert!(failed_ids(&answer).is_empty());
-    let mut huge = vote(
-        "evt-huge",
-        "req-1",
-        "analytics_manager",
-        sources::ANALYTICS_SERVICE,
-        VoteDecision::Deny,
-    );
-    if let EventData::DeletionVote(v) = &mut huge.data {
-        v.reason = Some("x".repeat(300 * 1024));
-    }
+    let huge = registered_with_a_deny(&moto, "evt-huge", 300 * 1024, now).await;
     let text = body(&huge);
     assert!(text.len() > 256 * 1024);
     let why = permanent(moto.deliver_to("aggregator", &text, now).await);
@@ -318,20 +325,7 @@ async fn an_entry_over_256_kb_is_refused() {
 async fn a_veto_with_a_long_reason_still_vetoes() {
     let moto = world().await;
     let now = T0 + 2 * MINUTE;
-    let answer = moto
-        .invoke_batch("aggregator", &[&body(&request("req-1"))], now)
-        .await;
-    assert!(failed_ids(&answer).is_empty());
-    let mut long = vote(
-        "evt-long",
-        "req-1",
-        "analytics_manager",
-        sources::ANALYTICS_SERVICE,
-        VoteDecision::Deny,
-    );
-    if let EventData::DeletionVote(v) = &mut long.data {
-        v.reason = Some("y".repeat(150 * 1024));
-    }
+    let long = registered_with_a_deny(&moto, "evt-long", 150 * 1024, now).await;
     let answer = moto.invoke_batch("aggregator", &[&body(&long)], now).await;
     assert!(failed_ids(&answer).is_empty(), "{answer:?}");
     let rec = tally_core::ports::RecordStore::load(&moto.ports(), "req-1")
