@@ -234,7 +234,10 @@ pub fn now() -> Millis {
 
 /// Each binary's whole `main`. The runtime is built and blocked on here,
 /// in the library, so that the handlers' futures are compiled once, not
-/// once per binary (release builds do not share generic instances).
+/// once per binary (release builds do not share generic instances, and a
+/// function this small would otherwise be inlined into each binary,
+/// taking every instance with it).
+#[inline(never)]
 pub fn main(name: &str) -> Result<(), lambda_runtime::Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
