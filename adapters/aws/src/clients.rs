@@ -5,6 +5,13 @@
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
+/// HTTPS over rustls with ring: the one TLS stack the functions link.
+fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub dynamo: aws_sdk_dynamodb::Client,
@@ -17,11 +24,8 @@ impl Clients {
     /// From the Lambda environment (region, credentials and, if set,
     /// AWS_ENDPOINT_URL, all read by the SDK's default chain).
     pub async fn from_env() -> Clients {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
         let shared = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
+            .http_client(http_client())
             .load()
             .await;
         let emulated = std::env::var_os(tally_deploy::env::AWS_ENDPOINT_URL).is_some();
@@ -31,9 +35,6 @@ impl Clients {
     /// For an emulator on `endpoint`, with fixed test credentials: without
     /// them the default chain would try the instance metadata service.
     pub async fn for_endpoint(endpoint: &str) -> Clients {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
         let creds = aws_sdk_dynamodb::config::Credentials::new(
             "testing",
             "testing",
@@ -42,7 +43,7 @@ impl Clients {
             "tally-tests",
         );
         let shared = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
+            .http_client(http_client())
             .region(Region::new("us-east-1"))
             .credentials_provider(creds)
             .endpoint_url(endpoint)

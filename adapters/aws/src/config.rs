@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tally_core::consumers::api::ApiConfig;
 use tally_core::consumers::Settings;
 use tally_core::coordination::{Flavour, Outcome, Policy};
-use tally_deploy::{env, layout, Access, Function, Resource};
+use tally_deploy::{env, layout, Function, Resource};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -115,14 +115,6 @@ impl Config {
             settings: Settings::default(),
             api,
         })
-    }
-
-    /// Whether the deployment lets this function delete from `resource`.
-    pub fn may_delete(function: &Function, resource: Resource) -> bool {
-        function
-            .uses
-            .iter()
-            .any(|(r, a)| *r == resource && *a == Access::ReadWriteDelete)
     }
 }
 

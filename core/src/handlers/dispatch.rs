@@ -61,7 +61,8 @@ pub fn voter_of(target: &str) -> Option<Voter> {
     })
 }
 
-fn report<T: serde::Serialize>(r: &T) -> Value {
+/// A handler's report as JSON, for a log line.
+pub fn report<T: serde::Serialize>(r: &T) -> Value {
     serde_json::to_value(r).unwrap_or_else(|e| json!({ "unserializable": e.to_string() }))
 }
 

@@ -4,11 +4,11 @@
 //! as the body of an SQS message; both come here as text.
 
 use crate::{AwsPorts, Config};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tally_core::consumers;
 use tally_core::coordination::{Effect, Input, Metric};
 use tally_core::event::Event;
-use tally_core::handlers::dispatch::dispatch;
+use tally_core::handlers::dispatch::{dispatch, report};
 use tally_core::handlers::HandlerError;
 use tally_core::time::Millis;
 use tally_core::wire::sqs;
@@ -23,10 +23,6 @@ pub struct Delivered {
     pub request_id: Option<String>,
     pub report: Value,
     pub metrics: Vec<Metric>,
-}
-
-fn report<T: serde::Serialize>(r: &T) -> Value {
-    serde_json::to_value(r).unwrap_or_else(|e| json!({ "unserializable": e.to_string() }))
 }
 
 /// The requestId an event is about, for the log line.

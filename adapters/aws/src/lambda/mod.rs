@@ -65,7 +65,10 @@ impl App {
             (Trigger::Rules, Payload::Sqs(records)) => {
                 let mut failures = Vec::new();
                 for r in records {
-                    if !self.handle_one(&r.body, now, Some(&r.message_id)).await {
+                    // A failed message is retried and, after the queue's
+                    // maxReceiveCount, dead-lettered.
+                    let handled = self.deliver_logged(&r.body, now, Some(&r.message_id)).await;
+                    if handled.is_err() {
                         failures.push(r.message_id);
                     }
                 }
@@ -123,12 +126,6 @@ impl App {
                 Answer::Failed(HandlerError::Permanent(why))
             }
         }
-    }
-
-    /// One SQS record; false when it must be retried (and, after the
-    /// queue's maxReceiveCount, dead-lettered).
-    async fn handle_one(&self, body: &str, now: Millis, message_id: Option<&str>) -> bool {
-        self.deliver_logged(body, now, message_id).await.is_ok()
     }
 
     async fn deliver_logged(
