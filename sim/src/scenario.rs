@@ -504,6 +504,24 @@ pub fn upload_csv(lines: usize) -> String {
     csv
 }
 
+/// What an upload of `file_id` by `owner` stores beside its content: the
+/// metadata (the processor fills in the count) and the content's key.
+pub fn upload_meta(
+    file_id: &str,
+    owner: &str,
+    account_type: Option<&str>,
+) -> tally_core::domain::FileMeta {
+    tally_core::domain::FileMeta {
+        file_id: file_id.into(),
+        user_id: owner.into(),
+        account_id: format!("acc-{owner}"),
+        account_type: account_type.map(str::to_owned),
+        file_name: format!("{file_id}.csv"),
+        s3_key: format!("{owner}/{file_id}/{file_id}.csv"),
+        transaction_count: 0,
+    }
+}
+
 /// Each workload user's two active category rules.
 pub fn seed_rules(user: &str) -> Vec<tally_core::domain::CategoryRule> {
     [("GROCER", "cat-groceries"), ("RENT", "cat-housing")]

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Moto, T0};
+use support::{request_id, Moto, T0};
 use tally_core::ports::{ContentStore, FileStore, TransactionStore};
 
 const MINUTE: i64 = 60_000;
@@ -58,12 +58,6 @@ async fn uploaded(moto: &Moto, file: &str, owner: &str, lines: usize) {
     moto.upload(file, owner, lines, None, T0).await;
     let failures = moto.pump(T0 + 100).await;
     assert!(failures.is_empty(), "{failures:?}");
-}
-
-fn request_id(answer: &serde_json::Value) -> String {
-    let body: serde_json::Value =
-        serde_json::from_str(answer["body"].as_str().expect("a body")).unwrap();
-    body["requestId"].as_str().expect("a requestId").to_owned()
 }
 
 /// A deny vote published on the bus from the voter's own source vetoes

@@ -36,8 +36,7 @@ async fn log_lines_are_json_and_carry_request_and_correlation_ids() {
     moto.upload("f1", "alice", 2, None, T0).await;
     assert!(moto.pump(T0 + 100).await.is_empty());
     let answer = moto.delete("f1", Some("alice"), T0 + 60_000).await;
-    let body: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
-    let request = body["requestId"].as_str().unwrap().to_owned();
+    let request = support::request_id(&answer);
 
     let buffer = Buffer::default();
     let _guard =

@@ -43,8 +43,7 @@ async fn waiting_for_category_manager(moto: &Moto) -> String {
     moto.upload("f1", "alice", 3, None, T0).await;
     assert!(moto.pump(T0 + 100).await.is_empty());
     let answer = moto.delete("f1", Some("alice"), T0 + 2 * MINUTE).await;
-    let body: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
-    let request = body["requestId"].as_str().unwrap().to_owned();
+    let request = support::request_id(&answer);
     moto.stall("category-voter").await;
     assert!(moto.pump(T0 + 2 * MINUTE + 100).await.is_empty());
     let rec = moto

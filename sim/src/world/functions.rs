@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tally_core::consumers;
 use tally_core::coordination::{Effect, Flavour, Input};
-use tally_core::domain::FileMeta;
 use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
 use tally_core::handlers::dispatch::dispatch;
 use tally_core::handlers::HandlerError;
@@ -151,17 +150,9 @@ impl World {
         lines: usize,
         account_type: Option<&str>,
     ) {
-        let key = format!("{owner}/{file_id}/{file_id}.csv");
         let csv = crate::scenario::upload_csv(lines);
-        let meta = FileMeta {
-            file_id: file_id.into(),
-            user_id: owner.into(),
-            account_id: format!("acc-{owner}"),
-            account_type: account_type.map(str::to_owned),
-            file_name: format!("{file_id}.csv"),
-            s3_key: key.clone(),
-            transaction_count: 0,
-        };
+        let meta = crate::scenario::upload_meta(file_id, owner, account_type);
+        let key = meta.s3_key.clone();
         // The upload itself is the user's request: it is retried until the
         // stores take it (faults may throttle them).
         loop {

@@ -20,7 +20,6 @@ use tally_aws::config::Tables;
 use tally_aws::lambda::{Answer, App};
 use tally_aws::{AwsPorts, Clients, Config};
 use tally_core::coordination::{log, Record};
-use tally_core::domain::FileMeta;
 use tally_core::ports::{ContentStore, FileStore};
 use tally_core::rules::Rules;
 use tally_core::time::{to_rfc3339_millis, Millis};
@@ -88,6 +87,12 @@ pub fn failed_ids(answer: &Answer) -> Vec<String> {
             .collect(),
         Answer::Failed(e) => panic!("the whole batch failed: {e}"),
     }
+}
+
+/// The requestId of a 202 from the API.
+pub fn request_id(answer: &Value) -> String {
+    let body: Value = serde_json::from_str(answer["body"].as_str().expect("a body")).unwrap();
+    body["requestId"].as_str().expect("a requestId").to_owned()
 }
 
 /// A vote by `voter` on `request_id` about alice's f1, from `source`.
@@ -306,24 +311,17 @@ impl Moto {
                 if duplicate {
                     let _ = app(name).invoke(&payload, now).await;
                 }
-                let answer = match app(name).invoke(&payload, now).await {
-                    Answer::Ok(v) => v,
-                    Answer::Failed(e) => panic!("{name} failed a whole batch: {e}"),
-                };
-                let failed = failed_ids(&Answer::Ok(answer));
+                let answer = app(name).invoke(&payload, now).await;
+                if let Answer::Failed(e) = &answer {
+                    panic!("{name} failed a whole batch: {e}");
+                }
+                let failed = failed_ids(&answer);
                 for m in &messages {
                     if failed.iter().any(|id| Some(id.as_str()) == m.message_id()) {
                         failures.push((name.to_string(), json!(m.body())));
                         continue;
                     }
-                    self.clients
-                        .sqs
-                        .delete_message()
-                        .queue_url(url)
-                        .receipt_handle(m.receipt_handle().unwrap())
-                        .send()
-                        .await
-                        .unwrap();
+                    self.delete_message(url, m).await;
                     let body = m.body().unwrap_or_default().to_owned();
                     if duplicate && redelivered.insert((name.to_string(), body.clone())) {
                         self.clients
@@ -358,6 +356,18 @@ impl Moto {
         got.messages.unwrap_or_default()
     }
 
+    /// What Lambda's event-source mapping does with a handled message.
+    async fn delete_message(&self, url: &str, m: &aws_sdk_sqs::types::Message) {
+        self.clients
+            .sqs
+            .delete_message()
+            .queue_url(url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Takes every message off `function`'s queue and returns the bodies.
     pub async fn drain(&self, function: &str) -> Vec<String> {
         let url = &self.queues[function];
@@ -368,14 +378,7 @@ impl Moto {
                 return bodies;
             }
             for m in messages {
-                self.clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
+                self.delete_message(url, &m).await;
                 bodies.extend(m.body);
             }
         }
@@ -415,21 +418,11 @@ impl Moto {
         now: Millis,
     ) {
         let ports = self.ports();
-        let key = format!("{owner}/{file_id}/{file_id}.csv");
         let csv = tally_sim::scenario::upload_csv(lines);
+        let meta = tally_sim::scenario::upload_meta(file_id, owner, account_type);
+        let key = meta.s3_key.clone();
         ports.put_content(&key, csv.as_bytes()).await.unwrap();
-        ports
-            .put_file(&FileMeta {
-                file_id: file_id.into(),
-                user_id: owner.into(),
-                account_id: format!("acc-{owner}"),
-                account_type: account_type.map(str::to_owned),
-                file_name: format!("{file_id}.csv"),
-                s3_key: key.clone(),
-                transaction_count: 0,
-            })
-            .await
-            .unwrap();
+        ports.put_file(&meta).await.unwrap();
         let notification = json!({ "Records": [{
             "eventVersion": "2.1",
             "eventSource": "aws:s3",
