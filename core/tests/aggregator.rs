@@ -4,43 +4,17 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use tally_core::coordination::{Flavour, Input, Policy, Record, Request, Status, Vote};
-use tally_core::event::{Event, VoteDecision};
+use tally_core::coordination::{Input, Policy, Record, Status};
+use tally_core::event::Event;
 use tally_core::handlers::aggregator::{aggregate, sweep};
 use tally_core::handlers::HandlerError;
 use tally_core::ports::memory::{run_ready, Memory};
 use tally_core::ports::{PortError, PublishError, Publisher, RecordStore};
 use tally_core::time::Millis;
 
-const T0: Millis = 1_736_937_000_000;
+mod handler_support;
 
-fn request(id: &str) -> Input {
-    Input::Request(Request {
-        flavour: Flavour::Voting,
-        event_id: format!("evt-req-{id}"),
-        request_id: id.into(),
-        file_id: "f1".into(),
-        user_id: "u1".into(),
-        account_id: "a1".into(),
-        account_type: None,
-        transaction_count: 3,
-        correlation_id: None,
-        requested_at: 0,
-    })
-}
-
-fn proceed(id: &str, voter: &str, source: &str) -> Input {
-    Input::Vote(Vote {
-        flavour: Flavour::Voting,
-        event_id: format!("evt-{id}-{voter}"),
-        request_id: id.into(),
-        file_id: "f1".into(),
-        voter: voter.into(),
-        source: source.into(),
-        decision: VoteDecision::Proceed,
-        reason: None,
-    })
-}
+use handler_support::{proceed, request, T0};
 
 /// Ports over `Memory` that fail on demand: the n-th save, or publishing.
 #[derive(Default)]

@@ -4,43 +4,16 @@
 
 use std::sync::Mutex;
 use tally_core::consumers::api::ApiResponse;
-use tally_core::coordination::{step, Flavour, Input, Policy, Record, Request, Vote};
-use tally_core::event::VoteDecision;
+use tally_core::coordination::{step, Policy, Record};
 use tally_core::handlers::aggregator::{aggregate, flush_outbox};
 use tally_core::handlers::HandlerError;
 use tally_core::ports::memory::{run_ready, Memory};
 use tally_core::ports::{PortError, PublishError, Publisher, RecordStore};
 use tally_core::time::Millis;
 
-const T0: Millis = 1_736_937_000_000;
+mod handler_support;
 
-fn request(id: &str) -> Input {
-    Input::Request(Request {
-        flavour: Flavour::Voting,
-        event_id: format!("evt-req-{id}"),
-        request_id: id.into(),
-        file_id: "f1".into(),
-        user_id: "u1".into(),
-        account_id: "a1".into(),
-        account_type: None,
-        transaction_count: 3,
-        correlation_id: None,
-        requested_at: 0,
-    })
-}
-
-fn proceed(id: &str, voter: &str, source: &str) -> Input {
-    Input::Vote(Vote {
-        flavour: Flavour::Voting,
-        event_id: format!("evt-{id}-{voter}"),
-        request_id: id.into(),
-        file_id: "f1".into(),
-        voter: voter.into(),
-        source: source.into(),
-        decision: VoteDecision::Proceed,
-        reason: None,
-    })
-}
+use handler_support::{proceed, request, T0};
 
 /// A record decided by the pure step, its approval still in the outbox.
 fn decided(id: &str) -> Record {
