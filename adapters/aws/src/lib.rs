@@ -1,6 +1,6 @@
 //! tally over AWS: the core's ports over DynamoDB, EventBridge and S3
 //! (`ports`), and the Lambda functions that run the core's handlers over
-//! them (`lambda`, one binary per function under `src/bin/`). Everything
+//! them (`lambda`; tally-lambda holds one binary per function). Everything
 //! here is I/O and translation; every decision is the core's.
 
 pub mod capture;

@@ -4,9 +4,7 @@
 //! history) and that no decision changes: no record is decided, and the
 //! file, its content and its transactions are untouched.
 
-mod support;
-
-use support::{failed_ids, Moto, MAX_RECEIVES, T0};
+use crate::support::{failed_ids, Moto, MAX_RECEIVES, T0};
 use tally_aws::lambda::Answer;
 use tally_core::coordination::{Disposition, Status};
 use tally_core::event::{samples, sources, Event, EventData, EventKind, VoteDecision};
@@ -38,7 +36,7 @@ fn request(request_id: &str) -> Event {
 
 /// A vote by `voter` on `request_id`, published from `source`.
 fn vote(id: &str, request_id: &str, voter: &str, source: &str, decision: VoteDecision) -> Event {
-    support::vote(id, request_id, voter, source, decision, T0 + MINUTE + 1000)
+    crate::support::vote(id, request_id, voter, source, decision, T0 + MINUTE + 1000)
 }
 
 /// alice's file f1 with 4 transactions, processed; nothing failed.

@@ -2,9 +2,7 @@
 //! were made in AWS: what `tally-aws capture --table` writes, `tally
 //! replay` reads and decides the same.
 
-mod support;
-
-use support::{Moto, T0};
+use crate::support::{Moto, T0};
 use tally_core::coordination::Policy;
 use tally_sim::trace::{self, BadLines};
 

@@ -5,10 +5,8 @@
 //! latencies are simulated) and so do the requestIds the API draws at
 //! random, so both are masked; everything else must match line for line.
 
-mod support;
-
+use crate::support::{Moto, T0};
 use std::path::Path;
-use support::{Moto, T0};
 use tally_core::coordination::Policy;
 use tally_core::event::{Event, CURRENT_VERSION};
 use tally_core::ports::Publisher;

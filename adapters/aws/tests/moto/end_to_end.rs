@@ -2,9 +2,7 @@
 //! EventBridge, EventBridge routes by the rules file into each function's
 //! SQS queue, the functions run the core's handlers over DynamoDB and S3.
 
-mod support;
-
-use support::{request_id, Moto, T0};
+use crate::support::{request_id, Moto, T0};
 use tally_core::ports::{ContentStore, FileStore, TransactionStore};
 
 const MINUTE: i64 = 60_000;
@@ -75,7 +73,7 @@ async fn a_veto_denies_and_nothing_is_deleted() {
     let voter = tally_core::consumers::voter::Voter::CategoryManager;
     // The category voter objects before its own function runs.
     moto.stall("category-voter").await;
-    let mut deny = support::vote(
+    let mut deny = crate::support::vote(
         "vote-deny-1",
         &request,
         voter.name(),

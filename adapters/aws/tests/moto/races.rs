@@ -2,10 +2,8 @@
 //! writes and the outbox are what make the aggregator safe to run many
 //! times at once and to die at any point.
 
-mod support;
-
+use crate::support::{failed_ids, Moto, T0};
 use std::sync::Arc;
-use support::{failed_ids, Moto, T0};
 use tally_aws::lambda::App;
 use tally_core::consumers::voter::Voter;
 use tally_core::event::{Event, VoteDecision};
@@ -18,7 +16,7 @@ const MINUTE: i64 = 60_000;
 fn deciding_vote(request: &str, at: i64) -> Event {
     let voter = Voter::CategoryManager;
     let id = format!("vote-{request}-{}", voter.name());
-    support::vote(
+    crate::support::vote(
         &id,
         request,
         voter.name(),
@@ -32,7 +30,7 @@ fn deciding_vote(request: &str, at: i64) -> Event {
 fn batch(event: &Event, message_id: &str) -> String {
     let delivered = DeliveredEvent::wrap(event, &format!("eb-{message_id}"), &Delivery::default());
     let body = sqs::encode_body(&delivered);
-    serde_json::json!({ "Records": [support::sqs_record("aggregator", message_id, &body)] })
+    serde_json::json!({ "Records": [crate::support::sqs_record("aggregator", message_id, &body)] })
         .to_string()
 }
 
@@ -43,7 +41,7 @@ async fn waiting_for_category_manager(moto: &Moto) -> String {
     moto.upload("f1", "alice", 3, None, T0).await;
     assert!(moto.pump(T0 + 100).await.is_empty());
     let answer = moto.delete("f1", Some("alice"), T0 + 2 * MINUTE).await;
-    let request = support::request_id(&answer);
+    let request = crate::support::request_id(&answer);
     moto.stall("category-voter").await;
     assert!(moto.pump(T0 + 2 * MINUTE + 100).await.is_empty());
     let rec = moto

@@ -6,7 +6,6 @@
 //! queue after three receives). `pump` plays Lambda's SQS event-source
 //! mapping: it reads each function's queue, invokes the function with the
 //! batch, and deletes what the function did not report failed.
-#![allow(dead_code)]
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -25,7 +24,6 @@ use tally_core::rules::Rules;
 use tally_core::time::{to_rfc3339_millis, Millis};
 use tally_deploy::{env, layout, Trigger, FUNCTIONS};
 
-pub const BUS: &str = "tally-events";
 pub const BUCKET: &str = "tally-content";
 /// 2025-01-15T10:30:00Z, the simulator's epoch.
 pub const T0: Millis = 1_736_937_000_000;

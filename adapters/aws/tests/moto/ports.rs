@@ -4,10 +4,8 @@
 //! S3 presence, PutEvents batching and per-entry failure) hold over the
 //! real SDK calls, not only over the in-memory ports.
 
-mod support;
-
+use crate::support::{Moto, T0};
 use std::collections::BTreeSet;
-use support::{Moto, T0};
 use tally_core::coordination::{Flavour, Record, Status};
 use tally_core::domain::{AuditEntry, Transaction};
 use tally_core::event::{samples, sources, EventData, EventKind};

@@ -1,5 +1,5 @@
-//! Every function of the deployment has its binary, and every binary runs
-//! the function of its own name: the template points each function at
+//! Every function of the deployment has its binary in tally-lambda, and
+//! every binary runs the function of its own name: the template points each function at
 //! `target/lambda/<name>/bootstrap`, which `cargo lambda build` makes from
 //! the binary of that name.
 
@@ -8,7 +8,7 @@ use tally_deploy::FUNCTIONS;
 
 #[test]
 fn each_function_has_a_binary_that_runs_it() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lambda");
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     for f in FUNCTIONS {
         let path = root.join("src/bin").join(format!("{}.rs", f.name));

@@ -1,10 +1,8 @@
 //! What a function writes to CloudWatch Logs, read back: a JSON object per
 //! line, the handled input's requestId and correlationId in it.
 
-mod support;
-
+use crate::support::{Moto, T0};
 use std::sync::{Arc, Mutex};
-use support::{Moto, T0};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -36,7 +34,7 @@ async fn log_lines_are_json_and_carry_request_and_correlation_ids() {
     moto.upload("f1", "alice", 2, None, T0).await;
     assert!(moto.pump(T0 + 100).await.is_empty());
     let answer = moto.delete("f1", Some("alice"), T0 + 60_000).await;
-    let request = support::request_id(&answer);
+    let request = crate::support::request_id(&answer);
 
     let buffer = Buffer::default();
     let _guard =
