@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use tally_core::coordination::{
     step, Disposition, Effect, Flavour, Input, Outcome, Policy, Record, Request, Status, Vote,
+    MAX_HISTORY, MAX_ID_BYTES, MAX_RECORD_JSON_BYTES,
 };
 use tally_core::event::{DecisionCause, VoteDecision};
 
@@ -262,4 +263,261 @@ proptest! {
         prop_assert_eq!(d.cause, DecisionCause::AllProceeded);
         prop_assert_eq!(d.event_id, tally_core::ids::derive("decision", &["r", "approved"]));
     }
+}
+
+// ---- A record's size under floods (coordination::bounds) ----
+
+/// An identifier-like string; quotes and backslashes cost two bytes each in
+/// JSON, and 'é' two in UTF-8, so these are the costliest that are allowed
+/// (long ones are over the limit on purpose).
+fn costly_text(max_chars: usize) -> impl Strategy<Value = String> {
+    // Built from a seed, not drawn character by character: thousands of
+    // draws per input made the property slow for no more coverage.
+    (1..max_chars, any::<u64>()).prop_map(|(n, seed)| {
+        const COSTLY: [char; 4] = ['"', '\\', 'x', '\u{e9}'];
+        (0..n)
+            .map(|i| COSTLY[(seed.rotate_left(i as u32 * 2) & 3) as usize])
+            .collect()
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Hostile {
+    /// An unknown voter, or a voter from a source not its own.
+    Forged { voter: usize, source: usize },
+    /// A voter's own source, for another file: held, then refused.
+    WrongFile { voter: usize },
+    /// Another request under the same requestId, for another file.
+    OtherRequest,
+}
+
+/// `requests`: whether other requests are among them (before the honest
+/// request, one would rightly claim the requestId for itself).
+fn gen_hostile(requests: bool) -> impl Strategy<Value = (Hostile, String, String, u8)> {
+    let kind = prop_oneof![
+        (0usize..5, 0usize..4).prop_map(|(voter, source)| Hostile::Forged { voter, source }),
+        (0usize..4).prop_map(|voter| Hostile::WrongFile { voter }),
+        Just(Hostile::OtherRequest),
+    ]
+    .prop_filter("no request", move |k| {
+        requests || !matches!(k, Hostile::OtherRequest)
+    });
+    (kind, costly_text(140), costly_text(2_000), 0u8..3)
+}
+
+fn hostile_input(i: usize, h: &(Hostile, String, String, u8), p: &Policy) -> Input {
+    let (kind, text, reason, decision) = h;
+    // Distinct ids, or the flood would be mere redeliveries.
+    let event_id = format!("{i:03}{text}");
+    let decision = [
+        VoteDecision::Proceed,
+        VoteDecision::Deny,
+        VoteDecision::Error,
+    ][*decision as usize];
+    let vote = |voter: &str, source: &str, file: &str| {
+        Input::Vote(Vote {
+            flavour: Flavour::Voting,
+            event_id: event_id.clone(),
+            request_id: "r".into(),
+            file_id: file.into(),
+            voter: voter.into(),
+            source: source.into(),
+            decision,
+            reason: tally_core::coordination::bounded_reason(&Some(reason.clone())),
+        })
+    };
+    match kind {
+        Hostile::Forged { voter, source } => {
+            let voter = if *voter == 4 {
+                text.as_str()
+            } else {
+                VOTERS[*voter]
+            };
+            let own = p.voter_sources.get(voter).map(String::as_str);
+            let source = match SOURCES[*source] {
+                s if Some(s) == own => "forged.service",
+                s => s,
+            };
+            vote(voter, source, "f")
+        }
+        Hostile::WrongFile { voter } => {
+            let name = VOTERS[*voter];
+            vote(name, &p.voter_sources[name], text)
+        }
+        Hostile::OtherRequest => Input::Request(Request {
+            flavour: Flavour::Voting,
+            event_id,
+            request_id: "r".into(),
+            file_id: text.clone(),
+            user_id: text.clone(),
+            account_id: text.clone(),
+            account_type: Some(text.clone()),
+            transaction_count: 10,
+            correlation_id: Some(text.clone()),
+            requested_at: 0,
+        }),
+    }
+}
+
+fn honest_vote(voter: &str, p: &Policy) -> Input {
+    Input::Vote(Vote {
+        flavour: Flavour::Voting,
+        event_id: format!("honest-{voter}"),
+        request_id: "r".into(),
+        file_id: "f".into(),
+        voter: voter.into(),
+        source: p.voter_sources[voter].clone(),
+        decision: VoteDecision::Proceed,
+        reason: None,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/coordination_props.txt"))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Whatever floods a record before, between and after its request and
+    /// its votes (forged, misdirected and repeated inputs with the costliest
+    /// identifiers and reasons), its JSON stays under
+    /// MAX_RECORD_JSON_BYTES (its history near MAX_HISTORY), and the
+    /// required voters' honest votes still count and approve it.
+    #[test]
+    fn no_flood_outgrows_a_record_or_silences_a_voter(
+        before in proptest::collection::vec(gen_hostile(false), 0..150),
+        between in proptest::collection::vec(gen_hostile(true), 50..150),
+        after in proptest::collection::vec(gen_hostile(true), 0..50),
+    ) {
+        let p = Policy::default();
+        let mut rec: Option<Record> = None;
+        let mut at = T0;
+        let mut feed = |rec: &mut Option<Record>, input: &Input| -> Result<(), TestCaseError> {
+            at += 1;
+            let s = step(rec.take(), input, at, &p);
+            *rec = s.record;
+            // An unchanged record was measured when it last changed.
+            if let Some(r) = rec.as_ref().filter(|_| s.changed) {
+                let size = serde_json::to_string(r).unwrap().len();
+                prop_assert!(size <= MAX_RECORD_JSON_BYTES, "record is {} bytes, {} inputs in its history", size, r.history.len());
+                // Past MAX_HISTORY only what changed the coordination is
+                // recorded: the request, a held vote per voter, and each
+                // held vote's judgement and counted vote.
+                prop_assert!(r.history.len() <= 2 * MAX_HISTORY + 3 * VOTERS.len() + 1, "{} inputs in the history", r.history.len());
+            }
+            Ok(())
+        };
+        let mut i = 0;
+        for h in &before {
+            i += 1;
+            feed(&mut rec, &hostile_input(i, h, &p))?;
+        }
+        feed(&mut rec, &req(10, false))?;
+        let required = rec.as_ref().unwrap().required.clone();
+        prop_assert!(!required.is_empty());
+        for h in &between {
+            i += 1;
+            feed(&mut rec, &hostile_input(i, h, &p))?;
+        }
+        for voter in &required {
+            feed(&mut rec, &honest_vote(voter, &p))?;
+        }
+        let r = rec.clone().unwrap();
+        prop_assert_eq!(r.status, Status::Approved, "history: {:?}", r.history.iter().map(|h| &h.disposition).collect::<Vec<_>>());
+        prop_assert_eq!(r.decision.as_ref().unwrap().cause, DecisionCause::AllProceeded);
+        for h in &after {
+            i += 1;
+            feed(&mut rec, &hostile_input(i, h, &p))?;
+        }
+        prop_assert_eq!(rec.unwrap().decision, r.decision);
+    }
+}
+
+/// An identifier over MAX_ID_BYTES, or with a control character, is refused
+/// before it touches the record, naming the field.
+#[test]
+fn an_oversized_identifier_is_refused_unrecorded() {
+    let p = Policy::default();
+    let registered = step(None, &req(10, false), T0, &p).record;
+    let long = "v".repeat(MAX_ID_BYTES + 1);
+    let mut v = match honest_vote("analytics_manager", &p) {
+        Input::Vote(v) => v,
+        _ => unreachable!(),
+    };
+    v.voter = long.clone();
+    let s = step(registered.clone(), &Input::Vote(v.clone()), T0 + 1, &p);
+    assert!(!s.changed);
+    assert_eq!(s.record, registered);
+    let [Effect::Refused { reason, .. }] = s.effects.as_slice() else {
+        panic!("{:?}", s.effects)
+    };
+    assert!(
+        reason.starts_with("voter \"vvv")
+            && reason.ends_with(&format!(
+                "is {} bytes; an identifier is at most {MAX_ID_BYTES}",
+                MAX_ID_BYTES + 1
+            )),
+        "{reason}"
+    );
+    v.voter = "analytics_manager".into();
+    v.event_id = "evt\u{1b}[2J".into();
+    let s = step(registered.clone(), &Input::Vote(v), T0 + 1, &p);
+    assert_eq!(s.record, registered);
+    let [Effect::Refused { reason, .. }] = s.effects.as_slice() else {
+        panic!("{:?}", s.effects)
+    };
+    assert_eq!(
+        reason,
+        "eventId \"evt\\u{1b}[2J\" has a control character; an identifier has none"
+    );
+}
+
+/// Once MAX_HISTORY inputs are recorded, one that changes nothing (here a
+/// forged vote) is refused without being recorded, again when redelivered,
+/// while a required voter's vote still counts.
+#[test]
+fn a_full_history_records_only_what_changes_the_coordination() {
+    let p = Policy::default();
+    let mut rec = step(None, &req(10, false), T0, &p).record;
+    let forged = |i: usize| {
+        let Input::Vote(mut v) = honest_vote("analytics_manager", &p) else {
+            unreachable!()
+        };
+        v.event_id = format!("forged-{i}");
+        v.source = "forged.service".into();
+        Input::Vote(v)
+    };
+    for i in 1..MAX_HISTORY {
+        let s = step(rec, &forged(i), T0 + i as i64, &p);
+        assert!(s.changed, "input {i} was not recorded");
+        rec = s.record;
+    }
+    let full = rec.unwrap();
+    assert_eq!(full.history.len(), MAX_HISTORY);
+    for _ in 0..2 {
+        let s = step(Some(full.clone()), &forged(MAX_HISTORY), T0 + 100, &p);
+        assert!(!s.changed);
+        assert_eq!(s.record.as_ref(), Some(&full));
+        assert_eq!(
+            s.effects,
+            vec![Effect::Refused {
+                event_id: format!("forged-{MAX_HISTORY}"),
+                reason: format!("the record of request r already holds {MAX_HISTORY} inputs, and this one changes nothing: refused, not recorded"),
+            }]
+        );
+    }
+    let s = step(
+        Some(full),
+        &honest_vote("analytics_manager", &p),
+        T0 + 200,
+        &p,
+    );
+    assert!(s.changed);
+    let rec = s.record.unwrap();
+    assert_eq!(rec.history.len(), MAX_HISTORY + 1);
+    assert_eq!(
+        rec.history.last().unwrap().disposition,
+        Disposition::Counted
+    );
 }

@@ -1,6 +1,7 @@
 //! What the coordination consumes: requests, votes (a completion report is a
 //! vote in the completion flavour), and a deadline's timer.
 
+use super::bounds::MAX_REASON_BYTES;
 use crate::event::{CompletionStatus, Event, EventData, VoteDecision};
 use serde::{Deserialize, Serialize};
 
@@ -51,25 +52,31 @@ pub struct Vote {
     pub reason: Option<String>,
 }
 
-/// How much of a vote's reason the coordination keeps. A reason is for
-/// people; kept whole, a long one (EventBridge carries up to 256 KB) would
-/// sit in the record twice (the vote and the decision event in the outbox)
-/// and push it past DynamoDB's 400 KB item limit, and a veto that cannot
-/// be written is a veto lost.
-pub const MAX_REASON_CHARS: usize = 1024;
-
-/// The reason as the coordination keeps it: at most [`MAX_REASON_CHARS`]
-/// characters, a cut one saying how much was cut.
+/// The reason as the coordination keeps it. A reason is for people; kept
+/// whole, a long one (EventBridge carries up to 256 KB) would sit in the
+/// record twice (the vote and the decision event in the outbox) and push it
+/// past DynamoDB's 400 KB item limit (see `bounds`). So: at most
+/// [`MAX_REASON_BYTES`] bytes, cut at a character boundary and saying how
+/// much was cut, and control characters other than line breaks and tabs
+/// shown as U+FFFD (JSON would spell each in six bytes).
 pub fn bounded_reason(reason: &Option<String>) -> Option<String> {
     let r = reason.as_ref()?;
-    match r.char_indices().nth(MAX_REASON_CHARS) {
-        None => Some(r.clone()),
-        Some((cut, _)) => Some(format!(
-            "{}... ({} more characters)",
-            &r[..cut],
-            r[cut..].chars().count()
-        )),
+    let mut end = r.len().min(MAX_REASON_BYTES);
+    while !r.is_char_boundary(end) {
+        end -= 1;
     }
+    let kept: String = r[..end]
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => c,
+            c if c.is_control() => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect();
+    if end == r.len() {
+        return Some(kept);
+    }
+    Some(format!("{kept}... ({} more bytes)", r.len() - end))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,26 +164,27 @@ mod tests {
 
     /// A reason past the cap is cut at a character boundary (never inside
     /// a multi-byte character) and says how much was cut; a short one is
-    /// kept as it is.
+    /// kept as it is; control characters but line breaks and tabs are
+    /// replaced.
     #[test]
     fn reasons_are_bounded_at_a_character_boundary() {
         assert_eq!(bounded_reason(&None), None);
         let short = Some("No active categorization rules affected".to_owned());
         assert_eq!(bounded_reason(&short), short);
-        let exact = Some("é".repeat(MAX_REASON_CHARS));
+        let exact = Some("\u{e9}".repeat(MAX_REASON_BYTES / 2));
         assert_eq!(bounded_reason(&exact), exact);
-        let long = Some(format!(
-            "{}{}",
-            "é".repeat(MAX_REASON_CHARS),
-            "x".repeat(150_000)
-        ));
+        // 'é' is two bytes: a cut at an odd byte falls inside one.
+        let long = Some(format!("x{}", "\u{e9}".repeat(100_000)));
         let cut = bounded_reason(&long).unwrap();
-        assert!(cut.starts_with(&"é".repeat(MAX_REASON_CHARS)));
-        assert!(
-            cut.ends_with("... (150000 more characters)"),
-            "{}",
-            &cut[cut.len() - 40..]
+        let kept = format!("x{}", "\u{e9}".repeat(MAX_REASON_BYTES / 2 - 1));
+        assert_eq!(
+            cut,
+            format!("{kept}... ({} more bytes)", 200_001 - kept.len())
         );
-        assert!(cut.chars().count() < MAX_REASON_CHARS + 40);
+        let controls = Some("line\none\tand\u{0}\u{1b}[31m".to_owned());
+        assert_eq!(
+            bounded_reason(&controls).unwrap(),
+            "line\none\tand\u{fffd}\u{fffd}[31m"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! Under at-least-once delivery every input may come twice, late, out of
 //! order or never; each rule below is one of those cases.
 
+use super::bounds;
 use super::input::{Flavour, Input, Request, Vote};
 use super::policy::{FlavourPolicy, Outcome, Policy};
 use super::record::{CountedVote, Decision, Disposition, HistoryEntry, Record, Status};
@@ -55,7 +56,9 @@ pub enum Effect {
         request_id: String,
     },
     Metric(Metric),
-    /// An input refused and never counted: the handler audits it.
+    /// An input refused and never counted: the handler logs it. It is in
+    /// the record's history too, unless the record refused it unrecorded
+    /// (`bounds`: the step then changed nothing).
     Refused {
         event_id: String,
         reason: String,
@@ -80,6 +83,19 @@ impl Step {
             changed: false,
         }
     }
+
+    /// Refused without being recorded (see `bounds`): the record stays as
+    /// it was, the refusal goes to the handler's log.
+    fn refused(record: Option<Record>, event_id: &str, reason: String) -> Step {
+        Step {
+            record,
+            effects: vec![Effect::Refused {
+                event_id: bounds::cut(event_id),
+                reason,
+            }],
+            changed: false,
+        }
+    }
 }
 
 pub fn step(record: Option<Record>, input: &Input, now: Millis, policy: &Policy) -> Step {
@@ -97,37 +113,48 @@ pub fn step(record: Option<Record>, input: &Input, now: Millis, policy: &Policy)
             }
             other => Step::unchanged(other),
         },
-        Input::Request(req) => {
-            if record.as_ref().is_some_and(|r| r.has_seen(&req.event_id)) {
+        Input::Request(_) | Input::Vote(_) => {
+            let (event_id, flavour) = match input {
+                Input::Request(r) => (&r.event_id, r.flavour),
+                Input::Vote(v) => (&v.event_id, v.flavour),
+                Input::Timer { .. } => unreachable!("matched above"),
+            };
+            if record.as_ref().is_some_and(|r| r.has_seen(event_id)) {
                 return Step::unchanged(record);
             }
+            if let Some(reason) = bounds::oversized(input) {
+                return Step::refused(record, event_id, reason);
+            }
+            // Only a full history needs the record as it was (rare: the
+            // common step clones nothing).
+            let full = record
+                .as_ref()
+                .filter(|r| r.history.len() >= bounds::MAX_HISTORY)
+                .cloned();
             let rec = record
-                .unwrap_or_else(|| Record::new(&req.request_id, req.flavour, now, policy.ttl_ms));
+                .unwrap_or_else(|| Record::new(input.request_id(), flavour, now, policy.ttl_ms));
             let mut m = Machine {
                 rec,
                 effects: Vec::new(),
                 policy,
                 now,
             };
-            m.expire_deadline(&req.event_id);
-            m.request(req);
-            m.finish()
-        }
-        Input::Vote(vote) => {
-            if record.as_ref().is_some_and(|r| r.has_seen(&vote.event_id)) {
-                return Step::unchanged(record);
+            m.expire_deadline(event_id);
+            match input {
+                Input::Request(req) => m.request(req),
+                Input::Vote(vote) => m.vote(vote),
+                Input::Timer { .. } => unreachable!("matched above"),
             }
-            let rec = record
-                .unwrap_or_else(|| Record::new(&vote.request_id, vote.flavour, now, policy.ttl_ms));
-            let mut m = Machine {
-                rec,
-                effects: Vec::new(),
-                policy,
-                now,
-            };
-            m.expire_deadline(&vote.event_id);
-            m.vote(vote);
-            m.finish()
+            let next = m.finish();
+            match full {
+                Some(before)
+                    if !bounds::admits(&before, next.record.as_ref().expect("stepped")) =>
+                {
+                    let reason = bounds::full(&before);
+                    Step::refused(Some(before), event_id, reason)
+                }
+                _ => next,
+            }
         }
     }
 }

@@ -14,13 +14,16 @@
 //! - only a vote from the voter's bound source, for the request's file,
 //!   from a required voter, of the record's flavour, with a reason when it
 //!   denies, is counted;
-//! - every refusal is in the record's history with its reason;
+//! - every refusal is in the record's history with its reason, unless the
+//!   step changed nothing because the history is full or the input's
+//!   identifiers are over the bounds;
 //! - a duplicate changes nothing; history only grows; every change bumps
-//!   the version by one; the record survives its JSON round trip.
+//!   the version by one; the record survives its JSON round trip, and its
+//!   JSON stays under MAX_RECORD_JSON_BYTES.
 
 use crate::coordination::{
-    step, CountedVote, Disposition, Effect, Flavour, FlavourPolicy, Input, Outcome, Policy, Record,
-    Request, Status, Vote,
+    bounds, step, CountedVote, Disposition, Effect, Flavour, FlavourPolicy, Input, Outcome, Policy,
+    Record, Request, Status, Vote, MAX_HISTORY, MAX_RECORD_JSON_BYTES,
 };
 use crate::event::{DecisionCause, VoteDecision};
 use crate::time::Millis;
@@ -259,7 +262,21 @@ fn check_step(s: &mut Seen, input: &Input, now: Millis, policy: &Policy) {
             out.record, before,
             "an unchanged step returned another record"
         );
-        assert!(out.effects.is_empty(), "an unchanged step had effects");
+        // The one effect of an unchanged step: a refusal the record had no
+        // room for, or whose identifiers it would not take (`bounds`).
+        for e in &out.effects {
+            assert!(
+                matches!(e, Effect::Refused { .. }),
+                "an unchanged step had an effect other than a refusal: {e:?}"
+            );
+            let full = before
+                .as_ref()
+                .is_some_and(|r| r.history.len() >= MAX_HISTORY);
+            assert!(
+                full || bounds::oversized(input).is_some(),
+                "refused unrecorded though the record had room: {e:?}"
+            );
+        }
         return;
     }
     let rec = out.record.clone().expect("a changed step has a record");
@@ -360,6 +377,11 @@ fn check_step(s: &mut Seen, input: &Input, now: Millis, policy: &Policy) {
     let back: Record = serde_json::from_str(&json)
         .unwrap_or_else(|e| panic!("a stored record does not read back: {e}\n{json}"));
     assert_eq!(back, rec, "the record's JSON round trip changed it");
+    assert!(
+        json.len() <= MAX_RECORD_JSON_BYTES,
+        "the record is {} bytes of JSON",
+        json.len()
+    );
 
     s.record = Some(rec);
 }

@@ -316,7 +316,7 @@ async fn an_entry_over_256_kb_is_refused() {
 }
 
 /// A deny whose reason is long but within the bus's limits (150 KB) still
-/// vetoes: the coordination keeps the first 1,024 characters of a reason,
+/// vetoes: the coordination keeps the first 1,024 bytes of a reason,
 /// so the record (which holds the vote and the decision event) stays far
 /// under DynamoDB's 400 KB item limit and the veto is never lost.
 #[tokio::test]
@@ -334,7 +334,7 @@ async fn a_veto_with_a_long_reason_still_vetoes() {
     assert_eq!(decision.status, Status::Denied);
     let kept = rec.votes["analytics_manager"].reason.as_deref().unwrap();
     assert!(
-        kept.ends_with("more characters)"),
+        kept.ends_with("more bytes)"),
         "{}",
         &kept[kept.len() - 40..]
     );

@@ -1,0 +1,115 @@
+//! What a record may hold. DynamoDB refuses an item over 400 KB, and a
+//! write refused is an input lost: a veto that cannot be written is a veto
+//! lost, and with a `proceed` timeout the file is deleted anyway. So no
+//! input, and no flood of inputs, may grow a record without bound:
+//!
+//! - an input whose identifiers are long, or carry control characters, is
+//!   refused before it touches the record;
+//! - a reason is cut to [`MAX_REASON_BYTES`] (`bounded_reason`, when the
+//!   input is read from its event);
+//! - once the history holds [`MAX_HISTORY`] inputs, an input is recorded
+//!   only if it changes the coordination (registers the request, counts a
+//!   vote, decides, or holds a voter's first early vote); any other one is
+//!   refused without being recorded, so a redelivery is refused again.
+//!
+//! Together they keep a record's JSON under [`MAX_RECORD_JSON_BYTES`] for
+//! any inputs (a property in `core/tests/coordination_props.rs` and a check
+//! of the coordination fuzz target hold them to it).
+
+use super::input::Input;
+use super::record::{Disposition, Record};
+
+/// The longest identifier (event id, request id, file id, voter, source,
+/// user, account, correlation id) the coordination takes. EventBridge's own
+/// ids are 36 bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// How many inputs a history holds before it records only those that
+/// change the coordination. A request with every voter voting once needs
+/// five; redeliveries with the same id are never recorded twice.
+pub const MAX_HISTORY: usize = 24;
+
+/// How much of a reason the coordination keeps (cut at a character boundary).
+pub const MAX_REASON_BYTES: usize = 1024;
+
+/// What the bounds keep a record's JSON under, whatever its inputs: well
+/// inside DynamoDB's 400 KB item, which also holds the keys and indexes.
+pub const MAX_RECORD_JSON_BYTES: usize = 300 * 1024;
+
+/// Why `input` is refused before it reaches a record, if it is: an
+/// identifier too long, or with control characters in it.
+pub fn oversized(input: &Input) -> Option<String> {
+    let fields: Vec<(&str, &str)> = match input {
+        Input::Request(r) => vec![
+            ("eventId", &r.event_id),
+            ("requestId", &r.request_id),
+            ("fileId", &r.file_id),
+            ("userId", &r.user_id),
+            ("accountId", &r.account_id),
+            ("accountType", r.account_type.as_deref().unwrap_or("")),
+            ("correlationId", r.correlation_id.as_deref().unwrap_or("")),
+        ],
+        Input::Vote(v) => vec![
+            ("eventId", &v.event_id),
+            ("requestId", &v.request_id),
+            ("fileId", &v.file_id),
+            ("voter", &v.voter),
+            ("source", &v.source),
+        ],
+        Input::Timer { .. } => return None,
+    };
+    fields.into_iter().find_map(|(field, value)| {
+        if value.len() > MAX_ID_BYTES {
+            Some(format!(
+                "{field} {:?} is {} bytes; an identifier is at most {MAX_ID_BYTES}",
+                cut(value),
+                value.len()
+            ))
+        } else if value.chars().any(char::is_control) {
+            Some(format!(
+                "{field} {value:?} has a control character; an identifier has none"
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+/// `s` cut to at most [`MAX_ID_BYTES`] at a character boundary, marked
+/// when cut: how an over-long identifier is named in a refusal.
+pub fn cut(s: &str) -> String {
+    if s.len() <= MAX_ID_BYTES {
+        return s.to_owned();
+    }
+    let mut end = MAX_ID_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// Whether a record whose history is full may take the step from `before`
+/// to `after`: only if the step changes the coordination itself.
+pub fn admits(before: &Record, after: &Record) -> bool {
+    if after.status != before.status || after.request.is_some() != before.request.is_some() {
+        return true;
+    }
+    after.history[before.history.len()..]
+        .iter()
+        .any(|h| match h.disposition {
+            Disposition::Registered | Disposition::Counted => true,
+            // A voter's first early vote must wait for its request, or the
+            // flood would have silenced it; its later ones may not.
+            Disposition::Held => !before.held.iter().any(|(_, v)| v.voter == h.who),
+            _ => false,
+        })
+}
+
+/// Why a full record refuses an input that would change nothing.
+pub fn full(record: &Record) -> String {
+    format!(
+        "the record of request {} already holds {} inputs, and this one changes nothing: refused, not recorded",
+        record.request_id,
+        record.history.len()
+    )
+}
