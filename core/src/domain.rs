@@ -17,6 +17,23 @@ pub struct FileMeta {
     /// Where the content lives in the content store (S3 key).
     pub s3_key: String,
     pub transaction_count: u64,
+    /// Set by the executor before it deletes anything (see
+    /// `consumers::executor`); the metadata is deleted last, after the
+    /// announcement, so whichever run announces reads the same plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<DeletionPlan>,
+}
+
+/// What an approved deletion removes, written down before it removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionPlan {
+    pub request_id: String,
+    /// The file's transactions when the plan was made.
+    pub transaction_ids: Vec<String>,
+    /// Whether a run of this plan has deleted the content.
+    #[serde(default)]
+    pub content_deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -56,6 +56,7 @@ fn meta(file_id: &str, user: &str) -> FileMeta {
         file_name: "statement.csv".to_owned(),
         s3_key: format!("{user}/{file_id}/statement.csv"),
         transaction_count: 0,
+        deletion: None,
     }
 }
 
@@ -2004,6 +2005,47 @@ fn consumer_futures_are_send() {
     drop(send(api::handle(&mem, &req, T0, ENTROPY, &cfg)));
 }
 
+/// A transaction that appears after the plan was made (a late write of the
+/// file processor) is deleted too and joins the plan, so the announcement
+/// names everything the deletion removed.
+#[test]
+fn the_executor_announces_a_transaction_added_after_its_plan() {
+    let ports = Flaky::default();
+    seed_file(&ports.mem, "file-1", 2);
+    let approval = approve(&ports.mem, "req-1", "file-1");
+    ports.fail("delete_content");
+    assert!(
+        run_ready(executor::handle(&ports, &approval, T0, &settings()))
+            .unwrap_err()
+            .is_transient()
+    );
+    ports.heal("delete_content");
+    run_ready(ports.mem.put_new_transactions(&[tx("file-1", 7, "LATE")])).unwrap();
+    let r = run_ready(executor::handle(&ports, &approval, T0, &settings())).unwrap();
+    assert!(
+        matches!(
+            r,
+            executor::Report::Executed {
+                transactions_deleted: 3,
+                content_deleted: true,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    let published = ports.mem.published();
+    let deleted: Vec<&String> = published
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::TransactionsDeleted(t) => Some(&t.transaction_ids),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(deleted, ["file-1-tx-0", "file-1-tx-1", "file-1-tx-7"]);
+}
+
+/// A failed announcement is retried with what the first run deleted.
 #[test]
 fn the_executor_refuses_a_file_of_another_user_and_retries_a_failed_publish() {
     let ports = Flaky::default();
@@ -2024,8 +2066,9 @@ fn the_executor_refuses_a_file_of_another_user_and_retries_a_failed_publish() {
         2
     );
 
-    // The publish fails after the deletes: transient, and the retry (the
-    // claim was released) announces the deletion under the same id.
+    // The publish fails after the deletes: transient, and the metadata stays
+    // with the plan, so the retry (the claim was released) announces what
+    // the first run deleted, under the same ids.
     run_ready(ports.mem.put_file(&meta("file-1", USER))).unwrap();
     ports.mem.drain_published();
     ports.fail("publish");
@@ -2034,21 +2077,43 @@ fn the_executor_refuses_a_file_of_another_user_and_retries_a_failed_publish() {
             .unwrap_err()
             .is_transient()
     );
+    assert!(run_ready(ports.mem.transactions_of_file("file-1"))
+        .unwrap()
+        .is_empty());
+    let plan = run_ready(ports.mem.get_file("file-1"))
+        .unwrap()
+        .expect("the metadata outlives a failed announcement")
+        .deletion
+        .expect("with the plan");
+    assert_eq!(plan.request_id, "req-1");
+    assert_eq!(plan.transaction_ids.len(), 2);
+    assert!(plan.content_deleted);
     ports.heal("publish");
     let r = run_ready(executor::handle(&ports, &approval, T0, &settings())).unwrap();
     assert!(
         matches!(
             r,
             executor::Report::Executed {
-                transactions_deleted: 0,
+                transactions_deleted: 2,
+                content_deleted: true,
+                metadata_deleted: true,
                 resumed: false,
                 ..
             }
         ),
         "{r:?}"
     );
+    assert!(run_ready(ports.mem.get_file("file-1")).unwrap().is_none());
     let published = ports.mem.published();
-    assert_eq!(published.len(), 1);
+    assert_eq!(published.len(), 2);
+    let EventData::TransactionsDeleted(t) = &published[1].data else {
+        panic!("{:?}", published[1])
+    };
+    assert_eq!(t.transaction_ids, plan.transaction_ids);
+    assert_eq!(
+        published[1].event_id,
+        tally_core::ids::derive("tx-deleted", &["req-1"])
+    );
     assert_eq!(
         published[0].event_id,
         tally_core::ids::derive("deleted", &["req-1"])

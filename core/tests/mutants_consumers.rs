@@ -178,6 +178,7 @@ fn meta(file_id: &str) -> FileMeta {
         file_name: "statement.csv".to_owned(),
         s3_key: format!("{USER}/{file_id}/statement.csv"),
         transaction_count: 0,
+        deletion: None,
     }
 }
 

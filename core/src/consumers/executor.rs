@@ -14,24 +14,25 @@
 //!
 //! Idempotency: claim first, keyed by the requestId (not the event id: two
 //! different copies of an approval still delete once), release on failure.
-//! A redelivery that finds the claim taken checks whether the deletion
-//! really finished: if the file's metadata is gone it did (the metadata is
-//! deleted after the transactions and the content) and the delivery is a
-//! duplicate; if the metadata is still there, an earlier run crashed after
-//! claiming (or is running right now), and this delivery redoes the
-//! deletion. Every delete is idempotent and the events carry the same ids,
-//! so a concurrent redo is harmless. The one window left is a crash between
-//! deleting the metadata and publishing: the deletion is complete, only its
-//! announcement is lost. Related: when the publish itself fails after the
-//! deletes (the claim is released, the bus retries), the retry finds
-//! nothing left to delete and announces `file.deleted` under the same id
-//! with zero counts, and no `transactions.deleted`: the counts report what
-//! the publishing run deleted. Announcing before deleting would fix the
-//! counts but announce deletions that have not happened yet.
+//!
+//! Before deleting anything the executor writes a [`DeletionPlan`] into the
+//! file's metadata: the transactions it is about to delete (and, once done,
+//! that it deleted the content). It announces from the plan, and deletes
+//! the metadata only after announcing. So every run of the same request
+//! announces the same counts under the same event ids, whichever run it is
+//! and whatever failed before it: a publish that fails after the deletes
+//! leaves the metadata and its plan, and the retry announces what the
+//! first run deleted. A redelivery that finds the claim taken checks the
+//! metadata: gone means the deletion finished and was announced (the
+//! delivery is a duplicate); still there means an earlier run crashed
+//! after claiming, or is running now, and this delivery resumes it. Every
+//! delete is idempotent and the events carry the same ids, so a concurrent
+//! resume is harmless. A file whose metadata is already gone has no plan:
+//! its run deletes what transactions are left and announces those.
 
 use super::{derived, Settings};
 use crate::coordination::{Record, Status};
-use crate::domain::FileMeta;
+use crate::domain::{DeletionPlan, FileMeta};
 use crate::event::{
     sources, DeletionApproved, DeletionType, Event, EventData, FileDeleted, TransactionsDeleted,
 };
@@ -42,6 +43,7 @@ use crate::ports::{
 };
 use crate::time::Millis;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// The executor's name in idempotency keys.
 pub const CONSUMER: &str = "deletion_executor";
@@ -168,12 +170,28 @@ where
 {
     let file_id = approval.file_id.as_str();
     let request_id = approval.request_id.as_str();
-    let tx_ids = ports.delete_transactions_of_file(file_id).await?;
-    let content_deleted = match meta {
-        Some(m) => ports.delete_content(&m.s3_key).await?,
-        None => false,
+    let (tx_ids, content_deleted) = match meta {
+        Some(m) => {
+            let mut m = m.clone();
+            let mut plan = planned(ports, &mut m, request_id).await?;
+            let before = plan.clone();
+            // A transaction added since the plan was made is deleted too,
+            // and joins the plan before it is announced.
+            let known: BTreeSet<String> = plan.transaction_ids.iter().cloned().collect();
+            for id in ports.delete_transactions_of_file(file_id).await? {
+                if !known.contains(&id) {
+                    plan.transaction_ids.push(id);
+                }
+            }
+            plan.content_deleted |= ports.delete_content(&m.s3_key).await?;
+            if plan != before {
+                m.deletion = Some(plan.clone());
+                ports.put_file(&m).await?;
+            }
+            (plan.transaction_ids, plan.content_deleted)
+        }
+        None => (ports.delete_transactions_of_file(file_id).await?, false),
     };
-    let metadata_deleted = ports.delete_file(file_id).await?;
 
     let mut events = vec![derived(
         event,
@@ -210,6 +228,8 @@ where
         ));
     }
     ports.publish(&events).await?;
+    // Last: while the metadata is there, a retry finds the plan.
+    let metadata_deleted = ports.delete_file(file_id).await?;
     Ok(Report::Executed {
         request_id: request_id.to_owned(),
         file_id: file_id.to_owned(),
@@ -219,4 +239,32 @@ where
         published: events.into_iter().map(|e| e.event_id).collect(),
         resumed: false,
     })
+}
+
+/// The plan of `request_id` in `meta`, written there first if it has none.
+async fn planned<P: FileStore + TransactionStore>(
+    ports: &P,
+    meta: &mut FileMeta,
+    request_id: &str,
+) -> Result<DeletionPlan, HandlerError> {
+    if let Some(plan) = meta
+        .deletion
+        .as_ref()
+        .filter(|p| p.request_id == request_id)
+    {
+        return Ok(plan.clone());
+    }
+    let plan = DeletionPlan {
+        request_id: request_id.to_owned(),
+        transaction_ids: ports
+            .transactions_of_file(&meta.file_id)
+            .await?
+            .into_iter()
+            .map(|t| t.transaction_id)
+            .collect(),
+        content_deleted: false,
+    };
+    meta.deletion = Some(plan.clone());
+    ports.put_file(meta).await?;
+    Ok(plan)
 }

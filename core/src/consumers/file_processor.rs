@@ -346,6 +346,7 @@ where
             file_name: up.file_name.clone(),
             s3_key: up.s3_key.clone(),
             transaction_count: count,
+            deletion: None,
         },
     };
     ports.put_file(&meta).await?;

@@ -172,3 +172,73 @@ async fn a_crash_between_write_and_publish_is_recovered_by_the_sweeper() {
         "executed"
     );
 }
+
+/// The executor deletes everything and dies before its announcement goes
+/// (its bus does not exist): the approval is retried until it is
+/// dead-lettered, the metadata stays with the deletion plan, and when the
+/// approval is redriven the retry announces what the first runs deleted,
+/// not zeros, and only then deletes the metadata.
+#[tokio::test]
+async fn a_failed_announcement_of_the_executor_is_retried_with_its_counts() {
+    use tally_core::ports::{AuditLog, TransactionStore};
+    let moto = Moto::fresh().await;
+    let request = waiting_for_category_manager(&moto).await;
+    let now = T0 + 3 * MINUTE;
+    let answer = moto
+        .app("aggregator")
+        .invoke(&batch(&deciding_vote(&request, now), "m1"), now)
+        .await;
+    assert!(failed_ids(&answer).is_empty());
+    let broken = || {
+        let mut cfg = moto.config("executor");
+        cfg.bus = "no-such-bus".into();
+        App::new(
+            tally_deploy::function("executor").unwrap(),
+            cfg,
+            moto.clients.clone(),
+        )
+    };
+    let failures = moto
+        .pump_with(now + 100, false, |name| match name {
+            "executor" => broken(),
+            other => moto.app(other),
+        })
+        .await;
+    assert!(
+        failures.iter().all(|(f, _)| f == "executor") && !failures.is_empty(),
+        "{failures:?}"
+    );
+    let ports = moto.ports();
+    assert!(ports.transactions_of_file("f1").await.unwrap().is_empty());
+    let plan = ports
+        .get_file("f1")
+        .await
+        .unwrap()
+        .expect("the metadata outlives the failed announcement")
+        .deletion
+        .expect("and holds the plan");
+    assert_eq!(
+        (plan.transaction_ids.len(), plan.content_deleted),
+        (3, true)
+    );
+
+    let approvals = moto.dead_lettered("executor").await;
+    assert_eq!(approvals.len(), 1);
+    moto.send_raw("executor", &approvals[0]).await;
+    assert!(moto.pump(now + 200).await.is_empty());
+    assert!(ports.get_file("f1").await.unwrap().is_none());
+    let deleted: Vec<_> = ports
+        .entries(0, i64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "file.deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1, "{deleted:#?}");
+    let detail: serde_json::Value = serde_json::from_str(&deleted[0].delivered).unwrap();
+    assert_eq!(
+        detail["detail"]["data"]["transactionsDeleted"], 3,
+        "{detail}"
+    );
+    assert_eq!(detail["detail"]["data"]["contentDeleted"], true, "{detail}");
+}
