@@ -20,6 +20,8 @@
 //!   IAM role granting exactly what its `uses` says on exactly those ARNs;
 //! * the tables of [`TABLES`] (on demand, with their indexes and TTL) and
 //!   the content bucket;
+//! * the REST API, behind a Cognito user pool authorizer (the pool's ARN
+//!   is a parameter without a default);
 //! * parameters for the architecture and the coordination policy (defaults
 //!   from [`Policy::default`]) and outputs naming the bus, the tables, the
 //!   bucket, the dead-letter queues and the API's URL.
@@ -58,6 +60,13 @@ pub const LOG_RETENTION_DAYS: u32 = 30;
 pub const BUS_ID: &str = "EventBus";
 /// The content bucket's logical ID.
 pub const BUCKET_ID: &str = "ContentBucket";
+/// The API's logical ID (an explicit `AWS::Serverless::Api`, so that it
+/// can carry the authorizer).
+pub const API_ID: &str = "FilesApi";
+/// The parameter naming the Cognito user pool whose users may call the API.
+pub const USER_POOL_PARAMETER: &str = "UserPoolArn";
+/// The API's stage.
+pub const API_STAGE: &str = "Prod";
 
 /// The parameter choosing the functions' architecture. The others are one
 /// per policy variable of [`crate::env`] that is a deployment choice.
@@ -135,7 +144,7 @@ struct Ids {
 impl Ids {
     fn new() -> Ids {
         let mut taken = BTreeSet::new();
-        for id in [BUS_ID, BUCKET_ID, "ServerlessRestApi"] {
+        for id in [BUS_ID, BUCKET_ID, API_ID, "ServerlessRestApi"] {
             taken.insert(id.to_owned());
         }
         for t in TABLES {
@@ -201,6 +210,12 @@ fn parameters() -> Value {
             "Default": "arm64",
             "AllowedValues": ["arm64", "x86_64"],
             "Description": "The functions' architecture (cargo lambda build --arm64 or --x86-64)."
+        },
+        USER_POOL_PARAMETER: {
+            "Type": "String",
+            "AllowedPattern": "arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:[0-9]{12}:userpool/[\\w-]+_[0-9a-zA-Z]+",
+            "ConstraintDescription": "the ARN of a Cognito user pool (arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID)",
+            "Description": "The Cognito user pool whose users may call the API; a token's sub claim is the caller."
         },
         "CoordinationFlavour": {
             "Type": "String",
@@ -497,7 +512,7 @@ fn function_event(f: &Function) -> Value {
         }),
         Trigger::Api => json!({
             "Type": "Api",
-            "Properties": { "Path": API_PATH, "Method": API_METHOD }
+            "Properties": { "Path": API_PATH, "Method": API_METHOD, "RestApiId": reference(API_ID) }
         }),
         Trigger::ObjectCreated => json!({
             "Type": "S3",
@@ -508,6 +523,25 @@ fn function_event(f: &Function) -> Value {
             "Properties": { "Schedule": SWEEP_SCHEDULE }
         }),
     }
+}
+
+/// The REST API, every route behind a Cognito user pool authorizer: the
+/// API function takes the caller from the token's `sub` claim (and answers
+/// 401 without one), so a route without an authorizer would refuse every
+/// call.
+fn api_resource() -> Value {
+    json!({
+        "Type": "AWS::Serverless::Api",
+        "Properties": {
+            "StageName": API_STAGE,
+            "Auth": {
+                "DefaultAuthorizer": "CognitoAuthorizer",
+                "Authorizers": {
+                    "CognitoAuthorizer": { "UserPoolArn": reference(USER_POOL_PARAMETER) }
+                }
+            }
+        }
+    })
 }
 
 fn trigger_text(f: &Function) -> String {
@@ -716,12 +750,13 @@ pub fn template(rules: &Rules) -> Value {
         resources.insert(role_id(f), role_resource(f));
         resources.insert(function_id(f.name), function_resource(f));
         if f.trigger == Trigger::Api {
+            resources.insert(API_ID.into(), api_resource());
             outputs.insert(
                 "ApiUrl".into(),
                 json!({
                     "Description": format!("{} {API_PATH}", API_METHOD.to_uppercase()),
                     "Value": {
-                        "Fn::Sub": "https://${ServerlessRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Prod/files/"
+                        "Fn::Sub": format!("https://${{{API_ID}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/files/")
                     }
                 }),
             );

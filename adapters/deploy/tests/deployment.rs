@@ -284,6 +284,18 @@ fn functions_run_the_cargo_lambda_builds_with_their_triggers() {
                 assert_eq!(e["Type"], "Api");
                 assert_eq!(ep["Path"], "/files/{id}");
                 assert_eq!(ep["Method"].as_str().unwrap().to_uppercase(), "DELETE");
+                // Behind the user pool authorizer: the function takes the
+                // caller from the token's claims and refuses a call without.
+                let api = resource(&t, target_of(&ep["RestApiId"]).unwrap());
+                assert_eq!(api["Type"], "AWS::Serverless::Api");
+                let auth = &api["Properties"]["Auth"];
+                let default = auth["DefaultAuthorizer"].as_str().unwrap();
+                assert_eq!(
+                    auth["Authorizers"][default]["UserPoolArn"],
+                    serde_json::json!({ "Ref": "UserPoolArn" })
+                );
+                let pool = &t["Parameters"]["UserPoolArn"];
+                assert!(pool.get("Default").is_none(), "{pool}");
             }
             Trigger::ObjectCreated => {
                 assert_eq!(e["Type"], "S3");
