@@ -14,9 +14,9 @@ use tally_core::domain::{
     AnalyticsJob, AuditEntry, CategoryRule, FileMeta, Notification, Transaction,
 };
 use tally_core::event::{
-    samples, sources, CompletionStatus, DeleteRequested, DeletionRequested, DeletionType,
-    DeletionVote, Event, EventData, EventKind, FileProcessed, FileUploaded, ProcessingStatus,
-    TransactionsCreated, VoteDecision, CURRENT_VERSION,
+    samples, sources, CategoryRuleCreated, CompletionStatus, DeleteRequested, DeletionRequested,
+    DeletionType, DeletionVote, Event, EventData, EventKind, FileProcessed, FileUploaded,
+    ProcessingStatus, TransactionsCreated, VoteDecision, CURRENT_VERSION,
 };
 use tally_core::handlers::aggregator::aggregate;
 use tally_core::handlers::HandlerError;
@@ -243,6 +243,10 @@ impl TransactionStore for Flaky {
     async fn transactions_of_file(&self, id: &str) -> Result<Vec<Transaction>, PortError> {
         self.check("transactions_of_file")?;
         self.mem.transactions_of_file(id).await
+    }
+    async fn transactions_of_user(&self, id: &str) -> Result<Vec<Transaction>, PortError> {
+        self.check("transactions_of_user")?;
+        self.mem.transactions_of_user(id).await
     }
     async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
         self.check("get_transactions")?;
@@ -1104,10 +1108,15 @@ fn categorization_handles_transactions_created_and_skips_what_it_cannot_do() {
     );
     let r = run_ready(categorization::handle(&mem, &failed, T0, &settings())).unwrap();
     assert!(matches!(r, categorization::Report::Skipped { .. }));
-    let rule_created = samples::sample(EventKind::CategoryRuleCreated, sources::CATEGORY_SERVICE);
+    let mut rule_created =
+        samples::sample(EventKind::CategoryRuleCreated, sources::CATEGORY_SERVICE);
+    if let EventData::CategoryRuleCreated(c) = &mut rule_created.data {
+        c.auto_apply = false;
+    }
     let r = run_ready(categorization::handle(&mem, &rule_created, T0, &settings())).unwrap();
     assert!(
-        matches!(r, categorization::Report::Skipped { ref reason, .. } if reason.contains("list a user's transactions"))
+        matches!(r, categorization::Report::Skipped { ref reason, .. } if reason.contains("autoApply is false")),
+        "{r:?}"
     );
     let other = samples::sample(EventKind::AccountCreated, sources::ACCOUNT_SERVICE);
     let r = run_ready(categorization::handle(&mem, &other, T0, &settings())).unwrap();
@@ -1117,6 +1126,72 @@ fn categorization_handles_transactions_created_and_skips_what_it_cannot_do() {
             event_type: "account.created".into()
         }
     );
+}
+
+/// A rule created with autoApply categorizes the user's existing
+/// uncategorized transactions (with the user's other active rules, first
+/// match first; the new rule counts even before the store shows it), and
+/// no one else's; a redelivery finds nothing left to do.
+#[test]
+fn a_new_rule_with_auto_apply_categorizes_the_users_existing_transactions() {
+    let mem = Memory::new();
+    seed_file(&mem, "file-1", 2);
+    seed_file(&mem, "file-2", 1);
+    run_ready(mem.set_category("file-1-tx-1", "cat-mine")).unwrap();
+    let mut theirs = tx("file-3", 0, "COFFEE SHOP");
+    theirs.user_id = "mallory".into();
+    let tea = tx("file-2", 5, "TEA SHOP");
+    run_ready(mem.put_new_transactions(&[theirs, tea])).unwrap();
+    mem.add_rule(rule("r-tea", "tea", "cat-tea", true));
+    mem.add_rule(rule("r-off", "coffee", "cat-off", false));
+    let created = event(
+        "evt-rule",
+        USER,
+        sources::CATEGORY_SERVICE,
+        EventData::CategoryRuleCreated(CategoryRuleCreated {
+            category_id: "cat-coffee".into(),
+            rule_id: "r-coffee".into(),
+            rule_pattern: "coffee".into(),
+            auto_apply: true,
+        }),
+    );
+    let r = run_ready(categorization::handle(&mem, &created, T0, &settings())).unwrap();
+    let categorization::Report::Applied { applied, .. } = r else {
+        panic!("{r:?}")
+    };
+    let given: Vec<(&str, &str)> = applied
+        .assigned
+        .iter()
+        .map(|a| (a.transaction_id.as_str(), a.category_id.as_str()))
+        .collect();
+    assert_eq!(
+        given,
+        [
+            ("file-1-tx-0", "cat-coffee"),
+            ("file-2-tx-0", "cat-coffee"),
+            ("file-2-tx-5", "cat-tea")
+        ]
+    );
+    let published = mem.drain_published();
+    assert_eq!(published.len(), 3);
+    assert_eq!(
+        published[0].event_id,
+        tally_core::ids::derive("categorized", &["file-1-tx-0", "r-coffee"])
+    );
+    let category = |id: &str| {
+        run_ready(mem.get_transactions(&[id.to_owned()])).unwrap()[0]
+            .category_id
+            .clone()
+    };
+    assert_eq!(category("file-1-tx-1").as_deref(), Some("cat-mine"));
+    assert_eq!(category("file-3-tx-0"), None, "another user's transaction");
+
+    let again = run_ready(categorization::handle(&mem, &created, T0, &settings())).unwrap();
+    assert!(
+        matches!(again, categorization::Report::Skipped { ref reason, .. } if reason == "no transaction ids"),
+        "{again:?}"
+    );
+    assert!(mem.published().is_empty());
 }
 
 #[test]

@@ -98,6 +98,9 @@ impl TransactionStore for Ports {
     async fn transactions_of_file(&self, id: &str) -> Result<Vec<Transaction>, PortError> {
         self.mem.transactions_of_file(id).await
     }
+    async fn transactions_of_user(&self, id: &str) -> Result<Vec<Transaction>, PortError> {
+        self.mem.transactions_of_user(id).await
+    }
     async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
         self.mem.get_transactions(ids).await
     }

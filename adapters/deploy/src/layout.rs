@@ -37,6 +37,9 @@ pub const DUE_INDEX: &str = "due";
 pub const AUDIT_TIME_INDEX: &str = "by-time";
 /// The transactions table's index by file.
 pub const TRANSACTIONS_FILE_INDEX: &str = "by-file";
+/// The Transactions index by user: a new category rule is applied to the
+/// user's transactions.
+pub const TRANSACTIONS_USER_INDEX: &str = "by-user";
 
 pub const TABLES: &[Table] = &[
     Table {
@@ -84,11 +87,18 @@ pub const TABLES: &[Table] = &[
         env: "TRANSACTIONS_TABLE",
         pk: "transactionId",
         sk: None,
-        indexes: &[Index {
-            name: TRANSACTIONS_FILE_INDEX,
-            pk: ("fileId", KeyType::S),
-            sk: None,
-        }],
+        indexes: &[
+            Index {
+                name: TRANSACTIONS_FILE_INDEX,
+                pk: ("fileId", KeyType::S),
+                sk: None,
+            },
+            Index {
+                name: TRANSACTIONS_USER_INDEX,
+                pk: ("userId", KeyType::S),
+                sk: None,
+            },
+        ],
         ttl: None,
     },
     Table {

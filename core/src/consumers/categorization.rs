@@ -11,9 +11,11 @@
 //! for the file's transactions, then publishes `consumer.completion`
 //! (consumer `categorization_consumer`, `done`, or `failed` with the error).
 //!
-//! `category.rule_created` is acknowledged and ignored: applying a new rule
-//! to a user's existing transactions needs a way to list them, and the
-//! ports only list a file's transactions or fetch them by id.
+//! `category.rule_created` with autoApply: the user's uncategorized
+//! transactions get the same treatment (all the user's active rules, the
+//! new one among them even if the store does not show it yet, first match
+//! wins), so an older rule that matches first still wins. Without
+//! autoApply the rule waits for new transactions.
 //!
 //! Idempotency: the work is idempotent by construction (only uncategorized
 //! transactions are touched, the events' ids derive from transaction and
@@ -122,12 +124,36 @@ pub async fn apply<P: CategoryRuleStore + TransactionStore + Publisher>(
     now: Millis,
     settings: &Settings,
 ) -> Result<Applied, HandlerError> {
-    let rules: Vec<CategoryRule> = ports
-        .rules_of_user(user_id)
-        .await?
-        .into_iter()
-        .filter(|r| r.active)
-        .collect();
+    let rules = active_rules(ports, user_id, None).await?;
+    apply_rules(ports, cause, user_id, &rules, ids, now, settings).await
+}
+
+/// The user's active rules, in the store's order, with `created` last if
+/// the store does not have it yet (its event may outrun the store's read).
+async fn active_rules<P: CategoryRuleStore>(
+    ports: &P,
+    user_id: &str,
+    created: Option<CategoryRule>,
+) -> Result<Vec<CategoryRule>, HandlerError> {
+    let mut rules: Vec<CategoryRule> = ports.rules_of_user(user_id).await?;
+    if let Some(c) = created {
+        if !rules.iter().any(|r| r.rule_id == c.rule_id) {
+            rules.push(c);
+        }
+    }
+    rules.retain(|r| r.active);
+    Ok(rules)
+}
+
+async fn apply_rules<P: TransactionStore + Publisher>(
+    ports: &P,
+    cause: &Event,
+    user_id: &str,
+    rules: &[CategoryRule],
+    ids: &[String],
+    now: Millis,
+    settings: &Settings,
+) -> Result<Applied, HandlerError> {
     let mut applied = Applied {
         considered: ids.len(),
         ..Applied::default()
@@ -141,7 +167,7 @@ pub async fn apply<P: CategoryRuleStore + TransactionStore + Publisher>(
         applied.batches += 1;
         let txs = ports.get_transactions(batch).await?;
         applied.not_found += batch.len().saturating_sub(txs.len());
-        let assigned = assign(&rules, &txs, user_id);
+        let assigned = assign(rules, &txs, user_id);
         let candidates = txs
             .iter()
             .filter(|t| t.category_id.is_none() && t.user_id == user_id)
@@ -194,6 +220,8 @@ where
     P: CategoryRuleStore + TransactionStore + IdempotencyStore + Publisher,
 {
     let event_type = event.event_type().to_owned();
+    let mut created = None;
+    let owned: Vec<String>;
     let ids: &[String] = match &event.data {
         EventData::FileProcessed(p) => {
             if p.processing_status == ProcessingStatus::Failed {
@@ -234,13 +262,28 @@ where
                 completion_id: completion.event_id,
             });
         }
-        EventData::CategoryRuleCreated(_) => {
-            return Ok(Report::Skipped {
-                event_type,
-                reason: "applying a new rule needs a way to list a user's transactions, \
-                         which the ports do not offer"
-                    .to_owned(),
-            })
+        EventData::CategoryRuleCreated(c) => {
+            if !c.auto_apply {
+                return Ok(Report::Skipped {
+                    event_type,
+                    reason: "autoApply is false: the rule waits for new transactions".to_owned(),
+                });
+            }
+            created = Some(CategoryRule {
+                rule_id: c.rule_id.clone(),
+                user_id: event.user_id.clone(),
+                category_id: c.category_id.clone(),
+                pattern: c.rule_pattern.clone(),
+                active: true,
+            });
+            owned = ports
+                .transactions_of_user(&event.user_id)
+                .await?
+                .into_iter()
+                .filter(|t| t.category_id.is_none())
+                .map(|t| t.transaction_id)
+                .collect();
+            &owned
         }
         _ => return Ok(Report::Ignored { event_type }),
     };
@@ -250,7 +293,8 @@ where
             reason: "no transaction ids".to_owned(),
         });
     }
-    let applied = apply(ports, event, &event.user_id, ids, now, settings).await?;
+    let rules = active_rules(ports, &event.user_id, created).await?;
+    let applied = apply_rules(ports, event, &event.user_id, &rules, ids, now, settings).await?;
     let first = mark_done(ports, CONSUMER, &event.event_id, settings.claim_expiry(now)).await?;
     Ok(Report::Applied {
         event_type,

@@ -160,6 +160,14 @@ impl TransactionStore for Memory {
             .collect())
     }
 
+    async fn transactions_of_user(&self, user_id: &str) -> Result<Vec<Transaction>, PortError> {
+        Ok(lock(&self.transactions)
+            .values()
+            .filter(|t| t.user_id == user_id)
+            .cloned()
+            .collect())
+    }
+
     async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
         let txs = lock(&self.transactions);
         Ok(ids.iter().filter_map(|id| txs.get(id).cloned()).collect())

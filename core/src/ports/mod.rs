@@ -94,6 +94,12 @@ pub trait TransactionStore: Send + Sync {
         &self,
         file_id: &str,
     ) -> impl Future<Output = Result<Vec<Transaction>, PortError>> + Send;
+    /// Every transaction of `user_id` (a new category rule is applied to
+    /// them), in transaction id order.
+    fn transactions_of_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<Transaction>, PortError>> + Send;
     fn get_transactions(
         &self,
         ids: &[String],

@@ -118,6 +118,7 @@ delegate!(FileStore {
 });
 delegate!(TransactionStore {
     fn transactions_of_file(&self, file_id: &str) -> Result<Vec<Transaction>, PortError>;
+    fn transactions_of_user(&self, user_id: &str) -> Result<Vec<Transaction>, PortError>;
     fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError>;
     fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError>;
     fn set_category(&self, transaction_id: &str, category_id: &str) -> Result<(), PortError>;

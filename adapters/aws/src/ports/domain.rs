@@ -1,5 +1,5 @@
 //! The personal-finance data in DynamoDB: files, transactions (with the
-//! `by-file` index), pending analytics jobs, category rules and
+//! `by-file` and `by-user` indexes), pending analytics jobs, category rules and
 //! notifications. Items are the core's domain types, attribute for field.
 
 use super::{classify, from_item, key, s, to_item, ttl_seconds, AwsPorts, Item};
@@ -9,7 +9,7 @@ use tally_core::domain::{AnalyticsJob, CategoryRule, FileMeta, Notification, Tra
 use tally_core::ports::{
     AnalyticsStore, CategoryRuleStore, FileStore, Notifier, PortError, TransactionStore,
 };
-use tally_deploy::layout::{TRANSACTIONS_FILE_INDEX, TTL_ATTRIBUTE};
+use tally_deploy::layout::{TRANSACTIONS_FILE_INDEX, TRANSACTIONS_USER_INDEX, TTL_ATTRIBUTE};
 
 /// BatchGetItem's limit on keys per call.
 const BATCH_GET_KEYS: usize = 100;
@@ -46,18 +46,30 @@ impl FileStore for AwsPorts {
 }
 
 impl AwsPorts {
-    async fn query_file_transactions(&self, file_id: &str) -> Result<Vec<Item>, PortError> {
+    async fn query_transactions(
+        &self,
+        index: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<Transaction>, PortError> {
         let table = self.table("Transactions")?;
         let query = self
             .clients
             .dynamo
             .query()
             .table_name(table)
-            .index_name(TRANSACTIONS_FILE_INDEX)
-            .key_condition_expression("fileId = :f")
-            .expression_attribute_values(":f", s(file_id));
-        self.query_all(query, &format!("transactions of file {file_id}"))
-            .await
+            .index_name(index)
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", attribute)
+            .expression_attribute_values(":v", s(value));
+        let items = self
+            .query_all(query, &format!("transactions of {attribute} {value}"))
+            .await?;
+        let txs = items
+            .into_iter()
+            .map(|i| from_item("transaction", i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(sorted(txs))
     }
 }
 
@@ -70,12 +82,13 @@ fn sorted(mut txs: Vec<Transaction>) -> Vec<Transaction> {
 
 impl TransactionStore for AwsPorts {
     async fn transactions_of_file(&self, file_id: &str) -> Result<Vec<Transaction>, PortError> {
-        let items = self.query_file_transactions(file_id).await?;
-        let txs = items
-            .into_iter()
-            .map(|i| from_item("transaction", i))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(sorted(txs))
+        self.query_transactions(TRANSACTIONS_FILE_INDEX, "fileId", file_id)
+            .await
+    }
+
+    async fn transactions_of_user(&self, user_id: &str) -> Result<Vec<Transaction>, PortError> {
+        self.query_transactions(TRANSACTIONS_USER_INDEX, "userId", user_id)
+            .await
     }
 
     async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
@@ -169,8 +182,8 @@ impl TransactionStore for AwsPorts {
     async fn delete_transactions_of_file(&self, file_id: &str) -> Result<Vec<String>, PortError> {
         let table = self.table("Transactions")?;
         let mut deleted = Vec::new();
-        for item in self.query_file_transactions(file_id).await? {
-            let id = super::string_attr(&item, "transactionId")?.to_owned();
+        for tx in self.transactions_of_file(file_id).await? {
+            let id = tx.transaction_id;
             let out = self
                 .clients
                 .dynamo

@@ -179,11 +179,12 @@ fn tx(id: &str, file: &str) -> Transaction {
 }
 
 /// `put_new_transactions` counts only the new ones and never overwrites;
-/// the by-file query answers one file's transactions sorted by id;
+/// the by-file and by-user queries answer one file's or one user's
+/// transactions sorted by id;
 /// `set_category` on a missing transaction is a `Conflict` (nothing is
 /// created); deleting a file's transactions returns their ids, then none.
 #[tokio::test]
-async fn transactions_by_file() {
+async fn transactions_by_file_and_by_user() {
     let moto = Moto::fresh().await;
     let ports = moto.ports();
     let first = [tx("t3", "f1"), tx("t1", "f1"), tx("u1", "f2")];
@@ -201,6 +202,18 @@ async fn transactions_by_file() {
     let ids: Vec<&str> = of_f1.iter().map(|t| t.transaction_id.as_str()).collect();
     assert_eq!(ids, ["t1", "t2", "t3"]);
     assert_eq!(of_f1[0], tx("t1", "f1"));
+    let mut bobs = tx("b1", "f3");
+    bobs.user_id = "bob".into();
+    ports.put_new_transactions(&[bobs.clone()]).await.unwrap();
+    let of_alice = ports.transactions_of_user("alice").await.unwrap();
+    let ids: Vec<&str> = of_alice.iter().map(|t| t.transaction_id.as_str()).collect();
+    assert_eq!(ids, ["t1", "t2", "t3", "u1"]);
+    assert_eq!(ports.transactions_of_user("bob").await.unwrap(), [bobs]);
+    assert!(ports
+        .transactions_of_user("carol")
+        .await
+        .unwrap()
+        .is_empty());
 
     ports.set_category("t2", "cat-groceries").await.unwrap();
     let got = ports
