@@ -109,15 +109,7 @@ async fn a_crash_between_write_and_publish_is_recovered_by_redelivery() {
     let request = waiting_for_category_manager(&moto).await;
     let now = T0 + 3 * MINUTE;
     let deciding = deciding_vote(&request, now);
-    let broken = {
-        let mut cfg = moto.config("aggregator");
-        cfg.bus = "no-such-bus".into();
-        App::new(
-            tally_deploy::function("aggregator").unwrap(),
-            cfg,
-            moto.clients.clone(),
-        )
-    };
+    let broken = moto.app_publishing_nowhere("aggregator");
     let answer = broken.invoke(&batch(&deciding, "m1"), now).await;
     assert_eq!(
         failed_ids(&answer),
@@ -153,13 +145,7 @@ async fn a_crash_between_write_and_publish_is_recovered_by_the_sweeper() {
     let request = waiting_for_category_manager(&moto).await;
     let now = T0 + 3 * MINUTE;
     let deciding = deciding_vote(&request, now);
-    let mut cfg = moto.config("aggregator");
-    cfg.bus = "no-such-bus".into();
-    let broken = App::new(
-        tally_deploy::function("aggregator").unwrap(),
-        cfg,
-        moto.clients.clone(),
-    );
+    let broken = moto.app_publishing_nowhere("aggregator");
     let answer = broken.invoke(&batch(&deciding, "m1"), now).await;
     assert_eq!(failed_ids(&answer).len(), 1);
     let swept = moto.sweep(now + 60_000).await;
@@ -189,18 +175,9 @@ async fn a_failed_announcement_of_the_executor_is_retried_with_its_counts() {
         .invoke(&batch(&deciding_vote(&request, now), "m1"), now)
         .await;
     assert!(failed_ids(&answer).is_empty());
-    let broken = || {
-        let mut cfg = moto.config("executor");
-        cfg.bus = "no-such-bus".into();
-        App::new(
-            tally_deploy::function("executor").unwrap(),
-            cfg,
-            moto.clients.clone(),
-        )
-    };
     let failures = moto
         .pump_with(now + 100, false, |name| match name {
-            "executor" => broken(),
+            "executor" => moto.app_publishing_nowhere("executor"),
             other => moto.app(other),
         })
         .await;

@@ -256,6 +256,19 @@ impl Moto {
         )
     }
 
+    /// `function` publishing to a bus that does not exist: every PutEvents
+    /// fails after the function has done everything else (a crash before
+    /// the publish).
+    pub fn app_publishing_nowhere(&self, function: &str) -> App {
+        let mut cfg = self.config(function);
+        cfg.bus = "no-such-bus".into();
+        App::new(
+            tally_deploy::function(function).unwrap(),
+            cfg,
+            self.clients.clone(),
+        )
+    }
+
     /// Ports over every table, for setting up and checking.
     pub fn ports(&self) -> AwsPorts {
         AwsPorts {
