@@ -106,8 +106,9 @@ impl Run {
         self.effects
             .iter()
             .filter_map(|e| {
-                if let Effect::Publish(ev) = e {
-                    Some(&ev.data)
+                if let Effect::Publish { event_id } = e {
+                    let outbox = &self.rec().outbox;
+                    Some(&outbox.iter().find(|ev| &ev.event_id == event_id)?.data)
                 } else {
                     None
                 }

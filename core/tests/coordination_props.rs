@@ -211,7 +211,7 @@ proptest! {
         let mut votes_at_decision = None;
         for (at, g) in normalise(seq) {
             let s = step(rec.take(), &to_input(&g, tx, business, honest), T0 + at, &p);
-            publishes += s.effects.iter().filter(|e| matches!(e, Effect::Publish(_))).count();
+            publishes += s.effects.iter().filter(|e| matches!(e, Effect::Publish { .. })).count();
             rec = s.record;
             if let Some(r) = &rec {
                 check_record(r, &p)?;

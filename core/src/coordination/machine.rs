@@ -45,8 +45,11 @@ impl Metric {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Publish this event (it is also in the record's outbox).
-    Publish(Box<Event>),
+    /// Publish the event of this id: the record's outbox holds it (the
+    /// handler publishes the outbox; naming it here spares a copy).
+    Publish {
+        event_id: String,
+    },
     /// Deliver a timer input for `request_id` at `at`.
     ArmDeadline {
         request_id: String,
@@ -571,8 +574,10 @@ impl Machine<'_> {
             at: self.now,
             event_id,
         });
-        self.rec.outbox.push(event.clone());
-        self.effects.push(Effect::Publish(Box::new(event)));
+        self.effects.push(Effect::Publish {
+            event_id: event.event_id.clone(),
+        });
+        self.rec.outbox.push(event);
         if self.rec.deadline.is_some_and(|d| self.now < d) {
             self.effects.push(Effect::CancelDeadline {
                 request_id: req.request_id.clone(),

@@ -307,7 +307,7 @@ fn check_step(s: &mut Seen, input: &Input, now: Millis, policy: &Policy) {
     let publishes = out
         .effects
         .iter()
-        .filter(|e| matches!(e, Effect::Publish(_)))
+        .filter(|e| matches!(e, Effect::Publish { .. }))
         .count();
     s.published += publishes;
     assert!(s.published <= 1, "a request was decided twice");
