@@ -25,11 +25,10 @@
 //! report itself has an id derived from (coordinationId, consumer) and is
 //! re-published on every delivery: the aggregator keeps the first.
 
-use super::{claim_then, derived, Settings};
+use super::{claim_then, report_completion, Settings};
 use crate::domain::AnalyticsJob;
-use crate::event::{sources, CompletionStatus, ConsumerCompletion, Event, EventData};
+use crate::event::{sources, CompletionStatus, Event, EventData};
 use crate::handlers::HandlerError;
-use crate::ids;
 use crate::ports::{AnalyticsStore, IdempotencyStore, Publisher};
 use crate::time::Millis;
 use serde::Serialize;
@@ -253,27 +252,22 @@ pub async fn handle<P: AnalyticsStore + IdempotencyStore + Publisher>(
             settings,
         )
         .await;
-        let (status, error, queued) = match outcome {
-            Ok(q) => (CompletionStatus::Done, None, Some(q)),
-            Err(e) => (CompletionStatus::Failed, Some(e.to_string()), None),
-        };
-        let completion = completion_event(
+        let done = report_completion(
+            ports,
             event,
-            &req.coordination_id,
-            &req.file_id,
+            req,
             CONSUMER,
             sources::ANALYTICS_SERVICE,
-            status,
-            error.clone(),
+            outcome,
             now,
-        );
-        ports.publish(std::slice::from_ref(&completion)).await?;
+        )
+        .await?;
         return Ok(Report::Completion {
             coordination_id: req.coordination_id.clone(),
-            status,
-            error,
-            queued,
-            completion_id: completion.event_id,
+            status: done.status,
+            error: done.error,
+            queued: done.work,
+            completion_id: done.completion_id,
         });
     }
     let event_type = event.event_type();
@@ -298,33 +292,4 @@ pub async fn handle<P: AnalyticsStore + IdempotencyStore + Publisher>(
         trigger,
         queued,
     })
-}
-
-/// A completion report of the completion flavour. Its id is derived from
-/// (coordinationId, consumer): one report per consumer per coordination,
-/// whatever the deliveries.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn completion_event(
-    cause: &Event,
-    coordination_id: &str,
-    file_id: &str,
-    consumer: &str,
-    source: &str,
-    status: CompletionStatus,
-    error_message: Option<String>,
-    now: Millis,
-) -> Event {
-    derived(
-        cause,
-        ids::derive("completion", &[coordination_id, consumer]),
-        source,
-        EventData::ConsumerCompletion(ConsumerCompletion {
-            coordination_id: coordination_id.to_owned(),
-            file_id: file_id.to_owned(),
-            consumer: consumer.to_owned(),
-            status,
-            error_message,
-        }),
-        now,
-    )
 }

@@ -27,8 +27,7 @@
 //! claim (consumer + event id) is taken last and only tells the report
 //! that a delivery was a redelivery.
 
-use super::analytics::completion_event;
-use super::{derived, mark_done, Settings};
+use super::{derived, mark_done, report_completion, Settings};
 use crate::domain::{CategoryRule, Transaction};
 use crate::event::{
     sources, AssignmentType, CompletionStatus, Event, EventData, ProcessingStatus,
@@ -239,27 +238,22 @@ where
                 let ids: Vec<String> = txs.into_iter().map(|t| t.transaction_id).collect();
                 apply(ports, event, &event.user_id, &ids, now, settings).await
             };
-            let (status, error, applied) = match work.await {
-                Ok(a) => (CompletionStatus::Done, None, Some(a)),
-                Err(e) => (CompletionStatus::Failed, Some(e.to_string()), None),
-            };
-            let completion = completion_event(
+            let done = report_completion(
+                ports,
                 event,
-                &req.coordination_id,
-                &req.file_id,
+                req,
                 CONSUMER,
                 sources::CATEGORY_SERVICE,
-                status,
-                error.clone(),
+                work.await,
                 now,
-            );
-            ports.publish(std::slice::from_ref(&completion)).await?;
+            )
+            .await?;
             return Ok(Report::Completion {
                 coordination_id: req.coordination_id.clone(),
-                status,
-                error,
-                applied,
-                completion_id: completion.event_id,
+                status: done.status,
+                error: done.error,
+                applied: done.work,
+                completion_id: done.completion_id,
             });
         }
         EventData::CategoryRuleCreated(c) => {

@@ -39,9 +39,12 @@ pub mod file_processor;
 pub mod notification;
 pub mod voter;
 
-use crate::event::{Event, EventData, CURRENT_VERSION};
+use crate::event::{
+    CompletionStatus, ConsumerCompletion, DeleteRequested, Event, EventData, CURRENT_VERSION,
+};
 use crate::handlers::HandlerError;
-use crate::ports::IdempotencyStore;
+use crate::ids;
+use crate::ports::{IdempotencyStore, Publisher};
 use crate::time::Millis;
 use std::future::Future;
 
@@ -108,6 +111,56 @@ pub(crate) fn derived(
         data,
         metadata: None,
     }
+}
+
+/// What a consumer's part in a completion-flavour coordination came to,
+/// once its report is published.
+pub(crate) struct Completed<T> {
+    pub status: CompletionStatus,
+    pub error: Option<String>,
+    /// What the work did, when it succeeded.
+    pub work: Option<T>,
+    pub completion_id: String,
+}
+
+/// Publishes `consumer`'s completion report for `req`: done with the
+/// work's result, or failed with its error (a failed part is reported, not
+/// retried: the coordination decides what a failure means). Its id is
+/// derived from (coordinationId, consumer): one report per consumer per
+/// coordination, whatever the deliveries.
+pub(crate) async fn report_completion<P: Publisher, T>(
+    ports: &P,
+    cause: &Event,
+    req: &DeleteRequested,
+    consumer: &str,
+    source: &str,
+    outcome: Result<T, HandlerError>,
+    now: Millis,
+) -> Result<Completed<T>, HandlerError> {
+    let (status, error, work) = match outcome {
+        Ok(w) => (CompletionStatus::Done, None, Some(w)),
+        Err(e) => (CompletionStatus::Failed, Some(e.to_string()), None),
+    };
+    let completion = derived(
+        cause,
+        ids::derive("completion", &[&req.coordination_id, consumer]),
+        source,
+        EventData::ConsumerCompletion(ConsumerCompletion {
+            coordination_id: req.coordination_id.clone(),
+            file_id: req.file_id.clone(),
+            consumer: consumer.to_owned(),
+            status,
+            error_message: error.clone(),
+        }),
+        now,
+    );
+    ports.publish(std::slice::from_ref(&completion)).await?;
+    Ok(Completed {
+        status,
+        error,
+        work,
+        completion_id: completion.event_id,
+    })
 }
 
 /// A root event (one no other event caused): its correlation id is its own
