@@ -10,6 +10,7 @@ mod ports;
 mod replay;
 mod run;
 mod script;
+mod settle;
 
 pub use crate::observe::{DeadLetter, Observations};
 pub use replay::{replay_with_faults, FaultyReplay};

@@ -14,7 +14,6 @@ use crate::trace::{DecisionOut, Trace};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tally_core::coordination::{log, Input, Policy, Record};
-use tally_core::handlers::aggregator::sweep;
 use tally_core::ports::Publisher;
 use tally_core::rules::Rules;
 use tally_core::time::Millis;
@@ -62,15 +61,7 @@ async fn drive(
     let world = World::starting_at(epoch, seed, mix, rules, policy.clone());
     world.replaying.store(true, Ordering::SeqCst);
     world.automatic_voters.store(false, Ordering::SeqCst);
-    let sweeper = {
-        let w = world.clone();
-        madsim::task::spawn(async move {
-            loop {
-                madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
-                let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, 1000).await;
-            }
-        })
-    };
+    let sweeper = world.spawn_sweeper(1000);
     let last = inputs.last().map_or(epoch, |(at, _)| *at);
     for (at, ev) in inputs {
         let w = world.clone();
@@ -88,13 +79,7 @@ async fn drive(
         (last - epoch + deadline) as u64 + SWEEP_EVERY_MS,
     ))
     .await;
-    world.stop_faults();
-    world.redrive();
-    let give_up = world.now() + 24 * 3_600_000;
-    while world.now() < give_up && !world.settled() {
-        madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
-    }
-    madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+    world.settle(24 * 3_600_000).await;
     sweeper.abort();
     let records = world.mem.records();
     let mut decided: Vec<&Record> = records.iter().filter(|r| r.decision.is_some()).collect();

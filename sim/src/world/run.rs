@@ -9,12 +9,10 @@ use crate::rng::SimRng;
 use std::sync::Arc;
 use std::time::Duration;
 use tally_core::coordination::{log, Flavour, Policy, Record};
-use tally_core::handlers::aggregator::sweep;
 use tally_core::rules::Rules;
 use tally_core::time::Millis;
 
-/// How often the sweeper runs (its schedule in production).
-pub const SWEEP_EVERY_MS: u64 = 60_000;
+pub use super::settle::SWEEP_EVERY_MS;
 
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -148,16 +146,7 @@ async fn drive(cfg: RunConfig) -> RunReport {
         world.observations().deliveries = Some(Vec::new());
     }
     let mut rng = SimRng::fork(cfg.seed, "workload");
-    let sweeper = {
-        let w = world.clone();
-        madsim::task::spawn(async move {
-            loop {
-                madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
-                // A failed sweep is simply tried again at the next tick.
-                let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, 100).await;
-            }
-        })
-    };
+    let sweeper = world.spawn_sweeper(100);
     let users: Vec<String> = (0..cfg.workload.users.max(1))
         .map(|u| format!("user-{u}"))
         .collect();
@@ -220,14 +209,7 @@ async fn drive(cfg: RunConfig) -> RunReport {
     // Liveness phase: faults off, dead letters redriven, wait to settle.
     let horizon = horizon_ms(&cfg);
     if violations.is_empty() {
-        world.stop_faults();
-        world.redrive();
-        let give_up = world.now() + horizon;
-        while world.now() < give_up && !world.settled() {
-            madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
-        }
-        // One more sweep interval so that what was decided is also published.
-        madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+        world.settle(horizon).await;
         violations = check(&world, &cfg, true);
     }
     sweeper.abort();

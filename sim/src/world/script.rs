@@ -10,7 +10,6 @@ use crate::scenario::{Action, Scenario};
 use std::time::Duration;
 use tally_core::coordination::{log, Policy, Record};
 use tally_core::event::{Event, EventData, CURRENT_VERSION};
-use tally_core::handlers::aggregator::sweep;
 use tally_core::ports::Publisher;
 use tally_core::rules::Rules;
 use tally_core::time::{to_rfc3339_millis, Millis};
@@ -49,15 +48,7 @@ async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
         .store(s.automatic_voters, std::sync::atomic::Ordering::SeqCst);
     let users: Vec<String> = s.files.iter().map(|f| f.owner.clone()).collect();
     world.seed_users(&users);
-    let sweeper = {
-        let w = world.clone();
-        madsim::task::spawn(async move {
-            loop {
-                madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
-                let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, 100).await;
-            }
-        })
-    };
+    let sweeper = world.spawn_sweeper(100);
     let last = s.steps.iter().map(|st| st.at).max().unwrap_or(0);
     for step in s.steps.clone() {
         let w = world.clone();
@@ -101,13 +92,7 @@ async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
         (last + deadline) as u64 + SWEEP_EVERY_MS,
     ))
     .await;
-    world.stop_faults();
-    world.redrive();
-    let give_up = world.now() + 24 * 3_600_000;
-    while world.now() < give_up && !world.settled() {
-        madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
-    }
-    madsim::time::sleep(Duration::from_millis(SWEEP_EVERY_MS)).await;
+    world.settle(24 * 3_600_000).await;
     sweeper.abort();
     report(&world, &s, &policy)
 }

@@ -1,0 +1,46 @@
+//! What every driver of the world does around its inputs: the sweeper on
+//! its production schedule while they run, and afterwards the liveness
+//! phase (faults off, an operator's redrive of the dead-letter queues, then
+//! waiting until nothing is in flight).
+
+use super::World;
+use std::sync::Arc;
+use std::time::Duration;
+use tally_core::handlers::aggregator::sweep;
+use tally_core::time::Millis;
+
+/// How often the sweeper runs (its schedule in production).
+pub const SWEEP_EVERY_MS: u64 = 60_000;
+
+/// Sleeps `ms` of virtual time.
+pub(crate) async fn sleep_ms(ms: u64) {
+    madsim::time::sleep(Duration::from_millis(ms)).await;
+}
+
+impl World {
+    /// Runs the sweeper every [`SWEEP_EVERY_MS`], visiting at most `limit`
+    /// records a tick, until the task is aborted. A failed sweep is simply
+    /// tried again at the next tick.
+    pub(crate) fn spawn_sweeper(self: &Arc<Self>, limit: usize) -> madsim::task::JoinHandle<()> {
+        let w = self.clone();
+        madsim::task::spawn(async move {
+            loop {
+                sleep_ms(SWEEP_EVERY_MS).await;
+                let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, limit).await;
+            }
+        })
+    }
+
+    /// Faults off, dead letters redriven, then waits until the world has
+    /// settled or `horizon_ms` has passed, and one sweep interval more so
+    /// that what was decided is also published.
+    pub(crate) async fn settle(&self, horizon_ms: Millis) {
+        self.stop_faults();
+        self.redrive();
+        let give_up = self.now() + horizon_ms;
+        while self.now() < give_up && !self.settled() {
+            sleep_ms(SWEEP_EVERY_MS).await;
+        }
+        sleep_ms(SWEEP_EVERY_MS).await;
+    }
+}
