@@ -120,21 +120,48 @@ impl FaultMix {
     }
 }
 
-/// Faults pinned on the command line; anything unset is drawn from the seed.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Faults pinned instead of drawn from the seed: the flags of `tally
+/// explore`, `show` and `replay --faults`, and a scenario's `[faults]`
+/// table (which starts from no faults at all, so it has no `no_faults`).
+#[derive(Debug, Clone, Default, PartialEq, clap::Args, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pins {
+    /// No faults at all (a calm run).
+    #[arg(long)]
+    #[serde(skip)]
     pub no_faults: bool,
+    /// Chance (0 to 1) that a delivery happens twice.
+    #[arg(long)]
     pub duplicate_rate: Option<f64>,
+    /// Chance (0 to 1) that a PutEvents call fails.
+    #[arg(long)]
     pub publish_failure_rate: Option<f64>,
+    /// Chance (0 to 1) that one delivery attempt fails transiently (throttling).
+    #[arg(long)]
     pub invoke_failure_rate: Option<f64>,
+    /// Chance (0 to 1) that a delivery is dead-lettered at once, as if out of retries.
+    #[arg(long)]
     pub drop_rate: Option<f64>,
+    /// Deliveries wait up to this many milliseconds: the source of reordering.
+    #[arg(long)]
     pub max_delay_ms: Option<u64>,
+    /// Chance (0 to 1) that a handler dies before or after a write or a publish.
+    #[arg(long)]
     pub crash_rate: Option<f64>,
+    /// Chance (0 to 1) that a store call fails transiently.
+    #[arg(long)]
     pub store_error_rate: Option<f64>,
-    /// `none` unpins to "no such voter".
+    /// A voter that never votes (`none` for no such voter).
+    #[arg(long)]
     pub stalled_voter: Option<String>,
+    /// A voter that votes only after a long pause (`none` for no such voter).
+    #[arg(long)]
     pub slow_voter: Option<String>,
+    /// A voter that denies everything (`none` for no such voter).
+    #[arg(long)]
     pub denying_voter: Option<String>,
+    /// Each function's clock is off by up to this many milliseconds either way.
+    #[arg(long)]
     pub clock_skew_ms: Option<u64>,
 }
 

@@ -28,8 +28,9 @@ pub struct Scenario {
     /// A policy file, relative to the scenario; the defaults otherwise.
     #[serde(default)]
     pub policy: Option<String>,
+    /// The same faults `tally explore` takes as flags; all off unless set.
     #[serde(default)]
-    pub faults: FaultPins,
+    pub faults: Pins,
     #[serde(default, rename = "file")]
     pub files: Vec<FileSpec>,
     #[serde(default, rename = "step")]
@@ -49,43 +50,6 @@ fn default_seed() -> u64 {
 
 fn yes() -> bool {
     true
-}
-
-/// The same faults `tally explore` takes as flags; all off unless set.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultPins {
-    pub duplicate_rate: Option<f64>,
-    pub publish_failure_rate: Option<f64>,
-    pub invoke_failure_rate: Option<f64>,
-    pub drop_rate: Option<f64>,
-    pub max_delay_ms: Option<u64>,
-    pub crash_rate: Option<f64>,
-    pub store_error_rate: Option<f64>,
-    pub stalled_voter: Option<String>,
-    pub slow_voter: Option<String>,
-    pub denying_voter: Option<String>,
-    pub clock_skew_ms: Option<u64>,
-}
-
-impl FaultPins {
-    /// Scenario faults start from none at all, then the pinned ones.
-    pub fn to_pins(&self) -> Pins {
-        Pins {
-            no_faults: true,
-            duplicate_rate: self.duplicate_rate,
-            publish_failure_rate: self.publish_failure_rate,
-            invoke_failure_rate: self.invoke_failure_rate,
-            drop_rate: self.drop_rate,
-            max_delay_ms: self.max_delay_ms,
-            crash_rate: self.crash_rate,
-            store_error_rate: self.store_error_rate,
-            stalled_voter: self.stalled_voter.clone(),
-            slow_voter: self.slow_voter.clone(),
-            denying_voter: self.denying_voter.clone(),
-            clock_skew_ms: self.clock_skew_ms,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

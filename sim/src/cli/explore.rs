@@ -52,58 +52,7 @@ pub struct ExploreArgs {
     #[arg(long)]
     pub policy: Option<std::path::PathBuf>,
     #[command(flatten)]
-    pub pins: PinArgs,
-}
-
-/// Flags that pin a fault instead of drawing it from the seed.
-#[derive(Debug, Args, Clone, Default)]
-pub struct PinArgs {
-    /// No faults at all (a calm run).
-    #[arg(long)]
-    pub no_faults: bool,
-    #[arg(long)]
-    pub duplicate_rate: Option<f64>,
-    #[arg(long)]
-    pub publish_failure_rate: Option<f64>,
-    #[arg(long)]
-    pub invoke_failure_rate: Option<f64>,
-    #[arg(long)]
-    pub drop_rate: Option<f64>,
-    #[arg(long)]
-    pub max_delay_ms: Option<u64>,
-    #[arg(long)]
-    pub crash_rate: Option<f64>,
-    #[arg(long)]
-    pub store_error_rate: Option<f64>,
-    /// A voter that never votes (`none` for no such voter).
-    #[arg(long)]
-    pub stalled_voter: Option<String>,
-    #[arg(long)]
-    pub slow_voter: Option<String>,
-    #[arg(long)]
-    pub denying_voter: Option<String>,
-    #[arg(long)]
-    pub clock_skew_ms: Option<u64>,
-}
-
-impl PinArgs {
-    #[cfg_attr(not(madsim), allow(dead_code))]
-    pub fn to_pins(&self) -> tally_sim::faults::Pins {
-        tally_sim::faults::Pins {
-            no_faults: self.no_faults,
-            duplicate_rate: self.duplicate_rate,
-            publish_failure_rate: self.publish_failure_rate,
-            invoke_failure_rate: self.invoke_failure_rate,
-            drop_rate: self.drop_rate,
-            max_delay_ms: self.max_delay_ms,
-            crash_rate: self.crash_rate,
-            store_error_rate: self.store_error_rate,
-            stalled_voter: self.stalled_voter.clone(),
-            slow_voter: self.slow_voter.clone(),
-            denying_voter: self.denying_voter.clone(),
-            clock_skew_ms: self.clock_skew_ms,
-        }
-    }
+    pub pins: tally_sim::faults::Pins,
 }
 
 #[cfg(not(madsim))]
@@ -125,7 +74,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         };
     let config = |seed: u64| {
         let mut c = RunConfig::new(seed);
-        c.pins = args.pins.to_pins();
+        c.pins = args.pins.clone();
         c.workload = Workload {
             files: args.files,
             users: args.users,

@@ -31,7 +31,7 @@ pub struct ShowArgs {
     #[arg(long, default_value_t = 20)]
     pub traffic: usize,
     #[command(flatten)]
-    pub pins: super::explore::PinArgs,
+    pub pins: tally_sim::faults::Pins,
 }
 
 /// The events of the deletion flow (the rest of the traffic would drown it).
@@ -64,7 +64,7 @@ pub fn run(_: ShowArgs) -> ExitCode {
 pub fn run(args: ShowArgs) -> ExitCode {
     use tally_sim::world::{run as run_one, RunConfig, Workload};
     let mut c = RunConfig::new(args.seed);
-    c.pins = args.pins.to_pins();
+    c.pins = args.pins.clone();
     c.workload = Workload {
         files: args.files,
         users: args.users,

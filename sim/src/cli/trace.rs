@@ -36,7 +36,7 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = OnBadLine::Skip)]
     pub bad_lines: OnBadLine,
     #[command(flatten)]
-    pub pins: super::explore::PinArgs,
+    pub pins: tally_sim::faults::Pins,
 }
 
 #[derive(Debug, Args)]
@@ -173,7 +173,6 @@ fn faulty(
 ) -> Result<Replayed, ExitCode> {
     let mix = args
         .pins
-        .to_pins()
         .apply(tally_sim::faults::FaultMix::draw(args.seed));
     eprintln!("fault mix: {}", mix.describe());
     let r = tally_sim::world::replay_with_faults(trace, args.seed, mix, rules, policy);

@@ -41,7 +41,7 @@ pub fn run_scenario(s: &Scenario, rules: Rules, policy: Policy) -> ScenarioRepor
 }
 
 async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
-    let mix = s.faults.to_pins().apply(crate::faults::FaultMix::none());
+    let mix = s.faults.apply(crate::faults::FaultMix::none());
     let world = World::new(s.seed, mix, rules, policy.clone());
     world
         .automatic_voters
