@@ -12,5 +12,6 @@ pub mod replay;
 pub mod rng;
 pub mod scenario;
 pub mod trace;
+pub mod workload;
 #[cfg(madsim)]
 pub mod world;

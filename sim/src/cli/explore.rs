@@ -21,20 +21,8 @@ pub struct ExploreArgs {
     /// One JSON object per seed and a summary object, instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Files uploaded and then asked to be deleted, per run.
-    #[arg(long, default_value_t = 12)]
-    pub files: usize,
-    #[arg(long, default_value_t = 4)]
-    pub users: usize,
-    /// Share of deletions that use the completion flavour (percent).
-    #[arg(long, default_value_t = 25)]
-    pub completion_percent: u64,
-    /// Share of files with more than 1000 transactions (percent).
-    #[arg(long, default_value_t = 15)]
-    pub large_percent: u64,
-    /// Ordinary events besides the deletions.
-    #[arg(long, default_value_t = 20)]
-    pub traffic: usize,
+    #[command(flatten)]
+    pub workload: tally_sim::workload::Workload,
     /// Run every seed twice and fail if the two runs differ in any way.
     #[arg(long)]
     pub check_determinism: bool,
@@ -63,7 +51,7 @@ pub fn run(_: ExploreArgs) -> ExitCode {
 
 #[cfg(madsim)]
 pub fn run(args: ExploreArgs) -> ExitCode {
-    use tally_sim::world::{run as run_one, RunConfig, RunReport, Workload};
+    use tally_sim::world::{run as run_one, RunConfig, RunReport};
     let (rules, policy) =
         match super::load_rules_and_policy(args.rules.as_ref(), args.policy.as_ref()) {
             Ok(x) => x,
@@ -75,13 +63,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let config = |seed: u64| {
         let mut c = RunConfig::new(seed);
         c.pins = args.pins.clone();
-        c.workload = Workload {
-            files: args.files,
-            users: args.users,
-            completion_percent: args.completion_percent,
-            large_percent: args.large_percent,
-            traffic: args.traffic,
-        };
+        c.workload = args.workload.clone();
         c.export_trace = args.export_trace.is_some();
         c.rules = rules.clone();
         c.policy = policy.clone();

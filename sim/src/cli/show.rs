@@ -20,16 +20,8 @@ pub struct ShowArgs {
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    #[arg(long, default_value_t = 12)]
-    pub files: usize,
-    #[arg(long, default_value_t = 4)]
-    pub users: usize,
-    #[arg(long, default_value_t = 25)]
-    pub completion_percent: u64,
-    #[arg(long, default_value_t = 15)]
-    pub large_percent: u64,
-    #[arg(long, default_value_t = 20)]
-    pub traffic: usize,
+    #[command(flatten)]
+    pub workload: tally_sim::workload::Workload,
     #[command(flatten)]
     pub pins: tally_sim::faults::Pins,
 }
@@ -62,16 +54,10 @@ pub fn run(_: ShowArgs) -> ExitCode {
 
 #[cfg(madsim)]
 pub fn run(args: ShowArgs) -> ExitCode {
-    use tally_sim::world::{run as run_one, RunConfig, Workload};
+    use tally_sim::world::{run as run_one, RunConfig};
     let mut c = RunConfig::new(args.seed);
     c.pins = args.pins.clone();
-    c.workload = Workload {
-        files: args.files,
-        users: args.users,
-        completion_percent: args.completion_percent,
-        large_percent: args.large_percent,
-        traffic: args.traffic,
-    };
+    c.workload = args.workload.clone();
     c.record_deliveries = matches!(args.format, Format::Mermaid);
     let r = run_one(&c);
     match args.format {

@@ -14,30 +14,7 @@ use tally_core::time::Millis;
 
 pub use super::settle::SWEEP_EVERY_MS;
 
-#[derive(Debug, Clone)]
-pub struct Workload {
-    /// Files uploaded, processed and then asked to be deleted.
-    pub files: usize,
-    pub users: usize,
-    /// Share of deletions that use the completion flavour, in percent.
-    pub completion_percent: u64,
-    /// Share of files with more than 1000 transactions, in percent.
-    pub large_percent: u64,
-    /// Ordinary events (transaction and account updates) besides.
-    pub traffic: usize,
-}
-
-impl Default for Workload {
-    fn default() -> Self {
-        Workload {
-            files: 12,
-            users: 4,
-            completion_percent: 25,
-            large_percent: 15,
-            traffic: 20,
-        }
-    }
-}
+pub use crate::workload::Workload;
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
