@@ -4,6 +4,8 @@
 //! outcomes, causes, deciders and votes. Times differ (the simulator's
 //! latencies are simulated) and so do the requestIds the API draws at
 //! random, so both are masked; everything else must match line for line.
+//! Scenarios 05, 06 and 07 pin faults (duplicates, delays, crashes) that
+//! only the simulator injects; 09 runs broken rules on purpose.
 
 use crate::support::{Moto, T0};
 use std::path::Path;
@@ -91,8 +93,15 @@ async fn moto_decisions(stem: &str) -> Vec<String> {
             }
         }
         if !s.automatic_voters {
+            // Only the script votes: the voters never run, and the
+            // completion flavour's consumers leave a delete request alone
+            // (as the simulator's World::reports decides).
             for v in VOTERS {
                 moto.stall(v).await;
+            }
+            for consumer in ["analytics", "categorization"] {
+                moto.drop_where(consumer, |body| body.contains("file.delete_requested"))
+                    .await;
             }
         }
         let failures = moto.pump(now + 100).await;
@@ -127,4 +136,19 @@ async fn voting_happy_path_decides_as_in_the_simulator() {
 #[tokio::test]
 async fn a_voter_that_returns_early_decides_as_in_the_simulator() {
     same_decisions("04-voter-returns-early").await;
+}
+
+#[tokio::test]
+async fn the_two_flavours_side_by_side_decide_as_in_the_simulator() {
+    same_decisions("02-completion-side-by-side").await;
+}
+
+#[tokio::test]
+async fn a_vote_before_its_request_decides_as_in_the_simulator() {
+    same_decisions("03-vote-before-request").await;
+}
+
+#[tokio::test]
+async fn forged_and_unrequired_voters_decide_as_in_the_simulator() {
+    same_decisions("08-forged-and-unrequired-voters").await;
 }

@@ -401,6 +401,28 @@ impl Moto {
         self.drain(function).await;
     }
 
+    /// Drops the messages of `function`'s queue whose body `matches`; the
+    /// others stay for the next `pump`.
+    pub async fn drop_where(&self, function: &str, matches: impl Fn(&str) -> bool) {
+        let url = &self.queues[function];
+        let mut seen = std::collections::BTreeSet::new();
+        loop {
+            let messages = self.receive(url).await;
+            // Kept messages come straight back (no visibility timeout):
+            // stop once a round brings nothing new.
+            let mut new = false;
+            for m in messages {
+                new |= seen.insert(m.message_id.clone());
+                if matches(m.body().unwrap_or_default()) {
+                    self.delete_message(url, &m).await;
+                }
+            }
+            if !new {
+                return;
+            }
+        }
+    }
+
     /// Bodies that ended in `function`'s dead-letter queue.
     pub async fn dead_lettered(&self, function: &str) -> Vec<String> {
         self.receive(&self.dead_letters[function])
