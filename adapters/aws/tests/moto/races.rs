@@ -99,14 +99,11 @@ async fn the_same_vote_handled_concurrently_decides_once() {
     assert!(moto.ports().get_file("f1").await.unwrap().is_none());
 }
 
-/// The aggregator writes the decision and dies before its publish goes
-/// (here: the bus it publishes to does not exist, so PutEvents fails after
-/// the record is written). The input goes back to the queue; its
-/// redelivery finds the decision in the outbox and publishes it.
-#[tokio::test]
-async fn a_crash_between_write_and_publish_is_recovered_by_redelivery() {
-    let moto = Moto::fresh().await;
-    let request = waiting_for_category_manager(&moto).await;
+/// The deciding vote handled by an aggregator whose PutEvents fails after
+/// the record is written: the message is handed back for a retry. Returns
+/// the requestId, the vote and when it was handled.
+async fn decided_but_not_published(moto: &Moto) -> (String, Event, i64) {
+    let request = waiting_for_category_manager(moto).await;
     let now = T0 + 3 * MINUTE;
     let deciding = deciding_vote(&request, now);
     let broken = moto.app_publishing_nowhere("aggregator");
@@ -116,6 +113,17 @@ async fn a_crash_between_write_and_publish_is_recovered_by_redelivery() {
         vec!["m1".to_owned()],
         "retried, not lost"
     );
+    (request, deciding, now)
+}
+
+/// The aggregator writes the decision and dies before its publish goes
+/// (here: the bus it publishes to does not exist, so PutEvents fails after
+/// the record is written). The input goes back to the queue; its
+/// redelivery finds the decision in the outbox and publishes it.
+#[tokio::test]
+async fn a_crash_between_write_and_publish_is_recovered_by_redelivery() {
+    let moto = Moto::fresh().await;
+    let (request, deciding, now) = decided_but_not_published(&moto).await;
     let rec = moto.ports().load(&request).await.unwrap().unwrap();
     assert!(rec.is_decided(), "the decision was written");
     assert_eq!(rec.outbox.len(), 1, "and is waiting in the outbox");
@@ -142,12 +150,7 @@ async fn a_crash_between_write_and_publish_is_recovered_by_redelivery() {
 #[tokio::test]
 async fn a_crash_between_write_and_publish_is_recovered_by_the_sweeper() {
     let moto = Moto::fresh().await;
-    let request = waiting_for_category_manager(&moto).await;
-    let now = T0 + 3 * MINUTE;
-    let deciding = deciding_vote(&request, now);
-    let broken = moto.app_publishing_nowhere("aggregator");
-    let answer = broken.invoke(&batch(&deciding, "m1"), now).await;
-    assert_eq!(failed_ids(&answer).len(), 1);
+    let (request, _, now) = decided_but_not_published(&moto).await;
     let swept = moto.sweep(now + 60_000).await;
     assert_eq!(swept["decided"], serde_json::json!([request]), "{swept}");
     let rec = moto.ports().load(&request).await.unwrap().unwrap();
