@@ -2,161 +2,24 @@
 //! surviving (see docs/mutants.md): each pins one behaviour that no other
 //! test did.
 
-use std::collections::BTreeSet;
-use std::sync::Mutex;
-
 use tally_core::consumers::api::{self, Route};
 use tally_core::consumers::file_processor::{file_format, parse_amount, parse_date};
 use tally_core::consumers::voter::{categorized_by_active_rules, Voter};
 use tally_core::consumers::{executor, notification, Settings};
 use tally_core::coordination::{step, Flavour, Input, Policy, Request, Vote};
-use tally_core::domain::{
-    AnalyticsJob, AuditEntry, CategoryRule, FileMeta, Notification, Transaction,
-};
+use tally_core::domain::{CategoryRule, Transaction};
 use tally_core::event::{sources, AccountDeleted, Event, EventData, VoteDecision, CURRENT_VERSION};
 use tally_core::handlers::HandlerError;
-use tally_core::ports::memory::{run_ready, Memory};
+use tally_core::ports::memory::run_ready;
 use tally_core::ports::*;
 use tally_core::time::Millis;
+
+mod consumer_support;
+use consumer_support::{meta, Flaky};
 
 const T0: Millis = 1_736_937_000_000;
 const DAY: Millis = 24 * 60 * 60 * 1000;
 const USER: &str = "user-1";
-
-/// Every port over `Memory`; the operations named in `failing` fail
-/// transiently, and every claim taken is logged with its expiry.
-#[derive(Default)]
-struct Ports {
-    mem: Memory,
-    failing: Mutex<BTreeSet<&'static str>>,
-    claims: Mutex<Vec<(String, String, Millis)>>,
-}
-
-impl Ports {
-    fn fail(&self, op: &'static str) {
-        self.failing.lock().unwrap().insert(op);
-    }
-
-    fn check(&self, op: &'static str) -> Result<(), PortError> {
-        if self.failing.lock().unwrap().contains(op) {
-            Err(PortError::Transient(format!("{op}: throttled")))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl RecordStore for Ports {
-    async fn load(&self, id: &str) -> Result<Option<tally_core::coordination::Record>, PortError> {
-        self.mem.load(id).await
-    }
-    async fn save(&self, r: &tally_core::coordination::Record, v: u64) -> Result<(), PortError> {
-        self.mem.save(r, v).await
-    }
-    async fn due(&self, now: Millis, limit: usize) -> Result<Vec<String>, PortError> {
-        self.mem.due(now, limit).await
-    }
-}
-
-impl Publisher for Ports {
-    async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
-        self.check("publish").map_err(|error| PublishError {
-            failed: (0..events.len()).collect(),
-            error,
-        })?;
-        self.mem.publish(events).await
-    }
-}
-
-impl IdempotencyStore for Ports {
-    async fn claim(&self, c: &str, id: &str, exp: Millis) -> Result<bool, PortError> {
-        self.claims
-            .lock()
-            .unwrap()
-            .push((c.to_owned(), id.to_owned(), exp));
-        self.mem.claim(c, id, exp).await
-    }
-    async fn release(&self, c: &str, id: &str) -> Result<(), PortError> {
-        self.mem.release(c, id).await
-    }
-}
-
-impl FileStore for Ports {
-    async fn get_file(&self, id: &str) -> Result<Option<FileMeta>, PortError> {
-        self.mem.get_file(id).await
-    }
-    async fn put_file(&self, f: &FileMeta) -> Result<(), PortError> {
-        self.mem.put_file(f).await
-    }
-    async fn delete_file(&self, id: &str) -> Result<bool, PortError> {
-        self.check("delete_file")?;
-        self.mem.delete_file(id).await
-    }
-}
-
-impl TransactionStore for Ports {
-    async fn transactions_of_file(&self, id: &str) -> Result<Vec<Transaction>, PortError> {
-        self.mem.transactions_of_file(id).await
-    }
-    async fn transactions_of_user(&self, id: &str) -> Result<Vec<Transaction>, PortError> {
-        self.mem.transactions_of_user(id).await
-    }
-    async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
-        self.mem.get_transactions(ids).await
-    }
-    async fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError> {
-        self.mem.put_new_transactions(txs).await
-    }
-    async fn set_category(&self, t: &str, c: &str) -> Result<(), PortError> {
-        self.mem.set_category(t, c).await
-    }
-    async fn delete_transactions_of_file(&self, id: &str) -> Result<Vec<String>, PortError> {
-        self.check("delete_transactions_of_file")?;
-        self.mem.delete_transactions_of_file(id).await
-    }
-}
-
-impl ContentStore for Ports {
-    async fn get_content(&self, k: &str) -> Result<Option<Vec<u8>>, PortError> {
-        self.mem.get_content(k).await
-    }
-    async fn put_content(&self, k: &str, b: &[u8]) -> Result<(), PortError> {
-        self.mem.put_content(k, b).await
-    }
-    async fn delete_content(&self, k: &str) -> Result<bool, PortError> {
-        self.mem.delete_content(k).await
-    }
-}
-
-impl AnalyticsStore for Ports {
-    async fn pending_job(&self, u: &str) -> Result<Option<AnalyticsJob>, PortError> {
-        self.mem.pending_job(u).await
-    }
-    async fn put_job(&self, j: &AnalyticsJob) -> Result<(), PortError> {
-        self.mem.put_job(j).await
-    }
-}
-
-impl CategoryRuleStore for Ports {
-    async fn rules_of_user(&self, u: &str) -> Result<Vec<CategoryRule>, PortError> {
-        self.mem.rules_of_user(u).await
-    }
-}
-
-impl AuditLog for Ports {
-    async fn append(&self, e: &AuditEntry) -> Result<bool, PortError> {
-        self.mem.append(e).await
-    }
-    async fn entries(&self, since: Millis, until: Millis) -> Result<Vec<AuditEntry>, PortError> {
-        self.mem.entries(since, until).await
-    }
-}
-
-impl Notifier for Ports {
-    async fn notify(&self, n: &Notification) -> Result<(), PortError> {
-        self.mem.notify(n).await
-    }
-}
 
 fn event(id: &str, source: &str, data: EventData) -> Event {
     Event {
@@ -172,22 +35,9 @@ fn event(id: &str, source: &str, data: EventData) -> Event {
     }
 }
 
-fn meta(file_id: &str) -> FileMeta {
-    FileMeta {
-        file_id: file_id.to_owned(),
-        user_id: USER.to_owned(),
-        account_id: "acc-1".to_owned(),
-        account_type: None,
-        file_name: "statement.csv".to_owned(),
-        s3_key: format!("{USER}/{file_id}/statement.csv"),
-        transaction_count: 0,
-        deletion: None,
-    }
-}
-
 /// Stores an approved coordination record for `file_id` and returns the
 /// approval event the aggregator published for it.
-fn approved(ports: &Ports, request_id: &str, file_id: &str) -> Event {
+fn approved(ports: &Flaky, request_id: &str, file_id: &str) -> Event {
     let policy = Policy::default();
     let inputs = [
         Input::Request(Request {
@@ -249,7 +99,7 @@ fn vote(request_id: &str, file_id: &str, voter: &str, source: &str) -> Input {
 #[test]
 fn claims_expire_seven_days_after_they_are_taken() {
     assert_eq!(Settings::default().claim_ttl_ms, 7 * DAY);
-    let ports = Ports::default();
+    let ports = Flaky::default();
     let deleted = event(
         "evt-acc-deleted",
         sources::ACCOUNT_SERVICE,
@@ -296,8 +146,8 @@ fn route_accepts_exactly_one_non_empty_segment() {
 /// back when it fails: the claim is not its own.
 #[test]
 fn a_failing_resumed_execution_keeps_the_other_runs_claim() {
-    let ports = Ports::default();
-    run_ready(ports.put_file(&meta("f-9"))).unwrap();
+    let ports = Flaky::default();
+    run_ready(ports.put_file(&meta("f-9", USER))).unwrap();
     let approval = approved(&ports, "req-9", "f-9");
     // An earlier run claimed the request and crashed before finishing.
     assert!(run_ready(ports.claim(executor::CONSUMER, "req-9", T0 + DAY)).unwrap());
