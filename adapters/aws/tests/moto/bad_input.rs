@@ -382,3 +382,76 @@ async fn an_unknown_invocation_payload_is_refused_by_name() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A flood of forged votes on one request, each with the longest voter
+/// name the coordination takes and a 1 KB reason, leaves its record small
+/// (past the history's bound the flood is refused, not recorded) and the
+/// real voters still decide; a voter name over the bound is refused before
+/// the record is read. Every write fits DynamoDB's item: nothing is
+/// dead-lettered.
+#[tokio::test]
+async fn a_flood_of_forged_votes_neither_outgrows_a_record_nor_silences_the_voters() {
+    use tally_core::coordination::{MAX_HISTORY, MAX_ID_BYTES, MAX_RECORD_JSON_BYTES};
+    let moto = world().await;
+    let now = T0 + 2 * MINUTE;
+    // The request is on the bus, in the aggregator's and the voters' queues;
+    // the flood comes first.
+    let answer = moto.delete("f1", Some("alice"), now).await;
+    let request = crate::support::request_id(&answer);
+    let forged: Vec<String> = (0..60)
+        .map(|i| {
+            let name = format!("{i:03}{}", "\"".repeat(MAX_ID_BYTES - 3));
+            let mut v = vote(
+                &format!("evt-flood-{i}"),
+                &request,
+                &name,
+                sources::ANALYTICS_SERVICE,
+                VoteDecision::Deny,
+            );
+            if let EventData::DeletionVote(d) = &mut v.data {
+                d.reason = Some("\\".repeat(4096));
+            }
+            body(&v)
+        })
+        .collect();
+    for chunk in forged.chunks(10) {
+        let bodies: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let answer = moto.invoke_batch("aggregator", &bodies, now).await;
+        assert!(failed_ids(&answer).is_empty(), "{answer:?}");
+    }
+    let too_long = vote(
+        "evt-too-long",
+        &request,
+        &"v".repeat(MAX_ID_BYTES + 1),
+        sources::ANALYTICS_SERVICE,
+        VoteDecision::Deny,
+    );
+    let handled = moto
+        .deliver_to("aggregator", &body(&too_long), now)
+        .await
+        .unwrap();
+    let reason = handled.report["refused"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.ends_with("is 129 bytes; an identifier is at most 128"),
+        "{reason}"
+    );
+
+    let r = tally_core::ports::RecordStore::load(&moto.ports(), &request)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.history.len(), MAX_HISTORY, "{:?}", r.history.len());
+    assert!(serde_json::to_string(&r).unwrap().len() < MAX_RECORD_JSON_BYTES);
+    assert!(!r.history.iter().any(|h| h.event_id == "evt-too-long"));
+
+    // The voters vote (through the queues); the flood silenced no one.
+    let failures = moto.pump(now + 1000).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let decisions = moto.decisions().await;
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert!(
+        decisions[0].contains("approved cause=all_proceeded"),
+        "{decisions:?}"
+    );
+    assert!(moto.dead_lettered("aggregator").await.is_empty());
+}
