@@ -89,7 +89,18 @@ async fn main() -> ExitCode {
         },
         None => Box::new(std::io::stdout().lock()),
     };
-    match tally_aws::capture::capture(&ports, since, until, &mut sink).await {
+    // A running count on a terminal (a long range takes many pages);
+    // nothing when stderr is redirected.
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message("reading the audit table");
+    let page = tally_aws::capture::PAGE_ITEMS;
+    let captured = tally_aws::capture::capture(&ports, since, until, page, &mut sink, |n| {
+        spinner.set_message(format!("{n} events captured"));
+        spinner.tick();
+    })
+    .await;
+    spinner.finish_and_clear();
+    match captured {
         Ok(n) => {
             if let Err(e) = sink.flush() {
                 eprintln!("error: writing the trace: {e}");

@@ -1,7 +1,8 @@
 //! SDK errors as the core's port errors: a lost condition is a `Conflict`
 //! (re-read, re-step), throttling, timeouts and 5xx are `Transient`, the
-//! rest `Permanent`. The text keeps the SDK's whole error chain, since a
-//! bare "service error" tells an operator nothing.
+//! rest `Permanent`. The text names the service's error code, HTTP status
+//! and message, or, for a failure before any answer, the SDK's whole error
+//! chain, since a bare "service error" tells an operator nothing.
 
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -28,14 +29,19 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     use SdkError as S;
-    let text = format!("{what}: {}", DisplayErrorContext(&e));
     match &e {
         S::TimeoutError(_) | S::DispatchFailure(_) | S::ResponseError(_) => {
-            PortError::Transient(text)
+            PortError::Transient(format!("{what}: {}", DisplayErrorContext(&e)))
         }
         S::ServiceError(se) => {
             let code = se.err().code().unwrap_or_default();
             let status = se.raw().status().as_u16();
+            // The service's own words; the whole chain would add the raw
+            // HTTP response, which says nothing more.
+            let text = format!(
+                "{what}: {code} (HTTP {status}): {}",
+                se.err().message().unwrap_or("no message")
+            );
             if code == "ConditionalCheckFailedException" {
                 PortError::Conflict(text)
             } else if TRANSIENT_CODES.contains(&code) || status >= 500 || status == 429 {
@@ -44,6 +50,6 @@ where
                 PortError::Permanent(text)
             }
         }
-        _ => PortError::Permanent(text),
+        _ => PortError::Permanent(format!("{what}: {}", DisplayErrorContext(&e))),
     }
 }

@@ -32,6 +32,29 @@ impl AuditLog for AwsPorts {
     }
 
     async fn entries(&self, since: Millis, until: Millis) -> Result<Vec<AuditEntry>, PortError> {
+        let mut out = Vec::new();
+        self.audit_pages(since, until, None, |page| {
+            out.extend(page);
+            Ok(())
+        })
+        .await?;
+        out.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
+        Ok(out)
+    }
+}
+
+impl AwsPorts {
+    /// The audited events with `since <= timestamp < until`, a page (of
+    /// at most `page_items`, and DynamoDB's 1 MB) at a time, in time order
+    /// (the `by-time` index's sort key), each page sorted by (timestamp,
+    /// event id).
+    pub async fn audit_pages(
+        &self,
+        since: Millis,
+        until: Millis,
+        page_items: Option<i32>,
+        mut each: impl FnMut(Vec<AuditEntry>) -> Result<(), PortError>,
+    ) -> Result<(), PortError> {
         let table = self.table(TABLE)?;
         let query = self
             .clients
@@ -43,14 +66,20 @@ impl AuditLog for AwsPorts {
             .expression_attribute_names("#at", "at")
             .expression_attribute_values(":shard", s(SHARD))
             .expression_attribute_values(":since", n(since))
-            .expression_attribute_values(":last", n(until.saturating_sub(1)));
-        let mut out = self
-            .query_all(query, &format!("{table}'s {AUDIT_TIME_INDEX} index"))
-            .await?
-            .into_iter()
-            .map(|item| from_item::<AuditEntry>("audit entry", item))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
-        Ok(out)
+            .expression_attribute_values(":last", n(until.saturating_sub(1)))
+            .set_limit(page_items);
+        self.query_pages(
+            query,
+            &format!("{table}'s {AUDIT_TIME_INDEX} index"),
+            |items| {
+                let mut page = items
+                    .into_iter()
+                    .map(|item| from_item::<AuditEntry>("audit entry", item))
+                    .collect::<Result<Vec<_>, _>>()?;
+                page.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
+                each(page)
+            },
+        )
+        .await
     }
 }

@@ -97,6 +97,22 @@ impl AwsPorts {
         what: &str,
     ) -> Result<Vec<Item>, PortError> {
         let mut items = Vec::new();
+        self.query_pages(query, what, |page| {
+            items.extend(page);
+            Ok(())
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// Hands each page of a query's items to `each` as it arrives, so that
+    /// a large answer is never held whole.
+    async fn query_pages(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        what: &str,
+        mut each: impl FnMut(Vec<Item>) -> Result<(), PortError>,
+    ) -> Result<(), PortError> {
         let mut start = None;
         loop {
             let page = query
@@ -105,10 +121,10 @@ impl AwsPorts {
                 .send()
                 .await
                 .map_err(|e| classify(&format!("Query of {what}"), e))?;
-            items.extend(page.items.unwrap_or_default());
+            each(page.items.unwrap_or_default())?;
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(items),
+                _ => return Ok(()),
             }
         }
     }

@@ -319,3 +319,24 @@ async fn an_oversized_event_is_reported_by_index_and_the_rest_go() {
         .collect();
     assert_eq!(audited_ids(&moto).await, want);
 }
+
+/// A service's refusal is reported in the service's words: the operation
+/// and what it named, the error code, the HTTP status and the message, and
+/// not the raw HTTP response; a missing table is permanent.
+#[tokio::test]
+async fn a_missing_table_is_reported_in_the_services_words() {
+    let moto = Moto::fresh().await;
+    let mut ports = moto.ports();
+    ports.tables = tally_aws::config::Tables::new([("Audit", "no-such-table".to_owned())]);
+    let err = ports.entries(0, 1).await.unwrap_err();
+    let tally_core::ports::PortError::Permanent(text) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        text.starts_with(
+            "Query of no-such-table's by-time index: ResourceNotFoundException (HTTP 400): "
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("Response {"), "{text}");
+}
