@@ -32,29 +32,16 @@ pub async fn capture(
     mut progress: impl FnMut(usize),
 ) -> Result<usize, CaptureError> {
     let mut written = 0;
-    let mut failed: Option<std::io::Error> = None;
-    let read = ports
+    ports
         .audit_pages(since, until, Some(page_items), |page| {
             for e in &page {
-                if let Err(err) = write_line(out, &e.delivered, &e.event_id) {
-                    return match err {
-                        CaptureError::Port(p) => Err(p),
-                        CaptureError::Write(w) => {
-                            failed = Some(w);
-                            Err(PortError::Permanent("writing the trace failed".into()))
-                        }
-                    };
-                }
+                write_line(out, &e.delivered, &e.event_id)?;
                 written += 1;
             }
             progress(written);
-            Ok(())
+            Ok::<_, CaptureError>(())
         })
-        .await;
-    if let Some(w) = failed {
-        return Err(CaptureError::Write(w));
-    }
-    read?;
+        .await?;
     Ok(written)
 }
 

@@ -35,10 +35,10 @@ impl AuditLog for AwsPorts {
         let mut out = Vec::new();
         self.audit_pages(since, until, None, |page| {
             out.extend(page);
-            Ok(())
+            Ok::<_, PortError>(())
         })
         .await?;
-        out.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
+        out.sort_by(by_time);
         Ok(out)
     }
 }
@@ -48,13 +48,13 @@ impl AwsPorts {
     /// at most `page_items`, and DynamoDB's 1 MB) at a time, in time order
     /// (the `by-time` index's sort key), each page sorted by (timestamp,
     /// event id).
-    pub async fn audit_pages(
+    pub async fn audit_pages<E: From<PortError>>(
         &self,
         since: Millis,
         until: Millis,
         page_items: Option<i32>,
-        mut each: impl FnMut(Vec<AuditEntry>) -> Result<(), PortError>,
-    ) -> Result<(), PortError> {
+        mut each: impl FnMut(Vec<AuditEntry>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let table = self.table(TABLE)?;
         let query = self
             .clients
@@ -76,10 +76,15 @@ impl AwsPorts {
                     .into_iter()
                     .map(|item| from_item::<AuditEntry>("audit entry", item))
                     .collect::<Result<Vec<_>, _>>()?;
-                page.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
+                page.sort_by(by_time);
                 each(page)
             },
         )
         .await
     }
+}
+
+/// The order of a trace: by time, then by event id.
+fn by_time(a: &AuditEntry, b: &AuditEntry) -> std::cmp::Ordering {
+    (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id))
 }

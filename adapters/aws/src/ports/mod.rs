@@ -99,20 +99,21 @@ impl AwsPorts {
         let mut items = Vec::new();
         self.query_pages(query, what, |page| {
             items.extend(page);
-            Ok(())
+            Ok::<_, PortError>(())
         })
         .await?;
         Ok(items)
     }
 
     /// Hands each page of a query's items to `each` as it arrives, so that
-    /// a large answer is never held whole.
-    async fn query_pages(
+    /// a large answer is never held whole; `each` may fail with errors of
+    /// its own (a capture's writes), which stop the query.
+    async fn query_pages<E: From<PortError>>(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         what: &str,
-        mut each: impl FnMut(Vec<Item>) -> Result<(), PortError>,
-    ) -> Result<(), PortError> {
+        mut each: impl FnMut(Vec<Item>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut start = None;
         loop {
             let page = query
