@@ -39,8 +39,10 @@ pub const MAX_RECORD_JSON_BYTES: usize = 300 * 1024;
 /// Why `input` is refused before it reaches a record, if it is: an
 /// identifier too long, or with control characters in it.
 pub fn oversized(input: &Input) -> Option<String> {
-    let fields: Vec<(&str, &str)> = match input {
-        Input::Request(r) => vec![
+    // Arrays, not a Vec: every step asks this, and it should allocate
+    // nothing unless it refuses.
+    match input {
+        Input::Request(r) => first_oversized(&[
             ("eventId", &r.event_id),
             ("requestId", &r.request_id),
             ("fileId", &r.file_id),
@@ -48,17 +50,20 @@ pub fn oversized(input: &Input) -> Option<String> {
             ("accountId", &r.account_id),
             ("accountType", r.account_type.as_deref().unwrap_or("")),
             ("correlationId", r.correlation_id.as_deref().unwrap_or("")),
-        ],
-        Input::Vote(v) => vec![
+        ]),
+        Input::Vote(v) => first_oversized(&[
             ("eventId", &v.event_id),
             ("requestId", &v.request_id),
             ("fileId", &v.file_id),
             ("voter", &v.voter),
             ("source", &v.source),
-        ],
-        Input::Timer { .. } => return None,
-    };
-    fields.into_iter().find_map(|(field, value)| {
+        ]),
+        Input::Timer { .. } => None,
+    }
+}
+
+fn first_oversized(fields: &[(&str, &str)]) -> Option<String> {
+    fields.iter().find_map(|&(field, value)| {
         if value.len() > MAX_ID_BYTES {
             Some(format!(
                 "{field} {:?} is {} bytes; an identifier is at most {MAX_ID_BYTES}",

@@ -102,63 +102,52 @@ impl Step {
 }
 
 pub fn step(record: Option<Record>, input: &Input, now: Millis, policy: &Policy) -> Step {
+    let (event_id, flavour) = match input {
+        Input::Timer { .. } => return timer(record, now, policy),
+        Input::Request(r) => (&r.event_id, r.flavour),
+        Input::Vote(v) => (&v.event_id, v.flavour),
+    };
+    if record.as_ref().is_some_and(|r| r.has_seen(event_id)) {
+        return Step::unchanged(record);
+    }
+    if let Some(reason) = bounds::oversized(input) {
+        return Step::refused(record, event_id, reason);
+    }
+    // Only a full history needs the record as it was (rare: the common
+    // step clones nothing).
+    let full = record
+        .as_ref()
+        .filter(|r| r.history.len() >= bounds::MAX_HISTORY)
+        .cloned();
+    let rec =
+        record.unwrap_or_else(|| Record::new(input.request_id(), flavour, now, policy.ttl_ms));
+    let mut m = Machine::new(rec, policy, now);
+    m.expire_deadline(event_id);
     match input {
-        Input::Timer { .. } => match record {
-            Some(rec) if !rec.is_decided() && rec.deadline.is_some_and(|d| now >= d) => {
-                let mut m = Machine {
-                    rec,
-                    effects: Vec::new(),
-                    policy,
-                    now,
-                };
-                m.decide_timeout("timer");
-                m.finish()
-            }
-            other => Step::unchanged(other),
-        },
-        Input::Request(_) | Input::Vote(_) => {
-            let (event_id, flavour) = match input {
-                Input::Request(r) => (&r.event_id, r.flavour),
-                Input::Vote(v) => (&v.event_id, v.flavour),
-                Input::Timer { .. } => unreachable!("matched above"),
-            };
-            if record.as_ref().is_some_and(|r| r.has_seen(event_id)) {
-                return Step::unchanged(record);
-            }
-            if let Some(reason) = bounds::oversized(input) {
-                return Step::refused(record, event_id, reason);
-            }
-            // Only a full history needs the record as it was (rare: the
-            // common step clones nothing).
-            let full = record
-                .as_ref()
-                .filter(|r| r.history.len() >= bounds::MAX_HISTORY)
-                .cloned();
-            let rec = record
-                .unwrap_or_else(|| Record::new(input.request_id(), flavour, now, policy.ttl_ms));
-            let mut m = Machine {
-                rec,
-                effects: Vec::new(),
-                policy,
-                now,
-            };
-            m.expire_deadline(event_id);
-            match input {
-                Input::Request(req) => m.request(req),
-                Input::Vote(vote) => m.vote(vote),
-                Input::Timer { .. } => unreachable!("matched above"),
-            }
-            let next = m.finish();
-            match full {
-                Some(before)
-                    if !bounds::admits(&before, next.record.as_ref().expect("stepped")) =>
-                {
-                    let reason = bounds::full(&before);
-                    Step::refused(Some(before), event_id, reason)
-                }
-                _ => next,
-            }
+        Input::Request(req) => m.request(req),
+        Input::Vote(vote) => m.vote(vote),
+        Input::Timer { .. } => unreachable!("a timer returned above"),
+    }
+    let next = m.finish();
+    match full {
+        Some(before) if !bounds::admits(&before, next.record.as_ref().expect("stepped")) => {
+            let reason = bounds::full(&before);
+            Step::refused(Some(before), event_id, reason)
         }
+        _ => next,
+    }
+}
+
+/// A deadline's timer: decides a waiting record whose deadline has passed;
+/// anything else (spurious, early, already decided) changes nothing.
+fn timer(record: Option<Record>, now: Millis, policy: &Policy) -> Step {
+    match record {
+        Some(rec) if !rec.is_decided() && rec.deadline.is_some_and(|d| now >= d) => {
+            let mut m = Machine::new(rec, policy, now);
+            m.decide_timeout("timer");
+            m.finish()
+        }
+        other => Step::unchanged(other),
     }
 }
 
@@ -169,7 +158,16 @@ struct Machine<'p> {
     now: Millis,
 }
 
-impl Machine<'_> {
+impl<'p> Machine<'p> {
+    fn new(rec: Record, policy: &'p Policy, now: Millis) -> Self {
+        Machine {
+            rec,
+            effects: Vec::new(),
+            policy,
+            now,
+        }
+    }
+
     fn flavour(&self) -> &FlavourPolicy {
         match self.rec.flavour {
             Flavour::Voting => &self.policy.voting,
