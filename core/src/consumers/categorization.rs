@@ -114,17 +114,38 @@ pub enum Report {
     },
 }
 
-/// Applies the user's active rules to the transactions `ids`, in batches.
+/// The transactions a delivery asks about: by id (the events that name
+/// them), or already read (a file's, a user's: reading them again by id
+/// would fetch each twice).
+pub enum Targets<'a> {
+    Ids(&'a [String]),
+    Loaded(Vec<Transaction>),
+}
+
+impl Targets<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Targets::Ids(ids) => ids.len(),
+            Targets::Loaded(txs) => txs.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Applies the user's active rules to `targets`, in batches.
 pub async fn apply<P: CategoryRuleStore + TransactionStore + Publisher>(
     ports: &P,
     cause: &Event,
     user_id: &str,
-    ids: &[String],
+    targets: Targets<'_>,
     now: Millis,
     settings: &Settings,
 ) -> Result<Applied, HandlerError> {
     let rules = active_rules(ports, user_id, None).await?;
-    apply_rules(ports, cause, user_id, &rules, ids, now, settings).await
+    apply_rules(ports, cause, user_id, &rules, targets, now, settings).await
 }
 
 /// The user's active rules, in the store's order, with `created` last if
@@ -149,46 +170,71 @@ async fn apply_rules<P: TransactionStore + Publisher>(
     cause: &Event,
     user_id: &str,
     rules: &[CategoryRule],
-    ids: &[String],
+    targets: Targets<'_>,
     now: Millis,
     settings: &Settings,
 ) -> Result<Applied, HandlerError> {
     let mut applied = Applied {
-        considered: ids.len(),
+        considered: targets.len(),
         ..Applied::default()
     };
     if rules.is_empty() {
         // Nothing can match: skip the reads, but say so.
-        applied.unmatched = ids.len();
+        applied.unmatched = targets.len();
         return Ok(applied);
     }
-    for batch in ids.chunks(settings.categorization_batch_size.max(1)) {
-        applied.batches += 1;
-        let txs = ports.get_transactions(batch).await?;
-        applied.not_found += batch.len().saturating_sub(txs.len());
-        let assigned = assign(rules, &txs, user_id);
-        let candidates = txs
-            .iter()
-            .filter(|t| t.category_id.is_none() && t.user_id == user_id)
-            .count();
-        applied.left_alone += txs.len() - candidates;
-        applied.unmatched += candidates - assigned.len();
-        if assigned.is_empty() {
-            continue;
+    let size = settings.categorization_batch_size.max(1);
+    match targets {
+        Targets::Ids(ids) => {
+            for batch in ids.chunks(size) {
+                let txs = ports.get_transactions(batch).await?;
+                applied.not_found += batch.len().saturating_sub(txs.len());
+                categorize(ports, cause, user_id, rules, &txs, now, &mut applied).await?;
+            }
         }
-        let events: Vec<Event> = assigned
-            .iter()
-            .map(|a| categorized_event(cause, a, now))
-            .collect();
-        ports.publish(&events).await?;
-        for a in &assigned {
-            ports
-                .set_category(&a.transaction_id, &a.category_id)
-                .await?;
+        Targets::Loaded(txs) => {
+            for batch in txs.chunks(size) {
+                categorize(ports, cause, user_id, rules, batch, now, &mut applied).await?;
+            }
         }
-        applied.assigned.extend(assigned);
     }
     Ok(applied)
+}
+
+/// One batch: assigns, publishes the events, then writes the categories
+/// (see the module comment for the order).
+async fn categorize<P: TransactionStore + Publisher>(
+    ports: &P,
+    cause: &Event,
+    user_id: &str,
+    rules: &[CategoryRule],
+    txs: &[Transaction],
+    now: Millis,
+    applied: &mut Applied,
+) -> Result<(), HandlerError> {
+    applied.batches += 1;
+    let assigned = assign(rules, txs, user_id);
+    let candidates = txs
+        .iter()
+        .filter(|t| t.category_id.is_none() && t.user_id == user_id)
+        .count();
+    applied.left_alone += txs.len() - candidates;
+    applied.unmatched += candidates - assigned.len();
+    if assigned.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<Event> = assigned
+        .iter()
+        .map(|a| categorized_event(cause, a, now))
+        .collect();
+    ports.publish(&events).await?;
+    for a in &assigned {
+        ports
+            .set_category(&a.transaction_id, &a.category_id)
+            .await?;
+    }
+    applied.assigned.extend(assigned);
+    Ok(())
 }
 
 fn categorized_event(cause: &Event, a: &Assignment, now: Millis) -> Event {
@@ -220,8 +266,7 @@ where
 {
     let event_type = event.event_type().to_owned();
     let mut created = None;
-    let owned: Vec<String>;
-    let ids: &[String] = match &event.data {
+    let targets = match &event.data {
         EventData::FileProcessed(p) => {
             if p.processing_status == ProcessingStatus::Failed {
                 return Ok(Report::Skipped {
@@ -229,14 +274,21 @@ where
                     reason: "processing failed: no transactions".to_owned(),
                 });
             }
-            &p.transaction_ids
+            Targets::Ids(&p.transaction_ids)
         }
-        EventData::TransactionsCreated(c) => &c.transaction_ids,
+        EventData::TransactionsCreated(c) => Targets::Ids(&c.transaction_ids),
         EventData::DeleteRequested(req) => {
             let work = async {
                 let txs = ports.transactions_of_file(&req.file_id).await?;
-                let ids: Vec<String> = txs.into_iter().map(|t| t.transaction_id).collect();
-                apply(ports, event, &event.user_id, &ids, now, settings).await
+                apply(
+                    ports,
+                    event,
+                    &event.user_id,
+                    Targets::Loaded(txs),
+                    now,
+                    settings,
+                )
+                .await
             };
             let done = report_completion(
                 ports,
@@ -270,25 +322,20 @@ where
                 pattern: c.rule_pattern.clone(),
                 active: true,
             });
-            owned = ports
-                .transactions_of_user(&event.user_id)
-                .await?
-                .into_iter()
-                .filter(|t| t.category_id.is_none())
-                .map(|t| t.transaction_id)
-                .collect();
-            &owned
+            let mut txs = ports.transactions_of_user(&event.user_id).await?;
+            txs.retain(|t| t.category_id.is_none());
+            Targets::Loaded(txs)
         }
         _ => return Ok(Report::Ignored { event_type }),
     };
-    if ids.is_empty() {
+    if targets.is_empty() {
         return Ok(Report::Skipped {
             event_type,
             reason: "no transaction ids".to_owned(),
         });
     }
     let rules = active_rules(ports, &event.user_id, created).await?;
-    let applied = apply_rules(ports, event, &event.user_id, &rules, ids, now, settings).await?;
+    let applied = apply_rules(ports, event, &event.user_id, &rules, targets, now, settings).await?;
     let first = mark_done(ports, CONSUMER, &event.event_id, settings.claim_expiry(now)).await?;
     Ok(Report::Applied {
         event_type,
