@@ -5,7 +5,7 @@
 //! functions run (aggregator, executor, audit): the trace already holds
 //! every other function's output, votes included.
 
-use super::run::SWEEP_EVERY_MS;
+use super::settle::SCRIPTED_HORIZON_MS;
 use super::World;
 use crate::faults::FaultMix;
 use crate::invariants::{self, Evidence, Violation};
@@ -74,12 +74,7 @@ async fn drive(
             }
         });
     }
-    let deadline = policy.voting.deadline_ms.max(policy.completion.deadline_ms);
-    madsim::time::sleep(Duration::from_millis(
-        (last - epoch + deadline) as u64 + SWEEP_EVERY_MS,
-    ))
-    .await;
-    world.settle(24 * 3_600_000).await;
+    world.settle_after_inputs((last - epoch) as u64).await;
     sweeper.abort();
     let records = world.mem.records();
     let mut decided: Vec<&Record> = records.iter().filter(|r| r.decision.is_some()).collect();
@@ -97,7 +92,7 @@ async fn drive(
         deleted_files: &deleted,
         policy: &policy,
         settled: true,
-        horizon_ms: 24 * 3_600_000 + 2 * SWEEP_EVERY_MS as Millis,
+        horizon_ms: SCRIPTED_HORIZON_MS,
         inflight: world.inflight(),
     });
     FaultyReplay {

@@ -3,7 +3,7 @@
 //! redriven and the world settles. The log interleaves decisions,
 //! refusals and deletions in virtual-time order.
 
-use super::run::SWEEP_EVERY_MS;
+use super::settle::SCRIPTED_HORIZON_MS;
 use super::World;
 use crate::invariants::{self, Evidence, Violation};
 use crate::scenario::{Action, Scenario};
@@ -87,12 +87,7 @@ async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
             }
         });
     }
-    let deadline = policy.voting.deadline_ms.max(policy.completion.deadline_ms);
-    madsim::time::sleep(Duration::from_millis(
-        (last + deadline) as u64 + SWEEP_EVERY_MS,
-    ))
-    .await;
-    world.settle(24 * 3_600_000).await;
+    world.settle_after_inputs(last as u64).await;
     sweeper.abort();
     report(&world, &s, &policy)
 }
@@ -218,7 +213,7 @@ fn report(world: &World, s: &Scenario, policy: &Policy) -> ScenarioReport {
         deleted_files: &deleted_files,
         policy,
         settled: true,
-        horizon_ms: 24 * 3_600_000 + 2 * SWEEP_EVERY_MS as Millis,
+        horizon_ms: SCRIPTED_HORIZON_MS,
         inflight: world.inflight(),
     });
     // Violations the scenario exists to show are expected; each must occur.

@@ -12,8 +12,15 @@ use tally_core::time::Millis;
 /// How often the sweeper runs (its schedule in production).
 pub const SWEEP_EVERY_MS: u64 = 60_000;
 
-/// Sleeps `ms` of virtual time.
-pub(crate) async fn sleep_ms(ms: u64) {
+/// How long a scripted or replayed run may take to settle once its inputs
+/// are in: a day.
+const SCRIPTED_SETTLE_MS: Millis = 24 * 3_600_000;
+
+/// The horizon the invariants judge a scripted or replayed run by: its
+/// settling time and two sweep intervals of lag.
+pub const SCRIPTED_HORIZON_MS: Millis = SCRIPTED_SETTLE_MS + 2 * SWEEP_EVERY_MS as Millis;
+
+async fn sleep_ms(ms: u64) {
     madsim::time::sleep(Duration::from_millis(ms)).await;
 }
 
@@ -34,6 +41,17 @@ impl World {
     /// Faults off, dead letters redriven, then waits until the world has
     /// settled or `horizon_ms` has passed, and one sweep interval more so
     /// that what was decided is also published.
+    /// For a scripted or replayed run, whose last input went in
+    /// `last_input_ms` after it began: waits until that input's deadline
+    /// (the longer flavour's) and a sweep have passed, then settles for up
+    /// to a day.
+    pub(crate) async fn settle_after_inputs(&self, last_input_ms: u64) {
+        let p = &self.policy;
+        let deadline = p.voting.deadline_ms.max(p.completion.deadline_ms);
+        sleep_ms(last_input_ms + deadline as u64 + SWEEP_EVERY_MS).await;
+        self.settle(SCRIPTED_SETTLE_MS).await;
+    }
+
     pub(crate) async fn settle(&self, horizon_ms: Millis) {
         self.stop_faults();
         self.redrive();
