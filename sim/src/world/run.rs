@@ -12,7 +12,7 @@ use tally_core::coordination::{log, Flavour, Policy, Record};
 use tally_core::rules::Rules;
 use tally_core::time::Millis;
 
-pub use super::settle::SWEEP_EVERY_MS;
+use super::settle::SWEEP_EVERY_MS;
 
 pub use crate::workload::Workload;
 
