@@ -17,23 +17,20 @@ pub struct FileMeta {
     /// Where the content lives in the content store (S3 key).
     pub s3_key: String,
     pub transaction_count: u64,
-    /// Set by the executor before it deletes anything (see
-    /// `consumers::executor`); the metadata is deleted last, after the
-    /// announcement, so whichever run announces reads the same plan.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletion: Option<DeletionPlan>,
 }
 
-/// What an approved deletion removes, written down before it removes it.
+/// What an approved deletion removes, and so what it announces: made by
+/// the executor's first run before it deletes anything and kept
+/// write-once (see `consumers::executor`), so every run announces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletionPlan {
     pub request_id: String,
     /// The file's transactions when the plan was made.
     pub transaction_ids: Vec<String>,
-    /// Whether a run of this plan has deleted the content.
+    /// The file's content, when its metadata still named it.
     #[serde(default)]
-    pub content_deleted: bool,
+    pub content_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -222,7 +222,6 @@ pub fn api_request(data: &[u8]) {
         file_name: format!("{id}.csv"),
         s3_key: format!("uploads/{id}.csv"),
         transaction_count: 2,
-        deletion: None,
     };
     let tx = |id: &str, file: &str| Transaction {
         transaction_id: id.to_owned(),

@@ -5,10 +5,11 @@
 //! liveness phase, when faults have stopped and everything has settled.
 
 use crate::observe::Observations;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use tally_core::coordination::{Outcome, Policy, Record, Status};
 use tally_core::domain::AuditEntry;
-use tally_core::event::{DecisionCause, EventData, VoteDecision};
+use tally_core::event::{DecisionCause, Event, EventData, VoteDecision};
 use tally_core::time::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,6 +26,10 @@ pub enum Invariant {
     NoDecisionWithoutVotesOrDeadline,
     /// Safety: file.deleted at most once per request.
     FileDeletedAtMostOnce,
+    /// Safety: every event id published more than once carries the same
+    /// content each time (its publish time aside): a redelivered input
+    /// re-emits the same event, which is what lets consumers dedupe by id.
+    OneIdOneContent,
     /// Liveness: every request is decided within its deadline plus the
     /// retry horizon.
     DecidedInTime,
@@ -35,12 +40,13 @@ pub enum Invariant {
 }
 
 /// Every invariant, in report order.
-pub const ALL: [Invariant; 8] = [
+pub const ALL: [Invariant; 9] = [
     Invariant::NoDeletionWithoutApproval,
     Invariant::AtMostOneDecision,
     Invariant::NoVetoOverturned,
     Invariant::NoDecisionWithoutVotesOrDeadline,
     Invariant::FileDeletedAtMostOnce,
+    Invariant::OneIdOneContent,
     Invariant::DecidedInTime,
     Invariant::NothingLost,
     Invariant::AuditedOnce,
@@ -54,6 +60,7 @@ impl Invariant {
             Invariant::NoVetoOverturned => "no-veto-overturned",
             Invariant::NoDecisionWithoutVotesOrDeadline => "no-decision-without-votes-or-deadline",
             Invariant::FileDeletedAtMostOnce => "file-deleted-at-most-once",
+            Invariant::OneIdOneContent => "one-id-one-content",
             Invariant::DecidedInTime => "decided-in-time",
             Invariant::NothingLost => "nothing-lost",
             Invariant::AuditedOnce => "audited-once",
@@ -140,6 +147,82 @@ pub fn check_record(rec: &Record, policy: &Policy) -> Vec<Violation> {
     out
 }
 
+/// Every event id published twice or more with other content than its
+/// first publication (the timestamp aside: a republished event keeps its
+/// id and content, not necessarily the moment it was built).
+pub fn one_id_one_content(published: &[(Millis, Event)]) -> Vec<Violation> {
+    let mut first: BTreeMap<&str, (Millis, &Event)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (at, ev) in published {
+        let Some((first_at, seen)) = first.get(ev.event_id.as_str()) else {
+            first.insert(ev.event_id.as_str(), (*at, ev));
+            continue;
+        };
+        if !same_content(seen, ev) {
+            out.push(v(
+                Invariant::OneIdOneContent,
+                format!(
+                    "{} ({} from {}) was published at {first_at} and again at {at} with other content: {}",
+                    ev.event_id,
+                    ev.event_type(),
+                    seen.source,
+                    differences(seen, ev)
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn same_content(a: &Event, b: &Event) -> bool {
+    if a.timestamp == b.timestamp {
+        return a == b;
+    }
+    let mut b = b.clone();
+    b.timestamp = a.timestamp;
+    *a == b
+}
+
+/// The fields in which two publications of one id differ, as
+/// `path: first -> second` (the timestamp aside), read from their details.
+fn differences(a: &Event, b: &Event) -> String {
+    fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    let null = Value::Null;
+                    walk(
+                        &p,
+                        x.get(k).unwrap_or(&null),
+                        y.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            _ if a != b => out.push(format!("{path}: {a} -> {b}")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let (mut x, mut y) = (a.to_detail(), b.to_detail());
+    for d in [&mut x, &mut y] {
+        if let Some(o) = d.as_object_mut() {
+            o.remove("timestamp");
+        }
+    }
+    walk("", &x, &y, &mut out);
+    if a.source != b.source {
+        out.push(format!("source: {} -> {}", a.source, b.source));
+    }
+    out.join(", ")
+}
+
 /// Everything the world saw, at the end of a run (or when it stopped).
 pub struct Evidence<'a> {
     pub records: &'a [Record],
@@ -165,6 +248,7 @@ pub fn check(e: &Evidence<'_>) -> Vec<Violation> {
     for r in e.records {
         out.extend(check_record(r, e.policy));
     }
+    out.extend(one_id_one_content(&e.obs.published));
     // Decisions and deletions as published on the bus.
     let mut decisions: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
     let mut deleted_events: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();

@@ -483,7 +483,6 @@ pub fn upload_meta(
         file_name: format!("{file_id}.csv"),
         s3_key: format!("{owner}/{file_id}/{file_id}.csv"),
         transaction_count: 0,
-        deletion: None,
     }
 }
 

@@ -27,8 +27,8 @@ fn many_seeds_keep_every_invariant() {
         let r = run(&RunConfig::new(seed));
         assert!(r.ok(), "{}", report_failure(&r));
         assert_eq!(
-            r.stats.requests, 12,
-            "every deletion request reached the aggregator"
+            r.stats.requested_files, 12,
+            "every file's deletion request reached the aggregator"
         );
     }
 }

@@ -260,6 +260,7 @@ pub async fn handle<P: AnalyticsStore + IdempotencyStore + Publisher>(
             sources::ANALYTICS_SERVICE,
             outcome,
             now,
+            settings,
         )
         .await?;
         return Ok(Report::Completion {

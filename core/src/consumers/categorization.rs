@@ -6,7 +6,7 @@
 //! uncategorized transaction of that user the category of the first active
 //! rule that matches it (rules in the store's order), and publishes
 //! `transaction.categorized` (assignmentType rule_based, confidence 1.0,
-//! ruleId; id derived from transaction and rule; from category.service)
+//! ruleId; id derived from cause, transaction and rule; from category.service)
 //! for each. Completion flavour: on `file.delete_requested` it does the same
 //! for the file's transactions, then publishes `consumer.completion`
 //! (consumer `categorization_consumer`, `done`, or `failed` with the error).
@@ -18,8 +18,8 @@
 //! autoApply the rule waits for new transactions.
 //!
 //! Idempotency: the work is idempotent by construction (only uncategorized
-//! transactions are touched, the events' ids derive from transaction and
-//! rule), so a redelivery simply redoes it and finds nothing left to do.
+//! transactions are touched, the events' ids derive from the cause,
+//! transaction and rule), so a redelivery simply redoes it and finds nothing left to do.
 //! Within a batch the events are published before the categories are
 //! written: a crash between the two makes the redo publish the same events
 //! again and then write, whereas the other order would let the redo skip
@@ -240,7 +240,15 @@ async fn categorize<P: TransactionStore + Publisher>(
 fn categorized_event(cause: &Event, a: &Assignment, now: Millis) -> Event {
     derived(
         cause,
-        ids::derive("categorized", &[&a.transaction_id, &a.rule_id]),
+        // The cause is part of the id: two causes racing on one
+        // uncategorized transaction (a file.processed whose category write
+        // failed after its publish, and a deletion's pass over the same
+        // file) announce two events, each of which its own redeliveries
+        // re-emit unchanged; one id for both would carry two causations.
+        ids::derive(
+            "categorized",
+            &[&cause.event_id, &a.transaction_id, &a.rule_id],
+        ),
         sources::CATEGORY_SERVICE,
         EventData::TransactionCategorized(TransactionCategorized {
             transaction_id: a.transaction_id.clone(),
@@ -298,6 +306,7 @@ where
                 sources::CATEGORY_SERVICE,
                 work.await,
                 now,
+                settings,
             )
             .await?;
             return Ok(Report::Completion {

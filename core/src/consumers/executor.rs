@@ -15,22 +15,30 @@
 //! Idempotency: claim first, keyed by the requestId (not the event id: two
 //! different copies of an approval still delete once), release on failure.
 //!
-//! Before deleting anything the executor writes a [`DeletionPlan`] into the
-//! file's metadata: the transactions it is about to delete (and, once done,
-//! that it deleted the content). It announces from the plan, and deletes
-//! the metadata only after announcing. So every run of the same request
-//! announces the same counts under the same event ids, whichever run it is
-//! and whatever failed before it: a publish that fails after the deletes
-//! leaves the metadata and its plan, and the retry announces what the
-//! first run deleted. A redelivery that finds the claim taken checks the
-//! metadata: gone means the deletion finished and was announced (the
-//! delivery is a duplicate); still there means an earlier run crashed
-//! after claiming, or is running now, and this delivery resumes it. Every
-//! delete is idempotent and the events carry the same ids, so a concurrent
-//! resume is harmless. A file whose metadata is already gone has no plan:
-//! its run deletes what transactions are left and announces those.
+//! Before deleting anything the executor makes a [`DeletionPlan`] (the
+//! file's transactions, and its content key while the metadata names one)
+//! and keeps it write-once in the idempotency store
+//! ([`IdempotencyStore::remember`], key `deletion_executor/plan` +
+//! requestId): the first run's plan is every run's plan. It announces from
+//! the plan, so every run of the same request, concurrent or retried,
+//! whatever failed or was deleted before it, publishes the same
+//! `file.deleted` and `transactions.deleted` under the same ids. (The plan
+//! used to live in the file's metadata, which a run deletes last: a run
+//! that came after that, or a concurrent run that had read the metadata
+//! before the plan was written, announced other counts under the same id.)
+//! A transaction that appears after the plan (a late write of the file
+//! processor) is deleted too and announced in a `transactions.deleted` of
+//! its own, whose id derives from the request and those ids.
+//!
+//! A redelivery that finds the claim taken checks the metadata: gone means
+//! the deletion finished and was announced (the delivery is a duplicate);
+//! still there means an earlier run crashed after claiming, or is running
+//! now, and this delivery resumes it. Every delete is idempotent and the
+//! events are the plan's, so a concurrent resume is harmless. A file whose
+//! metadata is already gone has no content to delete: its plan names what
+//! transactions are left.
 
-use super::{derived, Settings};
+use super::{derived, remember_as, Settings};
 use crate::coordination::{Record, Status};
 use crate::domain::{DeletionPlan, FileMeta};
 use crate::event::{
@@ -47,6 +55,8 @@ use std::collections::BTreeSet;
 
 /// The executor's name in idempotency keys.
 pub const CONSUMER: &str = "deletion_executor";
+/// Where its plans are kept (by requestId).
+pub const PLANS: &str = "deletion_executor/plan";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "report")]
@@ -138,7 +148,17 @@ where
             request_id: approval.request_id.clone(),
         });
     }
-    match delete(ports, event, approval, meta.as_ref(), account_id, now).await {
+    match delete(
+        ports,
+        event,
+        approval,
+        meta.as_ref(),
+        account_id,
+        now,
+        settings,
+    )
+    .await
+    {
         Ok(mut report) => {
             if let Report::Executed { resumed, .. } = &mut report {
                 *resumed = !claimed;
@@ -164,35 +184,27 @@ async fn delete<P>(
     meta: Option<&FileMeta>,
     account_id: &str,
     now: Millis,
+    settings: &Settings,
 ) -> Result<Report, HandlerError>
 where
-    P: FileStore + TransactionStore + ContentStore + Publisher,
+    P: FileStore + TransactionStore + ContentStore + IdempotencyStore + Publisher,
 {
     let file_id = approval.file_id.as_str();
     let request_id = approval.request_id.as_str();
-    let (tx_ids, content_deleted) = match meta {
-        Some(m) => {
-            let mut m = m.clone();
-            let mut plan = planned(ports, &mut m, request_id).await?;
-            let before = plan.clone();
-            // A transaction added since the plan was made is deleted too,
-            // and joins the plan before it is announced.
-            let known: BTreeSet<String> = plan.transaction_ids.iter().cloned().collect();
-            for id in ports.delete_transactions_of_file(file_id).await? {
-                if !known.contains(&id) {
-                    plan.transaction_ids.push(id);
-                }
-            }
-            plan.content_deleted |= ports.delete_content(&m.s3_key).await?;
-            if plan != before {
-                m.deletion = Some(plan.clone());
-                ports.put_file(&m).await?;
-            }
-            (plan.transaction_ids, plan.content_deleted)
-        }
-        None => (ports.delete_transactions_of_file(file_id).await?, false),
-    };
+    let plan = planned(ports, meta, file_id, request_id, settings.claim_expiry(now)).await?;
+    let planned_ids: BTreeSet<&str> = plan.transaction_ids.iter().map(String::as_str).collect();
+    let mut late: Vec<String> = ports
+        .delete_transactions_of_file(file_id)
+        .await?
+        .into_iter()
+        .filter(|id| !planned_ids.contains(id.as_str()))
+        .collect();
+    late.sort();
+    if let Some(key) = &plan.content_key {
+        ports.delete_content(key).await?;
+    }
 
+    let content_deleted = plan.content_key.is_some();
     let mut events = vec![derived(
         event,
         ids::derive("deleted", &[request_id]),
@@ -200,23 +212,23 @@ where
         EventData::FileDeleted(FileDeleted {
             file_id: file_id.to_owned(),
             request_id: request_id.to_owned(),
-            transactions_deleted: tx_ids.len() as u64,
+            transactions_deleted: plan.transaction_ids.len() as u64,
             content_deleted,
         }),
         now,
     )];
-    if !tx_ids.is_empty() {
-        let account = if account_id.is_empty() {
-            meta.map_or("", |m| m.account_id.as_str())
-        } else {
-            account_id
-        };
-        events.push(derived(
+    let account = if account_id.is_empty() {
+        meta.map_or("", |m| m.account_id.as_str())
+    } else {
+        account_id
+    };
+    let transactions_deleted = |event_id: String, transaction_ids: &[String]| {
+        derived(
             event,
-            ids::derive("tx-deleted", &[request_id]),
+            event_id,
             sources::DELETION_EXECUTOR,
             EventData::TransactionsDeleted(TransactionsDeleted {
-                transaction_ids: tx_ids.clone(),
+                transaction_ids: transaction_ids.to_vec(),
                 account_ids: if account.is_empty() {
                     Vec::new()
                 } else {
@@ -225,15 +237,29 @@ where
                 deletion_type: DeletionType::Bulk,
             }),
             now,
+        )
+    };
+    if !plan.transaction_ids.is_empty() {
+        events.push(transactions_deleted(
+            ids::derive("tx-deleted", &[request_id]),
+            &plan.transaction_ids,
+        ));
+    }
+    if !late.is_empty() {
+        let mut parts: Vec<&str> = vec![request_id];
+        parts.extend(late.iter().map(String::as_str));
+        events.push(transactions_deleted(
+            ids::derive("tx-deleted-late", &parts),
+            &late,
         ));
     }
     ports.publish(&events).await?;
-    // Last: while the metadata is there, a retry finds the plan.
+    // Last: while the metadata is there, a redelivery resumes.
     let metadata_deleted = ports.delete_file(file_id).await?;
     Ok(Report::Executed {
         request_id: request_id.to_owned(),
         file_id: file_id.to_owned(),
-        transactions_deleted: tx_ids.len() as u64,
+        transactions_deleted: (plan.transaction_ids.len() + late.len()) as u64,
         content_deleted,
         metadata_deleted,
         published: events.into_iter().map(|e| e.event_id).collect(),
@@ -241,30 +267,28 @@ where
     })
 }
 
-/// The plan of `request_id` in `meta`, written there first if it has none.
-async fn planned<P: FileStore + TransactionStore>(
+/// The plan of `request_id`: the one an earlier run kept, or else the one
+/// this run makes now (the file's transactions and content) and keeps.
+async fn planned<P: TransactionStore + IdempotencyStore>(
     ports: &P,
-    meta: &mut FileMeta,
+    meta: Option<&FileMeta>,
+    file_id: &str,
     request_id: &str,
+    expires_at: Millis,
 ) -> Result<DeletionPlan, HandlerError> {
-    if let Some(plan) = meta
-        .deletion
-        .as_ref()
-        .filter(|p| p.request_id == request_id)
-    {
-        return Ok(plan.clone());
-    }
-    let plan = DeletionPlan {
+    let candidate = DeletionPlan {
         request_id: request_id.to_owned(),
         transaction_ids: ports
-            .transactions_of_file(&meta.file_id)
+            .transactions_of_file(file_id)
             .await?
             .into_iter()
             .map(|t| t.transaction_id)
             .collect(),
-        content_deleted: false,
+        content_key: meta.map(|m| m.s3_key.clone()).filter(|k| !k.is_empty()),
     };
-    meta.deletion = Some(plan.clone());
-    ports.put_file(meta).await?;
-    Ok(plan)
+    Ok(
+        remember_as(ports, PLANS, request_id, &candidate, expires_at)
+            .await?
+            .0,
+    )
 }

@@ -14,11 +14,13 @@
 //!
 //! Idempotency: claim first (consumer + event id), release on failure. The
 //! writes themselves are idempotent, but a redone run would find its own
-//! transactions and publish the same `file.processed` id with a different
-//! duplicateCount; the claim keeps the first run's report the only one. A
-//! crash after the claim and before the publish leaves the transactions
-//! written but unannounced; re-uploading (a new `file.uploaded`) processes
-//! the file again, counting them as duplicates.
+//! transactions and count them as duplicates: so the report (duplicates
+//! are the transactions there before the first run wrote any) is made and
+//! kept write-once before anything is written, and every run, a retry
+//! after a failed write or publish included, publishes the kept report
+//! under the same id. A crash after the claim and before the publish
+//! leaves the transactions written but unannounced; re-uploading (a new
+//! `file.uploaded`) processes the file again, counting them as duplicates.
 //!
 //! [`object_created`] turns an S3 object-created notification into
 //! `file.uploaded` (key layout `<userId>/<fileId>/<fileName>`). It skips
@@ -30,7 +32,7 @@
 //! own redeliveries re-publish the same event while a re-upload (a new
 //! sequencer) is a new one; it needs no claim.
 
-use super::{claim_then, derived, root, Settings};
+use super::{claim_then, derived, remember_as, root, Settings};
 use crate::domain::{FileMeta, Transaction};
 use crate::event::{
     sources, DateRange, Event, EventData, FileProcessed, FileUploaded, ProcessingStatus,
@@ -39,7 +41,7 @@ use crate::handlers::HandlerError;
 use crate::ids;
 use crate::ports::{ContentStore, FileStore, IdempotencyStore, Publisher, TransactionStore};
 use crate::time::Millis;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The consumer's name in idempotency keys.
 pub const CONSUMER: &str = "file_processor_consumer";
@@ -264,7 +266,7 @@ where
         CONSUMER,
         &event.event_id,
         settings.claim_expiry(now),
-        process(ports, event, up, now),
+        process(ports, event, up, now, settings.claim_expiry(now)),
     )
     .await?;
     Ok(done.unwrap_or_else(|| Report::Duplicate {
@@ -272,14 +274,22 @@ where
     }))
 }
 
+/// A `file.processed` as its first run made it, kept write-once.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    data: FileProcessed,
+    at: Millis,
+}
+
 async fn process<P>(
     ports: &P,
     event: &Event,
     up: &FileUploaded,
     now: Millis,
+    expires_at: Millis,
 ) -> Result<Report, HandlerError>
 where
-    P: ContentStore + TransactionStore + FileStore + Publisher,
+    P: ContentStore + TransactionStore + FileStore + IdempotencyStore + Publisher,
 {
     let user_id = event.user_id.as_str();
     let existing = ports.get_file(&up.file_id).await?;
@@ -326,11 +336,6 @@ where
             category_id: None,
         })
         .collect();
-    let new = if txs.is_empty() {
-        0
-    } else {
-        ports.put_new_transactions(&txs).await? as u64
-    };
     let count = txs.len() as u64;
 
     let meta = match existing {
@@ -346,11 +351,8 @@ where
             file_name: up.file_name.clone(),
             s3_key: up.s3_key.clone(),
             transaction_count: count,
-            deletion: None,
         },
     };
-    ports.put_file(&meta).await?;
-
     // Dates are YYYY-MM-DD, so text order is date order.
     let date_range = match (
         txs.iter().map(|t| &t.date).min(),
@@ -362,31 +364,60 @@ where
         }),
         _ => None,
     };
+    // The duplicates are the transactions there before this upload's first
+    // run wrote any: the report is made and kept before the writes, so a
+    // retry (the claim is released when a write or the publish fails)
+    // re-publishes it instead of counting the first run's writes as
+    // duplicates under the same id.
+    let ids_of: Vec<String> = txs.iter().map(|t| t.transaction_id.clone()).collect();
+    let before = if ids_of.is_empty() {
+        0
+    } else {
+        ports.get_transactions(&ids_of).await?.len() as u64
+    };
+    let processed_id = ids::derive("processed", &[&event.event_id]);
+    let (kept, _) = remember_as(
+        ports,
+        &format!("{CONSUMER}/processed"),
+        &processed_id,
+        &Kept {
+            data: FileProcessed {
+                file_id: up.file_id.clone(),
+                account_id,
+                transaction_count: count,
+                duplicate_count: before,
+                transaction_ids: ids_of,
+                date_range,
+                processing_status: status,
+                error_message: error_message.clone(),
+            },
+            at: now,
+        },
+        expires_at,
+    )
+    .await?;
+    let new = if txs.is_empty() {
+        0
+    } else {
+        ports.put_new_transactions(&txs).await? as u64
+    };
+    ports.put_file(&meta).await?;
     let processed = derived(
         event,
-        ids::derive("processed", &[&event.event_id]),
+        processed_id,
         sources::FILE_SERVICE,
-        EventData::FileProcessed(FileProcessed {
-            file_id: up.file_id.clone(),
-            account_id,
-            transaction_count: count,
-            duplicate_count: count - new,
-            transaction_ids: txs.iter().map(|t| t.transaction_id.clone()).collect(),
-            date_range,
-            processing_status: status,
-            error_message: error_message.clone(),
-        }),
-        now,
+        EventData::FileProcessed(kept.data.clone()),
+        kept.at,
     );
     ports.publish(std::slice::from_ref(&processed)).await?;
     Ok(Report::Processed {
         file_id: up.file_id.clone(),
-        status,
-        transaction_count: count,
+        status: kept.data.processing_status,
+        transaction_count: kept.data.transaction_count,
         new,
-        duplicate_count: count - new,
+        duplicate_count: kept.data.duplicate_count,
         bad_lines: parsed.bad.len(),
-        error_message,
+        error_message: kept.data.error_message,
         processed_id: processed.event_id,
     })
 }

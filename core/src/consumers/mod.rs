@@ -124,11 +124,16 @@ pub(crate) struct Completed<T> {
 }
 
 /// Publishes `consumer`'s completion report for `req`: done with the
-/// work's result, or failed with its error (a failed part is reported, not
-/// retried: the coordination decides what a failure means). Its id is
-/// derived from (coordinationId, consumer): one report per consumer per
-/// coordination, whatever the deliveries.
-pub(crate) async fn report_completion<P: Publisher, T>(
+/// work's result, or failed with its error when the work failed
+/// permanently (a failed part is reported, not retried: the coordination
+/// decides what a failure means). A transient failure (throttling, a 5xx)
+/// fails the delivery instead, so the bus retries it: it says nothing
+/// about the part. Its id is derived from (coordinationId, consumer): one
+/// report per consumer per coordination, whatever the deliveries, and its
+/// status, error and time are kept write-once before it is published, so
+/// every delivery re-publishes what the first one reported.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn report_completion<P: Publisher + IdempotencyStore, T>(
     ports: &P,
     cause: &Event,
     req: &DeleteRequested,
@@ -136,31 +141,88 @@ pub(crate) async fn report_completion<P: Publisher, T>(
     source: &str,
     outcome: Result<T, HandlerError>,
     now: Millis,
+    settings: &Settings,
 ) -> Result<Completed<T>, HandlerError> {
-    let (status, error, work) = match outcome {
-        Ok(w) => (CompletionStatus::Done, None, Some(w)),
-        Err(e) => (CompletionStatus::Failed, Some(e.to_string()), None),
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Reported {
+        status: CompletionStatus,
+        error: Option<String>,
+        at: Millis,
+    }
+    let (reported, work) = match outcome {
+        Ok(w) => (
+            Reported {
+                status: CompletionStatus::Done,
+                error: None,
+                at: now,
+            },
+            Some(w),
+        ),
+        Err(e @ HandlerError::Transient(_)) => return Err(e),
+        Err(e @ HandlerError::Permanent(_)) => (
+            Reported {
+                status: CompletionStatus::Failed,
+                error: Some(e.to_string()),
+                at: now,
+            },
+            None,
+        ),
     };
+    let completion_id = ids::derive("completion", &[&req.coordination_id, consumer]);
+    let (reported, _) = remember_as(
+        ports,
+        &format!("{consumer}/completion"),
+        &completion_id,
+        &reported,
+        settings.claim_expiry(now),
+    )
+    .await?;
     let completion = derived(
         cause,
-        ids::derive("completion", &[&req.coordination_id, consumer]),
+        completion_id,
         source,
         EventData::ConsumerCompletion(ConsumerCompletion {
             coordination_id: req.coordination_id.clone(),
             file_id: req.file_id.clone(),
             consumer: consumer.to_owned(),
-            status,
-            error_message: error.clone(),
+            status: reported.status,
+            error_message: reported.error.clone(),
         }),
-        now,
+        reported.at,
     );
     ports.publish(std::slice::from_ref(&completion)).await?;
     Ok(Completed {
-        status,
-        error,
-        work,
+        status: reported.status,
+        error: reported.error,
+        // What this run's work did counts only if the report says done.
+        work: work.filter(|_| reported.status == CompletionStatus::Done),
         completion_id: completion.event_id,
     })
+}
+
+/// Keeps `value` write-once under (consumer, key) and answers with the
+/// value kept (an earlier run's, if any; see
+/// [`IdempotencyStore::remember`]), and whether this call kept it.
+pub(crate) async fn remember_as<I, T>(
+    ids: &I,
+    consumer: &str,
+    key: &str,
+    value: &T,
+    expires_at: Millis,
+) -> Result<(T, bool), HandlerError>
+where
+    I: IdempotencyStore,
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let text = serde_json::to_string(value).expect("a kept value serializes");
+    let kept = ids.remember(consumer, key, &text, expires_at).await?;
+    let value = serde_json::from_str(&kept.value).map_err(|e| {
+        HandlerError::Permanent(format!(
+            "the value kept under {consumer}/{key} cannot be read ({e}): {}",
+            kept.value
+        ))
+    })?;
+    Ok((value, kept.first))
 }
 
 /// A root event (one no other event caused): its correlation id is its own

@@ -6,10 +6,14 @@
 //! publishes one `file.deletion.vote` (id derived from requestId and voter,
 //! from the voter's own source), also when there is nothing to process. A
 //! voter that returns without voting would stall the request until its
-//! deadline, so when the voter's own work fails the vote is `error` with
-//! the error text as reason (the aggregator's policy decides what an error
-//! means) and the handler succeeds: the vote is the answer. Only a failed
-//! publish fails the handler (transient: the retry votes again).
+//! deadline, so when the voter's own work fails permanently the vote is
+//! `error` with the error text as reason (the aggregator's policy decides
+//! what an error means) and the handler succeeds: the vote is the answer.
+//! A transient failure (a throttled read, a 5xx, a lost race) fails the
+//! delivery instead, so the bus retries it with backoff: one throttled read
+//! must not veto a deletion. A voter whose store stays unavailable past
+//! the rule's retry budget is dead-lettered and never votes; the request
+//! then ends at its deadline with the policy's timeout outcome.
 //!
 //! * analytics_manager: queues an analytics recompute for the user through
 //!   the analytics consumer's merge ([`analytics::queue`]); "Nothing to
@@ -20,16 +24,18 @@
 //!   readable; read only.
 //!
 //! Idempotency: the work is idempotent (reads, or the analytics queue with
-//! its own claim-first key `<voter>/recompute` + event id) and the vote's id
-//! is derived from (requestId, voter), so every delivery may redo it all:
-//! a re-published vote is the same event and the aggregator keeps the
-//! first vote of each voter. The claim `<voter>` + event id is taken last,
-//! after the vote is published, and only tells the report that a delivery
-//! was a redelivery. Any crash makes the retry vote again; none loses the
+//! its own claim-first key `<voter>/recompute` + event id), so every
+//! delivery may redo it. What the vote says is not re-derived: the first
+//! run's decision, reason and timestamp are kept write-once
+//! ([`IdempotencyStore::remember`], key `<voter>/vote` + vote id) before
+//! the vote is published, and every run publishes what is kept. So one
+//! vote id always carries one content, even when a later run would have
+//! decided otherwise (the file's transactions changed, a permanent error
+//! came or went). Any crash makes the retry vote again; none loses the
 //! vote.
 
 use super::analytics::{self, Queued};
-use super::{derived, mark_done, Settings};
+use super::{derived, remember_as, Settings};
 use crate::domain::{CategoryRule, Transaction};
 use crate::event::{sources, DeletionRequested, DeletionVote, Event, EventData, VoteDecision};
 use crate::handlers::HandlerError;
@@ -38,7 +44,7 @@ use crate::ports::{
     AnalyticsStore, CategoryRuleStore, FileStore, IdempotencyStore, Publisher, TransactionStore,
 };
 use crate::time::Millis;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,7 +103,8 @@ pub enum Report {
         decision: VoteDecision,
         reason: String,
         vote_id: String,
-        /// The claim was already taken: this delivery re-published the vote.
+        /// An earlier run had decided this vote: this delivery re-published
+        /// it as that run decided.
         redelivery: bool,
     },
     Ignored {
@@ -129,12 +136,40 @@ pub fn category_reason(count: usize) -> String {
     }
 }
 
+/// How a voter answers: by its own work, or (a voter that objects to
+/// everything, as the simulator's denying-voter fault deploys one) with a
+/// deny. Either way the first answer is kept and is every run's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer<'a> {
+    OwnWork,
+    Object(&'a str),
+}
+
 pub async fn handle<P>(
     ports: &P,
     voter: Voter,
     event: &Event,
     now: Millis,
     settings: &Settings,
+) -> Result<Report, HandlerError>
+where
+    P: FileStore
+        + TransactionStore
+        + CategoryRuleStore
+        + AnalyticsStore
+        + IdempotencyStore
+        + Publisher,
+{
+    answer(ports, voter, event, now, settings, Answer::OwnWork).await
+}
+
+pub async fn answer<P>(
+    ports: &P,
+    voter: Voter,
+    event: &Event,
+    now: Millis,
+    settings: &Settings,
+    how: Answer<'_>,
 ) -> Result<Report, HandlerError>
 where
     P: FileStore
@@ -155,43 +190,79 @@ where
     } else {
         req.user_id.as_str()
     };
-    let (decision, reason) = match own_work(ports, voter, event, req, user_id, now, settings).await
-    {
-        Ok(reason) => (VoteDecision::Proceed, reason),
-        Err(e) => (VoteDecision::Error, e.to_string()),
+    let vote_id = ids::derive("vote", &[&req.request_id, voter.name()]);
+    let work = match how {
+        Answer::Object(reason) => Err(reason.to_owned()),
+        Answer::OwnWork => Ok(own_work(ports, voter, event, req, user_id, now, settings).await),
     };
+    let decided = match work {
+        Err(objection) => Decided {
+            decision: VoteDecision::Deny,
+            reason: objection,
+            at: now,
+        },
+        Ok(Ok(reason)) => Decided {
+            decision: VoteDecision::Proceed,
+            reason,
+            at: now,
+        },
+        // A throttled read or a 5xx says nothing about the file: the
+        // delivery fails and the bus retries it. Only work that cannot
+        // succeed becomes an error vote.
+        Ok(Err(e @ HandlerError::Transient(_))) => return Err(e),
+        Ok(Err(e @ HandlerError::Permanent(_))) => Decided {
+            decision: VoteDecision::Error,
+            reason: e.to_string(),
+            at: now,
+        },
+    };
+    // The first run's vote is the vote: a later run (a redelivery, a
+    // concurrent copy) may have seen other data, but it re-publishes the
+    // id with what was decided first.
+    let (decided, first) = remember_as(
+        ports,
+        &format!("{}/vote", voter.name()),
+        &vote_id,
+        &decided,
+        settings.claim_expiry(now),
+    )
+    .await?;
     let mut vote = derived(
         event,
-        ids::derive("vote", &[&req.request_id, voter.name()]),
+        vote_id,
         voter.source(),
         EventData::DeletionVote(DeletionVote {
             file_id: req.file_id.clone(),
             request_id: req.request_id.clone(),
             voter: voter.name().to_owned(),
-            decision,
-            reason: Some(reason.clone()),
+            decision: decided.decision,
+            reason: Some(decided.reason.clone()),
         }),
-        now,
+        decided.at,
     );
     if vote.user_id.is_empty() {
         vote.user_id = user_id.to_owned();
     }
     ports.publish(std::slice::from_ref(&vote)).await?;
-    let first = mark_done(
-        ports,
-        voter.name(),
-        &event.event_id,
-        settings.claim_expiry(now),
-    )
-    .await?;
     Ok(Report::Voted {
         voter,
         request_id: req.request_id.clone(),
-        decision,
-        reason,
+        decision: decided.decision,
+        reason: decided.reason,
         vote_id: vote.event_id,
         redelivery: !first,
     })
+}
+
+/// What a voter decided the first time it answered a request, kept
+/// write-once in the idempotency store under the vote's id.
+#[derive(Debug, Serialize, Deserialize)]
+struct Decided {
+    decision: VoteDecision,
+    reason: String,
+    /// The vote's timestamp: kept too, so a re-published vote is the same
+    /// event to the byte.
+    at: Millis,
 }
 
 /// The voter's own work; its reason on success.

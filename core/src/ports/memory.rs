@@ -13,6 +13,7 @@ pub struct Memory {
     records: Mutex<BTreeMap<String, Record>>,
     published: Mutex<Vec<Event>>,
     claims: Mutex<BTreeMap<(String, String), Millis>>,
+    memos: Mutex<BTreeMap<(String, String), String>>,
     files: Mutex<BTreeMap<String, FileMeta>>,
     transactions: Mutex<BTreeMap<String, Transaction>>,
     content: Mutex<BTreeMap<String, Vec<u8>>>,
@@ -133,6 +134,28 @@ impl IdempotencyStore for Memory {
     async fn release(&self, consumer: &str, event_id: &str) -> Result<(), PortError> {
         lock(&self.claims).remove(&(consumer.to_owned(), event_id.to_owned()));
         Ok(())
+    }
+
+    async fn remember(
+        &self,
+        consumer: &str,
+        key: &str,
+        value: &str,
+        _expires_at: Millis,
+    ) -> Result<Remembered, PortError> {
+        let mut memos = lock(&self.memos);
+        let key = (consumer.to_owned(), key.to_owned());
+        if let Some(kept) = memos.get(&key) {
+            return Ok(Remembered {
+                value: kept.clone(),
+                first: false,
+            });
+        }
+        memos.insert(key, value.to_owned());
+        Ok(Remembered {
+            value: value.to_owned(),
+            first: true,
+        })
     }
 }
 

@@ -77,6 +77,27 @@ pub trait IdempotencyStore: Send + Sync {
         consumer: &str,
         event_id: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Write-once memory: keeps `value` under (consumer, key) unless a value
+    /// is kept there already, and answers with the value kept (an earlier
+    /// run's, if there was one). What a consumer announces under a derived
+    /// id is read back from here, so every run that re-emits the id
+    /// announces what the first run decided. Never released.
+    fn remember(
+        &self,
+        consumer: &str,
+        key: &str,
+        value: &str,
+        expires_at: Millis,
+    ) -> impl Future<Output = Result<Remembered, PortError>> + Send;
+}
+
+/// What [`IdempotencyStore::remember`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    /// The value kept under the key.
+    pub value: String,
+    /// This call put it there (no earlier run had).
+    pub first: bool,
 }
 
 pub trait FileStore: Send + Sync {

@@ -15,11 +15,14 @@ use tally_core::ports::*;
 use tally_core::time::Millis;
 
 /// Every port over `Memory`; the operations named by `fail` fail
-/// transiently until `heal`, and every claim taken is logged.
+/// transiently, those named by `break_` permanently, until `heal`, and
+/// every claim taken is logged.
 #[derive(Default)]
 pub struct Flaky {
     pub mem: Memory,
     failing: Mutex<BTreeSet<&'static str>>,
+    broken: Mutex<BTreeSet<&'static str>>,
+    crashing: Mutex<BTreeSet<&'static str>>,
     /// Every claim taken: (consumer, key, expiry).
     pub claims: Mutex<Vec<(String, String, Millis)>>,
 }
@@ -29,12 +32,37 @@ impl Flaky {
         self.failing.lock().unwrap().insert(op);
     }
 
+    /// Makes `op` fail permanently (access denied) until `heal`.
+    pub fn break_(&self, op: &'static str) {
+        self.broken.lock().unwrap().insert(op);
+    }
+
+    /// Makes `op` do its write and then fail transiently, as a handler
+    /// that dies just after a write does, until `heal`.
+    pub fn crash_after(&self, op: &'static str) {
+        self.crashing.lock().unwrap().insert(op);
+    }
+
     pub fn heal(&self, op: &'static str) {
         self.failing.lock().unwrap().remove(op);
+        self.broken.lock().unwrap().remove(op);
+        self.crashing.lock().unwrap().remove(op);
+    }
+
+    fn after(&self, op: &'static str) -> Result<(), PortError> {
+        if self.crashing.lock().unwrap().contains(op) {
+            Err(PortError::Transient(format!(
+                "{op}: crashed after the write"
+            )))
+        } else {
+            Ok(())
+        }
     }
 
     fn check(&self, op: &'static str) -> Result<(), PortError> {
-        if self.failing.lock().unwrap().contains(op) {
+        if self.broken.lock().unwrap().contains(op) {
+            Err(PortError::Permanent(format!("{op}: access denied")))
+        } else if self.failing.lock().unwrap().contains(op) {
             Err(PortError::Transient(format!("{op}: throttled")))
         } else {
             Ok(())
@@ -79,6 +107,16 @@ impl IdempotencyStore for Flaky {
         self.check("release")?;
         self.mem.release(c, id).await
     }
+    async fn remember(
+        &self,
+        c: &str,
+        key: &str,
+        value: &str,
+        exp: Millis,
+    ) -> Result<Remembered, PortError> {
+        self.check("remember")?;
+        self.mem.remember(c, key, value, exp).await
+    }
 }
 
 impl FileStore for Flaky {
@@ -92,7 +130,9 @@ impl FileStore for Flaky {
     }
     async fn delete_file(&self, id: &str) -> Result<bool, PortError> {
         self.check("delete_file")?;
-        self.mem.delete_file(id).await
+        let existed = self.mem.delete_file(id).await?;
+        self.after("delete_file")?;
+        Ok(existed)
     }
 }
 
@@ -111,7 +151,9 @@ impl TransactionStore for Flaky {
     }
     async fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError> {
         self.check("put_new_transactions")?;
-        self.mem.put_new_transactions(txs).await
+        let new = self.mem.put_new_transactions(txs).await?;
+        self.after("put_new_transactions")?;
+        Ok(new)
     }
     async fn set_category(&self, t: &str, c: &str) -> Result<(), PortError> {
         self.check("set_category")?;
@@ -181,6 +223,5 @@ pub fn meta(file_id: &str, user: &str) -> FileMeta {
         file_name: "statement.csv".to_owned(),
         s3_key: format!("{user}/{file_id}/statement.csv"),
         transaction_count: 0,
-        deletion: None,
     }
 }

@@ -10,10 +10,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tally_core::consumers;
 use tally_core::coordination::{Effect, Flavour, Input};
-use tally_core::event::{self, Event, EventData, VoteDecision, CURRENT_VERSION};
+use tally_core::event::{self, Event, EventData, CURRENT_VERSION};
 use tally_core::handlers::dispatch::dispatch;
 use tally_core::handlers::HandlerError;
-use tally_core::ids;
 use tally_core::ports::memory::run_ready;
 use tally_core::ports::{ContentStore, FileStore, Publisher};
 use tally_core::wire::sqs;
@@ -85,34 +84,18 @@ impl World {
             let pause = self.policy.voting.deadline_ms as u64 * 3 / 2;
             madsim::time::sleep(Duration::from_millis(self.draw(pause / 2, pause))).await;
         }
-        if self.faults_on() && self.mix.denying_voter == name {
-            if let EventData::DeletionRequested(r) = &event.data {
-                let deny = Event {
-                    event_id: ids::derive("vote", &[&r.request_id, voter.name()]),
-                    event_version: CURRENT_VERSION.to_owned(),
-                    timestamp: now,
-                    source: voter.source().to_owned(),
-                    user_id: event.user_id.clone(),
-                    correlation_id: event.correlation_id.clone(),
-                    causation_id: Some(event.event_id.clone()),
-                    data: EventData::DeletionVote(event::DeletionVote {
-                        file_id: r.file_id.clone(),
-                        request_id: r.request_id.clone(),
-                        voter: voter.name().to_owned(),
-                        decision: VoteDecision::Deny,
-                        reason: Some("simulated objection".into()),
-                    }),
-                    metadata: None,
-                };
-                return self.publish(&[deny]).await.map_err(Into::into);
-            }
-        }
-        consumers::voter::handle(
+        let how = if self.faults_on() && self.mix.denying_voter == name {
+            consumers::voter::Answer::Object("simulated objection")
+        } else {
+            consumers::voter::Answer::OwnWork
+        };
+        consumers::voter::answer(
             self,
             voter,
             event,
             self.clock(target).max(now),
             &self.settings,
+            how,
         )
         .await
         .map(|_| ())
@@ -190,9 +173,16 @@ impl World {
             path: format!("/files/{file_id}"),
             caller: Some(caller.into()),
         };
-        let entropy = self.entropy();
-        self.retry_client(|| consumers::api::handle(self, &req, self.clock("api"), entropy, &cfg))
-            .await;
+        // Each attempt is a new HTTP request, so a new invocation with its
+        // own entropy, as in Lambda: a retry after a lost response starts a
+        // second coordination (the API's module comment says why that is
+        // right), never a second event under the first one's id.
+        let mut first = Some(self.entropy());
+        self.retry_client(|| {
+            let entropy = first.take().unwrap_or_else(|| self.entropy());
+            consumers::api::handle(self, &req, self.clock("api"), entropy, &cfg)
+        })
+        .await;
     }
 
     /// Ordinary traffic: a transaction edit or an account update.

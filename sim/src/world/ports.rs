@@ -110,6 +110,7 @@ macro_rules! delegate {
 delegate!(IdempotencyStore {
     fn claim(&self, consumer: &str, event_id: &str, expires_at: Millis) -> Result<bool, PortError>;
     fn release(&self, consumer: &str, event_id: &str) -> Result<(), PortError>;
+    fn remember(&self, consumer: &str, key: &str, value: &str, expires_at: Millis) -> Result<Remembered, PortError>;
 });
 delegate!(FileStore {
     fn get_file(&self, file_id: &str) -> Result<Option<FileMeta>, PortError>;

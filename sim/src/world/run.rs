@@ -85,6 +85,9 @@ pub struct RunReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub requests: usize,
+    /// Files with at least one registered request (a client that retries
+    /// after a lost response asks twice for one file).
+    pub requested_files: usize,
     pub approved: usize,
     pub denied: usize,
     pub published: usize,
@@ -246,6 +249,11 @@ fn report(
     let obs = world.observations();
     let stats = Stats {
         requests: records.iter().filter(|r| r.request.is_some()).count(),
+        requested_files: records
+            .iter()
+            .filter_map(|r| r.request.as_ref().map(|q| q.file_id.as_str()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
         approved: records
             .iter()
             .filter(|r| r.status == tally_core::coordination::Status::Approved)

@@ -1,9 +1,12 @@
 //! Idempotency claims: pk `<consumer>#<eventId>`, a conditional put that
-//! only the first caller wins, kept until the TTL.
+//! only the first caller wins, kept until the TTL. Remembered values live
+//! in the same table under their own consumer names (`<voter>/vote`,
+//! `deletion_executor/plan`), with the value in `value`: a conditional put,
+//! and on losing it a consistent read of the value that won.
 
 use super::{classify, key, s, ttl_seconds, AwsPorts};
 use std::collections::HashMap;
-use tally_core::ports::{IdempotencyStore, PortError};
+use tally_core::ports::{IdempotencyStore, PortError, Remembered};
 use tally_core::time::Millis;
 use tally_deploy::layout::TTL_ATTRIBUTE;
 
@@ -41,5 +44,47 @@ impl IdempotencyStore for AwsPorts {
             .await
             .map(|_| ())
             .map_err(|e| classify(&format!("release of {consumer}#{event_id}"), e))
+    }
+
+    async fn remember(
+        &self,
+        consumer: &str,
+        key_value: &str,
+        value: &str,
+        expires_at: Millis,
+    ) -> Result<Remembered, PortError> {
+        let pk = claim_key(consumer, key_value);
+        let item = HashMap::from([
+            ("pk".to_owned(), s(pk.clone())),
+            ("consumer".to_owned(), s(consumer)),
+            ("eventId".to_owned(), s(key_value)),
+            ("value".to_owned(), s(value)),
+            (TTL_ATTRIBUTE.to_owned(), ttl_seconds(expires_at)),
+        ]);
+        if self
+            .put_new(TABLE, item, "pk", &format!("value {pk}"))
+            .await?
+        {
+            return Ok(Remembered {
+                value: value.to_owned(),
+                first: true,
+            });
+        }
+        let kept = self.get_item(TABLE, key("pk", &pk)).await?.ok_or_else(|| {
+            // Lost the put to an item that is gone now: only its TTL can
+            // have removed it, long after any retry of the same input.
+            PortError::Transient(format!(
+                "the value kept under {pk} vanished after its put was refused"
+            ))
+        })?;
+        match kept.get("value") {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(v)) => Ok(Remembered {
+                value: v.clone(),
+                first: false,
+            }),
+            other => Err(PortError::Permanent(format!(
+                "{pk} in {TABLE}: attribute value is {other:?}, expected a string (a claim under a remembered value's key?)"
+            ))),
+        }
     }
 }

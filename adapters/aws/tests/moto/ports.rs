@@ -123,6 +123,50 @@ async fn idempotency_claims_and_releases() {
     ports.release("executor", "evt-never").await.unwrap();
 }
 
+/// A remembered value is write-once: the first caller keeps its value, and
+/// every later caller, whatever it asks to keep, reads that one back (a
+/// consistent read after the refused put); the key is per consumer.
+#[tokio::test]
+async fn idempotency_remembers_the_first_value_only() {
+    let moto = Moto::fresh().await;
+    let ports = moto.ports();
+    let until = T0 + DAY;
+    let first = ports
+        .remember(
+            "category_manager/vote",
+            "vote-1",
+            r#"{"decision":"proceed"}"#,
+            until,
+        )
+        .await
+        .unwrap();
+    assert!(first.first);
+    assert_eq!(first.value, r#"{"decision":"proceed"}"#);
+    let later = ports
+        .remember(
+            "category_manager/vote",
+            "vote-1",
+            r#"{"decision":"error"}"#,
+            until,
+        )
+        .await
+        .unwrap();
+    assert!(!later.first);
+    assert_eq!(later.value, r#"{"decision":"proceed"}"#);
+    let other = ports
+        .remember("analytics_manager/vote", "vote-1", "x", until)
+        .await
+        .unwrap();
+    assert!(other.first);
+    // A claim under the same key holds no value: that is said, not hidden.
+    assert!(ports.claim("c", "k", until).await.unwrap());
+    let err = ports.remember("c", "k", "v", until).await.unwrap_err();
+    assert!(
+        matches!(&err, PortError::Permanent(m) if m.contains("expected a string")),
+        "{err:?}"
+    );
+}
+
 fn entry(id: &str, at: i64) -> AuditEntry {
     AuditEntry {
         event_id: id.into(),

@@ -169,7 +169,7 @@ async fn a_crash_between_write_and_publish_is_recovered_by_the_sweeper() {
 /// not zeros, and only then deletes the metadata.
 #[tokio::test]
 async fn a_failed_announcement_of_the_executor_is_retried_with_its_counts() {
-    use tally_core::ports::{AuditLog, TransactionStore};
+    use tally_core::ports::{AuditLog, IdempotencyStore, TransactionStore};
     let moto = Moto::fresh().await;
     let request = waiting_for_category_manager(&moto).await;
     let now = T0 + 3 * MINUTE;
@@ -190,17 +190,20 @@ async fn a_failed_announcement_of_the_executor_is_retried_with_its_counts() {
     );
     let ports = moto.ports();
     assert!(ports.transactions_of_file("f1").await.unwrap().is_empty());
-    let plan = ports
-        .get_file("f1")
-        .await
-        .unwrap()
-        .expect("the metadata outlives the failed announcement")
-        .deletion
-        .expect("and holds the plan");
-    assert_eq!(
-        (plan.transaction_ids.len(), plan.content_deleted),
-        (3, true)
+    assert!(
+        ports.get_file("f1").await.unwrap().is_some(),
+        "the metadata outlives the failed announcement"
     );
+    // The plan was kept before anything was deleted (asking to keep
+    // another value answers with the kept one).
+    let kept = ports
+        .remember(tally_core::consumers::executor::PLANS, &request, "{}", now)
+        .await
+        .unwrap();
+    assert!(!kept.first);
+    let plan: tally_core::domain::DeletionPlan = serde_json::from_str(&kept.value).unwrap();
+    assert_eq!(plan.transaction_ids.len(), 3);
+    assert!(plan.content_key.is_some());
 
     let approvals = moto.dead_lettered("executor").await;
     assert_eq!(approvals.len(), 1);

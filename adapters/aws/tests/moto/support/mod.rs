@@ -128,6 +128,9 @@ pub struct Moto {
     /// Function name -> its queue's URL.
     pub queues: BTreeMap<&'static str, String>,
     pub dead_letters: BTreeMap<&'static str, String>,
+    /// Every event the queues delivered, by its eventId: source, type and
+    /// detail without the timestamp, as first seen (one-id-one-content).
+    seen: std::sync::Mutex<BTreeMap<String, Value>>,
     _guard: tokio::sync::MutexGuard<'static, ()>,
 }
 
@@ -235,6 +238,7 @@ impl Moto {
                 .unwrap();
         }
         Moto {
+            seen: Default::default(),
             clients,
             env,
             queues,
@@ -312,6 +316,9 @@ impl Moto {
                     continue;
                 }
                 any = true;
+                for m in &messages {
+                    self.same_content_as_before(name, m.body().unwrap_or_default());
+                }
                 let records: Vec<Value> = messages
                     .iter()
                     .map(|m| {
@@ -351,6 +358,37 @@ impl Moto {
             }
         }
         panic!("the queues never drained in 200 rounds");
+    }
+
+    /// The simulator's one-id-one-content invariant over what the bus
+    /// delivered: every delivery of one eventId carries the same event
+    /// (its publish time aside), in every moto test that pumps.
+    fn same_content_as_before(&self, queue: &str, body: &str) {
+        let Ok(delivered) = serde_json::from_str::<Value>(body) else {
+            return;
+        };
+        let mut detail = delivered["detail"].clone();
+        let Some(id) = detail["eventId"].as_str().map(str::to_owned) else {
+            return;
+        };
+        if let Some(d) = detail.as_object_mut() {
+            d.remove("timestamp");
+        }
+        let content = json!({
+            "source": delivered["source"],
+            "detail-type": delivered["detail-type"],
+            "detail": detail,
+        });
+        let mut seen = self.seen.lock().unwrap();
+        match seen.get(&id) {
+            Some(first) => assert_eq!(
+                first, &content,
+                "one-id-one-content: {id} was delivered (to {queue}) with other content than before"
+            ),
+            None => {
+                seen.insert(id, content);
+            }
+        }
     }
 
     /// Up to 10 messages of a queue.
