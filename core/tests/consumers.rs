@@ -1369,6 +1369,37 @@ fn file_processor_retried_after_a_crash_past_its_writes_reports_the_same_duplica
     assert_eq!(processed_of(&ports.mem).duplicate_count, 0);
 }
 
+/// An upload processed after its file was deleted (a redriven or late
+/// delivery) finds neither metadata nor content: it reports the failure and
+/// creates nothing, so the deleted file is not resurrected. Found by the
+/// simulator's oracle (approved-file-deleted, seed 2).
+#[test]
+fn file_processor_does_not_resurrect_a_deleted_file() {
+    let mem = Memory::new();
+    let key = "user-1/file-1/statement.csv";
+    let r = run_ready(file_processor::handle(
+        &mem,
+        &uploaded("u1", "file-1", key),
+        T0,
+        &settings(),
+    ))
+    .unwrap();
+    assert!(
+        matches!(
+            r,
+            file_processor::Report::Processed {
+                status: ProcessingStatus::Failed,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(run_ready(mem.get_file("file-1")).unwrap().is_none());
+    // And metadata is only ever updated where it still exists.
+    assert!(!run_ready(mem.update_file(&meta("file-1", USER))).unwrap());
+    assert!(run_ready(mem.get_file("file-1")).unwrap().is_none());
+}
+
 #[test]
 fn file_processor_success_then_duplicates_on_reprocessing() {
     let mem = Memory::new();

@@ -39,6 +39,16 @@ pub struct FaultMix {
     pub denying_voter: Option<String>,
     /// Each function's clock is off by up to this much either way.
     pub clock_skew_ms: u64,
+    /// An adversary publishes votes from wrong sources, for voters a
+    /// request does not require and about other files, and repeats real
+    /// votes after the decision.
+    pub forger: bool,
+    /// Requests reach the aggregator up to this much later than anything
+    /// else, so votes come before their request.
+    pub request_delay_ms: u64,
+    /// Chance that a delivery goes to three concurrent invocations at once,
+    /// so that conditional writes race (BUGGIFY: the rare path made common).
+    pub burst_rate: f64,
 }
 
 impl FaultMix {
@@ -55,6 +65,9 @@ impl FaultMix {
             slow_voter: None,
             denying_voter: None,
             clock_skew_ms: 0,
+            forger: false,
+            request_delay_ms: 0,
+            burst_rate: 0.0,
         }
     }
 
@@ -85,7 +98,19 @@ impl FaultMix {
         let slow_voter = voter(&mut r, 0.2);
         let denying_voter = voter(&mut r, 0.2);
         let clock_skew_ms = if r.chance(0.3) { r.range(1, 30_000) } else { 0 };
+        // Drawn last, so that every earlier knob of a seed is what it was
+        // before these existed.
+        let forger = r.chance(0.3);
+        let request_delay_ms = if r.chance(0.3) {
+            r.range(1_000, 90_000)
+        } else {
+            0
+        };
+        let burst_rate = rate(&mut r, 0.2);
         FaultMix {
+            forger,
+            request_delay_ms,
+            burst_rate,
             duplicate_rate,
             publish_failure_rate,
             invoke_failure_rate,
@@ -104,7 +129,7 @@ impl FaultMix {
     pub fn describe(&self) -> String {
         let v = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".to_owned());
         format!(
-            "duplicate-rate={} publish-failure-rate={} invoke-failure-rate={} drop-rate={} max-delay-ms={} crash-rate={} store-error-rate={} stalled-voter={} slow-voter={} denying-voter={} clock-skew-ms={}",
+            "duplicate-rate={} publish-failure-rate={} invoke-failure-rate={} drop-rate={} max-delay-ms={} crash-rate={} store-error-rate={} stalled-voter={} slow-voter={} denying-voter={} clock-skew-ms={} forger={} request-delay-ms={} burst-rate={}",
             self.duplicate_rate,
             self.publish_failure_rate,
             self.invoke_failure_rate,
@@ -115,7 +140,10 @@ impl FaultMix {
             v(&self.stalled_voter),
             v(&self.slow_voter),
             v(&self.denying_voter),
-            self.clock_skew_ms
+            self.clock_skew_ms,
+            self.forger,
+            self.request_delay_ms,
+            self.burst_rate
         )
     }
 }
@@ -163,6 +191,17 @@ pub struct Pins {
     /// Each function's clock is off by up to this many milliseconds either way.
     #[arg(long)]
     pub clock_skew_ms: Option<u64>,
+    /// An adversary forges votes (wrong source, unrequired voter, other
+    /// file) and repeats real ones after the decision: true or false.
+    #[arg(long)]
+    pub forger: Option<bool>,
+    /// Requests reach the aggregator up to this many milliseconds late, so
+    /// that votes come first.
+    #[arg(long)]
+    pub request_delay_ms: Option<u64>,
+    /// Chance (0 to 1) that a delivery goes to three concurrent invocations at once.
+    #[arg(long)]
+    pub burst_rate: Option<f64>,
 }
 
 impl Pins {
@@ -189,6 +228,9 @@ impl Pins {
             slow_voter: voter(&self.slow_voter, mix.slow_voter),
             denying_voter: voter(&self.denying_voter, mix.denying_voter),
             clock_skew_ms: self.clock_skew_ms.unwrap_or(mix.clock_skew_ms),
+            forger: self.forger.unwrap_or(mix.forger),
+            request_delay_ms: self.request_delay_ms.unwrap_or(mix.request_delay_ms),
+            burst_rate: self.burst_rate.unwrap_or(mix.burst_rate),
         }
     }
 
@@ -223,6 +265,12 @@ impl Pins {
         num("slow-voter", self.slow_voter.clone());
         num("denying-voter", self.denying_voter.clone());
         num("clock-skew-ms", self.clock_skew_ms.map(|x| x.to_string()));
+        num("forger", self.forger.map(|x| x.to_string()));
+        num(
+            "request-delay-ms",
+            self.request_delay_ms.map(|x| x.to_string()),
+        );
+        num("burst-rate", self.burst_rate.map(|x| x.to_string()));
         f.join(" ")
     }
 }

@@ -30,6 +30,21 @@ pub enum Invariant {
     /// content each time (its publish time aside): a redelivered input
     /// re-emits the same event, which is what lets consumers dedupe by id.
     OneIdOneContent,
+    /// Safety: every event the coordination needs somewhere (a request at
+    /// the aggregator and its voters, a vote at the aggregator, an approval
+    /// at the executor) was routed there.
+    RoutedWhereNeeded,
+    /// Safety: every vote a record counts was published by its voter's
+    /// bound source, for a required voter, about the request's file.
+    OnlyRealVotesCount,
+    /// Safety (the oracle): each request was decided as the votes that
+    /// reached the aggregator, and when, say it must be.
+    DecidedAsTheVotesSay,
+    /// Liveness: every decision a record holds reached the bus.
+    DecisionPublished,
+    /// Liveness: an approved file ends deleted (metadata, transactions,
+    /// content) and announced; a file whose requests were all denied is kept.
+    ApprovedFileDeleted,
     /// Liveness: every request is decided within its deadline plus the
     /// retry horizon.
     DecidedInTime,
@@ -40,13 +55,18 @@ pub enum Invariant {
 }
 
 /// Every invariant, in report order.
-pub const ALL: [Invariant; 9] = [
+pub const ALL: [Invariant; 14] = [
     Invariant::NoDeletionWithoutApproval,
     Invariant::AtMostOneDecision,
     Invariant::NoVetoOverturned,
     Invariant::NoDecisionWithoutVotesOrDeadline,
     Invariant::FileDeletedAtMostOnce,
     Invariant::OneIdOneContent,
+    Invariant::RoutedWhereNeeded,
+    Invariant::OnlyRealVotesCount,
+    Invariant::DecidedAsTheVotesSay,
+    Invariant::DecisionPublished,
+    Invariant::ApprovedFileDeleted,
     Invariant::DecidedInTime,
     Invariant::NothingLost,
     Invariant::AuditedOnce,
@@ -61,6 +81,11 @@ impl Invariant {
             Invariant::NoDecisionWithoutVotesOrDeadline => "no-decision-without-votes-or-deadline",
             Invariant::FileDeletedAtMostOnce => "file-deleted-at-most-once",
             Invariant::OneIdOneContent => "one-id-one-content",
+            Invariant::RoutedWhereNeeded => "routed-where-needed",
+            Invariant::OnlyRealVotesCount => "only-real-votes-count",
+            Invariant::DecidedAsTheVotesSay => "decided-as-the-votes-say",
+            Invariant::DecisionPublished => "decision-published",
+            Invariant::ApprovedFileDeleted => "approved-file-deleted",
             Invariant::DecidedInTime => "decided-in-time",
             Invariant::NothingLost => "nothing-lost",
             Invariant::AuditedOnce => "audited-once",
@@ -69,9 +94,11 @@ impl Invariant {
 
     pub fn kind(self) -> &'static str {
         match self {
-            Invariant::DecidedInTime | Invariant::NothingLost | Invariant::AuditedOnce => {
-                "eventually"
-            }
+            Invariant::DecidedInTime
+            | Invariant::NothingLost
+            | Invariant::AuditedOnce
+            | Invariant::DecisionPublished
+            | Invariant::ApprovedFileDeleted => "eventually",
             _ => "always",
         }
     }
@@ -236,6 +263,8 @@ pub struct Evidence<'a> {
     /// Deadline plus retry horizon, for DecidedInTime.
     pub horizon_ms: Millis,
     pub inflight: u64,
+    /// The clocks and the files' end states, for the oracle.
+    pub view: &'a crate::oracle::WorldView,
 }
 
 pub fn check(e: &Evidence<'_>) -> Vec<Violation> {
@@ -249,6 +278,11 @@ pub fn check(e: &Evidence<'_>) -> Vec<Violation> {
         out.extend(check_record(r, e.policy));
     }
     out.extend(one_id_one_content(&e.obs.published));
+    out.extend(e.obs.step_violations.iter().cloned());
+    out.extend(crate::oracle::check(
+        e.records, e.obs, e.policy, e.view, e.settled,
+    ));
+    out.extend(crate::oracle::routed(&e.obs.published, e.obs, e.policy));
     // Decisions and deletions as published on the bus.
     let mut decisions: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
     let mut deleted_events: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();

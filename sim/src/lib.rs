@@ -8,6 +8,7 @@ pub(crate) mod envelope_scan;
 pub mod faults;
 pub mod invariants;
 pub mod observe;
+pub mod oracle;
 pub mod replay;
 pub mod rng;
 pub mod scenario;

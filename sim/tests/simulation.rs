@@ -20,15 +20,89 @@ fn report_failure(r: &tally_sim::world::RunReport) -> String {
     s
 }
 
-/// Every seed's swarm of faults keeps every safety and liveness invariant.
+/// Every seed's swarm of faults keeps every safety and liveness invariant,
+/// and the suite's seed budget reaches every behaviour the design must
+/// survive at least once (a behaviour never reached is one nothing was
+/// shown about).
 #[test]
-fn many_seeds_keep_every_invariant() {
+fn many_seeds_keep_every_invariant_and_reach_every_behaviour() {
+    let mut coverage = tally_sim::observe::Coverage::default();
     for seed in 1000..1040 {
         let r = run(&RunConfig::new(seed));
         assert!(r.ok(), "{}", report_failure(&r));
         assert_eq!(
             r.stats.requested_files, 12,
             "every file's deletion request reached the aggregator"
+        );
+        coverage.merge(&r.coverage);
+    }
+    let missing: Vec<&str> = coverage.missing().iter().map(|b| b.name()).collect();
+    assert!(missing.is_empty(), "never reached in 40 seeds: {missing:?}");
+}
+
+/// The default rules without one rule, as text.
+fn default_rules_without(rule: &str) -> String {
+    tally_core::rules::DEFAULT_RULES
+        .split("[[rule]]")
+        .enumerate()
+        .filter(|(i, block)| *i == 0 || !block.contains(&format!("name = \"{rule}\"")))
+        .map(|(i, block)| {
+            if i == 0 {
+                block.to_owned()
+            } else {
+                format!("[[rule]]{block}")
+            }
+        })
+        .collect()
+}
+
+/// A deployment that can never delete anything, or never count a vote, is
+/// not "every invariant held": each broken configuration fails within 50
+/// seeds, naming the path it breaks, and the default one does not.
+#[test]
+fn broken_deployments_fail_within_50_seeds() {
+    use tally_core::coordination::Policy;
+    use tally_core::rules::Rules;
+    let approvals_to_notification = tally_core::rules::DEFAULT_RULES
+        .replace("targets = [\"executor\"]", "targets = [\"notification\"]");
+    assert_ne!(approvals_to_notification, tally_core::rules::DEFAULT_RULES);
+    let broken: Vec<(&str, Rules, Policy)> = vec![
+        (
+            "no deletion-approvals rule",
+            Rules::parse("broken", &default_rules_without("deletion-approvals")).unwrap(),
+            Policy::default(),
+        ),
+        (
+            "no deletion-votes rule",
+            Rules::parse("broken", &default_rules_without("deletion-votes")).unwrap(),
+            Policy::default(),
+        ),
+        (
+            "approvals sent to notification",
+            Rules::parse("broken", &approvals_to_notification).unwrap(),
+            Policy::default(),
+        ),
+        (
+            "aggregator_source = file.service",
+            Rules::default_rules(),
+            Policy::parse("broken", "aggregator_source = \"file.service\"").unwrap(),
+        ),
+    ];
+    for (what, rules, policy) in broken {
+        let failed = (0..50).find_map(|seed| {
+            let mut c = RunConfig::new(seed);
+            c.rules = rules.clone();
+            c.policy = policy.clone();
+            let r = run(&c);
+            (!r.ok()).then_some(r)
+        });
+        let r = failed.unwrap_or_else(|| panic!("{what}: 50 seeds and every invariant held"));
+        assert!(
+            r.violations
+                .iter()
+                .any(|v| v.invariant == tally_sim::invariants::Invariant::RoutedWhereNeeded),
+            "{what}: {}",
+            report_failure(&r)
         );
     }
 }

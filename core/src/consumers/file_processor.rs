@@ -307,7 +307,9 @@ where
         .or_else(|| existing.as_ref().map(|m| m.account_id.clone()))
         .unwrap_or_default();
 
-    let parsed = match ports.get_content(&up.s3_key).await? {
+    let content = ports.get_content(&up.s3_key).await?;
+    let content_missing = content.is_none();
+    let parsed = match content {
         None => Err(format!("content missing at {}", up.s3_key)),
         Some(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Ok(parse_csv(text.strip_prefix('\u{feff}').unwrap_or(&text))),
@@ -338,12 +340,17 @@ where
         .collect();
     let count = txs.len() as u64;
 
+    let created = existing.is_none();
     let meta = match existing {
         Some(mut m) => {
             m.transaction_count = count;
-            m
+            Some(m)
         }
-        None => FileMeta {
+        // No metadata and no content: the file was deleted (or never
+        // landed). Creating its metadata now would resurrect a deleted
+        // file that nothing will ever delete again.
+        None if content_missing => None,
+        None => Some(FileMeta {
             file_id: up.file_id.clone(),
             user_id: user_id.to_owned(),
             account_id: account_id.clone(),
@@ -351,7 +358,7 @@ where
             file_name: up.file_name.clone(),
             s3_key: up.s3_key.clone(),
             transaction_count: count,
-        },
+        }),
     };
     // Dates are YYYY-MM-DD, so text order is date order.
     let date_range = match (
@@ -401,7 +408,19 @@ where
     } else {
         ports.put_new_transactions(&txs).await? as u64
     };
-    ports.put_file(&meta).await?;
+    match (&meta, created) {
+        // Metadata that was there when this run read it is updated only
+        // if it still is: the file may have been deleted meanwhile.
+        (Some(meta), false) => {
+            if !ports.update_file(meta).await? {
+                // Deleted while this run worked: what it wrote would
+                // outlive the file, so it goes too.
+                ports.delete_transactions_of_file(&up.file_id).await?;
+            }
+        }
+        (Some(meta), true) => ports.put_file(meta).await?,
+        (None, _) => {}
+    }
     let processed = derived(
         event,
         processed_id,

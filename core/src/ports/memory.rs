@@ -169,6 +169,17 @@ impl FileStore for Memory {
         Ok(())
     }
 
+    async fn update_file(&self, file: &FileMeta) -> Result<bool, PortError> {
+        let mut files = lock(&self.files);
+        match files.get_mut(&file.file_id) {
+            Some(kept) => {
+                *kept = file.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn delete_file(&self, file_id: &str) -> Result<bool, PortError> {
         Ok(lock(&self.files).remove(file_id).is_some())
     }

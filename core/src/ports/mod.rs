@@ -106,6 +106,10 @@ pub trait FileStore: Send + Sync {
         file_id: &str,
     ) -> impl Future<Output = Result<Option<FileMeta>, PortError>> + Send;
     fn put_file(&self, file: &FileMeta) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Writes `file` only if metadata with its id is there now: false when
+    /// it is gone (deleted since it was read), so that a late writer never
+    /// resurrects a deleted file.
+    fn update_file(&self, file: &FileMeta) -> impl Future<Output = Result<bool, PortError>> + Send;
     /// True if it existed.
     fn delete_file(&self, file_id: &str) -> impl Future<Output = Result<bool, PortError>> + Send;
 }

@@ -128,6 +128,10 @@ impl FileStore for Flaky {
         self.check("put_file")?;
         self.mem.put_file(f).await
     }
+    async fn update_file(&self, f: &FileMeta) -> Result<bool, PortError> {
+        self.check("put_file")?;
+        self.mem.update_file(f).await
+    }
     async fn delete_file(&self, id: &str) -> Result<bool, PortError> {
         self.check("delete_file")?;
         let existed = self.mem.delete_file(id).await?;

@@ -96,6 +96,8 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     }
     let mut totals = tally_sim::world::Stats::default();
     let (mut decisions, mut runs) = (0usize, 0u64);
+    let mut coverage = tally_sim::observe::Coverage::default();
+    use tally_sim::observe::Behaviour;
     let jobs = args.jobs.max(1);
     for chunk in seeds.chunks(jobs) {
         // Each run has its own thread and runtime; results come back in
@@ -130,6 +132,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             }
             runs += 1;
             decisions += report.decision_log.len();
+            coverage.merge(&report.coverage);
             let s = &report.stats;
             totals.requests += s.requests;
             totals.approved += s.approved;
@@ -190,12 +193,29 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     }
     progress.finish_and_clear();
     let checked = runs * tally_sim::invariants::ALL.len() as u64;
+    let reached: serde_json::Map<String, serde_json::Value> = Behaviour::ALL
+        .iter()
+        .map(|b| (b.name().to_owned(), coverage.get(*b).into()))
+        .collect();
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "ok": true})
+            serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "coverage": reached, "ok": true})
         );
         return ExitCode::SUCCESS;
+    }
+    println!("behaviours reached (sometimes-properties), over {runs} seeds:");
+    for b in Behaviour::ALL {
+        let n = coverage.get(b);
+        println!(
+            "  {:<36} {n}{}",
+            b.name(),
+            if n == 0 {
+                "   <- never reached: nothing was shown about it"
+            } else {
+                ""
+            }
+        );
     }
     println!(
         "faults injected: {} duplicated deliveries, {} transient failures, {} handler crashes, {} deliveries dead-lettered and redriven, over {} deliveries",

@@ -41,8 +41,40 @@ impl World {
             // must not pass unseen.
             panic!("the matcher rejected an event the encoder wrote: {e}");
         }
+        if !hits.is_empty() {
+            let mut obs = self.observations();
+            let routed = obs.routed.entry(event.event_id.clone()).or_default();
+            for &rule in &hits {
+                routed.extend(self.rules.rules[rule].targets.iter().cloned());
+            }
+        }
         for rule in hits {
             for target in self.rules.rules[rule].targets.clone() {
+                if self.faults_on() && self.fault(self.mix.burst_rate) {
+                    // Three invocations at the same moment: they race on
+                    // every conditional write the handler makes.
+                    let at = self.draw(0, self.mix.max_delay_ms.max(50));
+                    for _ in 0..2 {
+                        self.observations().duplicates += 1;
+                        self.schedule_at(
+                            json.clone(),
+                            event.event_id.clone(),
+                            event.event_type().to_owned(),
+                            rule,
+                            target.clone(),
+                            Some(at),
+                        );
+                    }
+                    self.schedule_at(
+                        json.clone(),
+                        event.event_id.clone(),
+                        event.event_type().to_owned(),
+                        rule,
+                        target,
+                        Some(at),
+                    );
+                    continue;
+                }
                 self.schedule(
                     json.clone(),
                     event.event_id.clone(),
@@ -72,12 +104,26 @@ impl World {
         rule: usize,
         target: String,
     ) {
+        self.schedule_at(json, event_id, event_type, rule, target, None)
+    }
+
+    /// As `schedule`, with the delivery's delay given (a burst's copies
+    /// share one) instead of drawn.
+    fn schedule_at(
+        &self,
+        json: Arc<str>,
+        event_id: String,
+        event_type: String,
+        rule: usize,
+        target: String,
+        delay: Option<u64>,
+    ) {
         self.inflight.fetch_add(1, Ordering::SeqCst);
         self.observations().scheduled += 1;
         let world = self.arc();
         madsim::task::spawn(async move {
             world
-                .deliver(json, event_id, event_type, rule, target)
+                .deliver(json, event_id, event_type, rule, target, delay)
                 .await;
             world.inflight.fetch_sub(1, Ordering::SeqCst);
         });
@@ -90,6 +136,7 @@ impl World {
         event_type: String,
         rule: usize,
         target: String,
+        delay: Option<u64>,
     ) {
         let max_delay = if self.faults_on() {
             self.mix.max_delay_ms
@@ -97,7 +144,19 @@ impl World {
             0
         };
         // A little jitter always, so that even a calm run interleaves.
-        madsim::time::sleep(Duration::from_millis(self.draw(0, max_delay.max(50)))).await;
+        let wait = delay.unwrap_or_else(|| self.draw(0, max_delay.max(50)));
+        madsim::time::sleep(Duration::from_millis(wait)).await;
+        if self.faults_on()
+            && self.mix.request_delay_ms > 0
+            && target == "aggregator"
+            && matches!(
+                event_type.as_str(),
+                "file.deletion.requested" | "file.delete_requested"
+            )
+        {
+            let late = self.draw(0, self.mix.request_delay_ms);
+            madsim::time::sleep(Duration::from_millis(late)).await;
+        }
         let dead = |reason: String| DeadLetter {
             at: self.now(),
             rule: self.rules.rules[rule].name.clone(),
@@ -117,18 +176,38 @@ impl World {
         let first = self.now();
         let mut attempt = 0u32;
         loop {
+            let started = self.now();
             let result = if self.fault(self.mix.invoke_failure_rate) {
                 Err(HandlerError::Transient(
                     "simulated throttling of the invocation".into(),
                 ))
             } else {
-                self.invoke(&target, &json).await
+                let r = self.invoke(&target, &json).await;
+                if target == "aggregator" && r.is_err() {
+                    self.observations()
+                        .aggregated
+                        .push(crate::observe::Aggregated {
+                            start: started,
+                            end: self.now(),
+                            event_id: event_id.clone(),
+                            ok: false,
+                        });
+                }
+                r
             };
             match result {
                 Ok(()) => {
                     let now = self.now();
                     let mut obs = self.observations();
                     obs.consumed += 1;
+                    if target == "aggregator" {
+                        obs.aggregated.push(crate::observe::Aggregated {
+                            start: started,
+                            end: now,
+                            event_id: event_id.clone(),
+                            ok: true,
+                        });
+                    }
                     if let Some(list) = obs.deliveries.as_mut() {
                         let source = crate::envelope_scan::top(&json)
                             .map_or_else(String::new, |t| t.source.to_owned());

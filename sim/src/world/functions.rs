@@ -45,6 +45,7 @@ impl World {
             }
             _ => {
                 let d = dispatch(self, target, &event, now, &self.policy, &self.settings).await?;
+                self.observe_dispatch(target, &event, &d.report);
                 for e in d.effects {
                     if let Effect::Refused { event_id, reason } = e {
                         let request_id = Input::from_event(&event)
@@ -149,6 +150,7 @@ impl World {
             madsim::time::sleep(Duration::from_millis(1_000)).await;
         }
         super::lock(&self.uploaded).insert(file_id.to_owned());
+        super::lock(&self.content_keys).insert(file_id.to_owned(), key.clone());
         let sequencer = format!("{:016x}", self.draw(0, u64::MAX));
         let notice = consumers::file_processor::ObjectCreated {
             bucket: "tally-files".into(),
@@ -261,6 +263,157 @@ impl World {
     }
 
     /// Files uploaded by the workload whose metadata is gone.
+    /// The adversary of the swarm: while faults are on, every few seconds
+    /// it forges votes for each request it has not yet seen (a deny from a
+    /// source no voter is bound to, a deny for a voter the request does not
+    /// require, a deny about another file from the voter's own source), and
+    /// repeats a real vote of each decided request. None of them may
+    /// change an outcome; the oracle holds the run to that.
+    pub(crate) async fn forge(&self) {
+        use crate::observe::Behaviour;
+        let mut forged = BTreeSet::new();
+        let mut repeated = BTreeSet::new();
+        while self.faults_on() {
+            madsim::time::sleep(Duration::from_millis(self.draw(2_000, 20_000))).await;
+            let published: Vec<Event> = self
+                .observations()
+                .published
+                .iter()
+                .map(|(_, e)| e.clone())
+                .collect();
+            let decided: BTreeSet<String> = self
+                .mem
+                .records()
+                .into_iter()
+                .filter(|r| r.is_decided())
+                .map(|r| r.request_id)
+                .collect();
+            for e in &published {
+                match &e.data {
+                    EventData::DeletionRequested(r) if forged.insert(r.request_id.clone()) => {
+                        let unrequired = crate::faults::VOTERS
+                            .iter()
+                            .find(|v| !self.policy.requires(v, r))
+                            .copied();
+                        let bound = |v: &str| {
+                            self.policy
+                                .voter_sources
+                                .get(v)
+                                .cloned()
+                                .unwrap_or_default()
+                        };
+                        let mut forgeries = vec![
+                            (
+                                "category_manager",
+                                "forged.service".to_owned(),
+                                r.file_id.clone(),
+                            ),
+                            (
+                                "category_manager",
+                                bound("category_manager"),
+                                format!("{}-other", r.file_id),
+                            ),
+                        ];
+                        if let Some(v) = unrequired {
+                            forgeries.push((v, bound(v), r.file_id.clone()));
+                        }
+                        for (n, (voter, source, file_id)) in forgeries.into_iter().enumerate() {
+                            let vote = Event {
+                                event_id: tally_core::ids::derive(
+                                    "forged",
+                                    &[&r.request_id, &n.to_string()],
+                                ),
+                                event_version: CURRENT_VERSION.to_owned(),
+                                timestamp: self.now(),
+                                source,
+                                user_id: e.user_id.clone(),
+                                correlation_id: e.correlation_id.clone(),
+                                causation_id: Some(e.event_id.clone()),
+                                data: EventData::DeletionVote(event::DeletionVote {
+                                    file_id,
+                                    request_id: r.request_id.clone(),
+                                    voter: voter.to_owned(),
+                                    decision: tally_core::event::VoteDecision::Deny,
+                                    reason: Some("forged".into()),
+                                }),
+                                metadata: None,
+                            };
+                            self.put_event(&vote);
+                            self.observations()
+                                .coverage
+                                .add(Behaviour::ForgedVotePublished, 1);
+                        }
+                    }
+                    EventData::DeletionVote(v)
+                        if decided.contains(&v.request_id)
+                            && e.source != "forged.service"
+                            && repeated.insert(v.request_id.clone()) =>
+                    {
+                        self.put_event(e);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// After each handled delivery: the record-level invariants on the
+    /// record an aggregator call wrote (every step, not every minute), and
+    /// the behaviours the coverage table counts.
+    fn observe_dispatch(&self, target: &str, event: &Event, report: &serde_json::Value) {
+        use crate::observe::Behaviour;
+        match target {
+            "aggregator" => {
+                let races = report["races"].as_u64().unwrap_or(0);
+                let found = Input::from_event(event)
+                    .and_then(|i| self.mem.record(i.request_id()))
+                    .map(|r| crate::invariants::check_record(&r, &self.policy))
+                    .unwrap_or_default();
+                let mut obs = self.observations();
+                obs.coverage.add(Behaviour::LostRaceRestepped, races);
+                obs.step_violations.extend(found);
+            }
+            "executor" => {
+                let again = report["report"] == "already_executed" || report["resumed"] == true;
+                if again {
+                    self.observations()
+                        .coverage
+                        .add(Behaviour::DuplicateApprovalAtExecutor, 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What the oracle needs of the world: its clocks and the end state of
+    /// every file the run uploaded.
+    pub(crate) fn view(&self) -> crate::oracle::WorldView {
+        let uploaded = super::lock(&self.uploaded).clone();
+        let txs = self.mem.all_transactions();
+        let files = uploaded
+            .into_iter()
+            .map(|f| {
+                let meta = run_ready(self.mem.get_file(&f)).ok().flatten();
+                let key = super::lock(&self.content_keys)
+                    .get(&f)
+                    .cloned()
+                    .unwrap_or_default();
+                let state = crate::oracle::FileState {
+                    metadata: meta.is_some(),
+                    transactions: txs.iter().filter(|t| t.file_id == f).count(),
+                    content: run_ready(self.mem.get_content(&key)).is_ok_and(|c| c.is_some()),
+                };
+                (f, state)
+            })
+            .collect();
+        crate::oracle::WorldView {
+            aggregator_skew: self.skew.get("aggregator").copied().unwrap_or(0),
+            sweeper_skew: self.skew.get("sweeper").copied().unwrap_or(0),
+            files,
+            rules: None,
+        }
+    }
+
     pub(crate) fn deleted_files(&self) -> BTreeSet<String> {
         let uploaded = super::lock(&self.uploaded).clone();
         uploaded

@@ -54,6 +54,9 @@ pub struct World {
     pub(crate) automatic_voters: AtomicBool,
     /// Files the workload uploaded.
     uploaded: Mutex<std::collections::BTreeSet<String>>,
+    /// Where each uploaded file's content lives (its metadata, which says
+    /// so, is deleted with it).
+    content_keys: Mutex<BTreeMap<String, String>>,
     /// Each function's clock offset (clock skew faults).
     skew: BTreeMap<String, i64>,
 }
@@ -107,6 +110,7 @@ impl World {
             epoch,
             replaying: AtomicBool::new(false),
             uploaded: Mutex::new(Default::default()),
+            content_keys: Mutex::new(Default::default()),
             automatic_voters: AtomicBool::new(true),
             skew,
         })

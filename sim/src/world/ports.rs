@@ -52,6 +52,9 @@ impl RecordStore for World {
         }
         self.mem.save(record, expected).await?;
         if self.crash() {
+            self.observations()
+                .coverage
+                .add(crate::observe::Behaviour::CrashAfterWrite, 1);
             return Err(PortError::Transient(
                 "simulated crash after the write".into(),
             ));
@@ -70,6 +73,9 @@ impl Publisher for World {
         let all = || (0..events.len()).collect::<Vec<_>>();
         madsim::time::sleep(Duration::from_micros(self.draw(200, 5_000))).await;
         if self.crash() {
+            self.observations()
+                .coverage
+                .add(crate::observe::Behaviour::CrashBeforePublish, 1);
             return Err(PublishError {
                 failed: all(),
                 error: PortError::Transient("simulated crash before the publish".into()),
@@ -115,6 +121,7 @@ delegate!(IdempotencyStore {
 delegate!(FileStore {
     fn get_file(&self, file_id: &str) -> Result<Option<FileMeta>, PortError>;
     fn put_file(&self, file: &FileMeta) -> Result<(), PortError>;
+    fn update_file(&self, file: &FileMeta) -> Result<bool, PortError>;
     fn delete_file(&self, file_id: &str) -> Result<bool, PortError>;
 });
 delegate!(TransactionStore {

@@ -85,6 +85,7 @@ async fn drive(
     let audit = world.mem.audit_entries();
     let deleted = world.deleted_files();
     let obs = world.observations();
+    let view = world.view();
     let violations = invariants::check(&Evidence {
         records: &records,
         obs: &obs,
@@ -94,6 +95,7 @@ async fn drive(
         settled: true,
         horizon_ms: SCRIPTED_HORIZON_MS,
         inflight: world.inflight(),
+        view: &view,
     });
     FaultyReplay {
         decisions: decided.iter().filter_map(|r| decision_of(r)).collect(),

@@ -77,6 +77,8 @@ pub struct RunReport {
     pub decisions: Vec<crate::trace::DecisionOut>,
     /// The audit log as trace lines, in time order (with `export_trace`).
     pub trace: Vec<String>,
+    /// How often each behaviour the design must survive happened.
+    pub coverage: crate::observe::Coverage,
     /// A digest of every event published, in order, with its virtual time:
     /// two runs with the same fingerprint did the same thing.
     pub fingerprint: String,
@@ -176,6 +178,10 @@ async fn drive(cfg: RunConfig) -> RunReport {
         });
     }
 
+    let forger = mix.forger.then(|| {
+        let w = world.clone();
+        madsim::task::spawn(async move { w.forge().await })
+    });
     // Safety phase: faults on, check the always-properties as we go.
     let mut violations = Vec::new();
     let safety_end = EPOCH + cfg.safety_ms;
@@ -193,6 +199,9 @@ async fn drive(cfg: RunConfig) -> RunReport {
         violations = check(&world, &cfg, true);
     }
     sweeper.abort();
+    if let Some(f) = forger {
+        f.abort();
+    }
     report(&world, &cfg, mix, violations)
 }
 
@@ -218,6 +227,7 @@ fn check(world: &Arc<World>, cfg: &RunConfig, settled: bool) -> Vec<Violation> {
     let audit = world.mem.audit_entries();
     let deleted_files = world.deleted_files();
     let obs = world.observations();
+    let view = world.view();
     invariants::check(&Evidence {
         records: &records,
         obs: &obs,
@@ -227,6 +237,7 @@ fn check(world: &Arc<World>, cfg: &RunConfig, settled: bool) -> Vec<Violation> {
         settled,
         horizon_ms: horizon_ms(cfg),
         inflight: world.inflight(),
+        view: &view,
     })
 }
 
@@ -290,7 +301,9 @@ fn report(
         .iter()
         .filter_map(|r| crate::replay::decision_of(r))
         .collect();
+    let coverage = crate::observe::coverage(&records, &obs);
     RunReport {
+        coverage,
         deliveries,
         decisions,
         seed: cfg.seed,

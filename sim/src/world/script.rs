@@ -206,6 +206,7 @@ fn report(world: &World, s: &Scenario, policy: &Policy) -> ScenarioReport {
         }
     }
     let audit = world.mem.audit_entries();
+    let view = world.view();
     let mut violations = invariants::check(&Evidence {
         records: &records,
         obs: &obs,
@@ -215,6 +216,7 @@ fn report(world: &World, s: &Scenario, policy: &Policy) -> ScenarioReport {
         settled: true,
         horizon_ms: SCRIPTED_HORIZON_MS,
         inflight: world.inflight(),
+        view: &view,
     });
     // Violations the scenario exists to show are expected; each must occur.
     for name in &s.expect_violations {

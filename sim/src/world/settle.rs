@@ -33,7 +33,22 @@ impl World {
         madsim::task::spawn(async move {
             loop {
                 sleep_ms(SWEEP_EVERY_MS).await;
+                let stuck: Vec<String> = w
+                    .mem
+                    .records()
+                    .into_iter()
+                    .filter(|r| r.is_decided() && !r.outbox.is_empty())
+                    .map(|r| r.request_id)
+                    .collect();
                 let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, limit).await;
+                let finished = stuck
+                    .iter()
+                    .filter(|id| w.mem.record(id).is_some_and(|r| r.outbox.is_empty()))
+                    .count();
+                w.observations().coverage.add(
+                    crate::observe::Behaviour::OutboxFinishedBySweeper,
+                    finished as u64,
+                );
             }
         })
     }

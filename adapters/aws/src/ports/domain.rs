@@ -29,6 +29,29 @@ impl FileStore for AwsPorts {
         self.put("Files", to_item("file", file)?, &what).await
     }
 
+    async fn update_file(&self, file: &FileMeta) -> Result<bool, PortError> {
+        let table = self.table("Files")?;
+        let put = self
+            .clients
+            .dynamo
+            .put_item()
+            .table_name(table)
+            .set_item(Some(to_item("file", file)?))
+            .condition_expression("attribute_exists(fileId)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) => match classify(
+                &format!("PutItem of file {} (if it exists)", file.file_id),
+                e,
+            ) {
+                PortError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn delete_file(&self, file_id: &str) -> Result<bool, PortError> {
         let table = self.table("Files")?;
         let out = self

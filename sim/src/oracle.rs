@@ -1,0 +1,466 @@
+//! What must have happened, computed from what the simulator itself put in
+//! and when, never from the records under test: the notes' semantics as an
+//! oracle. A run that is consistent but wrong (a timeout although every
+//! vote was in time, a forged vote that counted, an approval that never
+//! reached the executor) fails here.
+//!
+//! The oracle knows, for every request, the votes that must count (from
+//! the voter's bound source, for a voter the request requires, about the
+//! request's file, and a deny with its reason) and when each reached the aggregator: the start of the
+//! first aggregator invocation that handled it and succeeded, read on the
+//! aggregator's clock. A vote counts no later than that (an earlier
+//! invocation may have written it and then died). A vote is in time when
+//! it (and its request, for a vote that came first) reached the aggregator
+//! before the deadline by the aggregator's and the sweeper's clocks both:
+//! either may decide the timeout. Everything closer than that is left
+//! undecided by the oracle, never guessed.
+
+use crate::invariants::{Invariant, Violation};
+use crate::observe::{Aggregated, Observations};
+use std::collections::{BTreeMap, BTreeSet};
+use tally_core::coordination::{Flavour, Input, Outcome, Policy, Record, Request, Status};
+use tally_core::event::{DecisionCause, Event, EventData, VoteDecision};
+use tally_core::handlers::dispatch::voter_of;
+use tally_core::rules::{Rules, TARGETS};
+use tally_core::time::Millis;
+use tally_core::wire::{DeliveredEvent, Delivery};
+
+/// What became of one uploaded file, at the end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileState {
+    pub metadata: bool,
+    pub transactions: usize,
+    pub content: bool,
+}
+
+/// The world's facts the oracle needs besides the observations.
+#[derive(Debug, Clone, Default)]
+pub struct WorldView {
+    /// The aggregator's and the sweeper's clock offsets.
+    pub aggregator_skew: i64,
+    pub sweeper_skew: i64,
+    /// Every file the run uploaded, by id.
+    pub files: BTreeMap<String, FileState>,
+    pub rules: Option<Rules>,
+}
+
+fn v(invariant: Invariant, detail: String) -> Violation {
+    Violation { invariant, detail }
+}
+
+/// The targets of the coordination each event must reach, by the
+/// coordination's own needs: a request reaches the aggregator and every
+/// voter it requires (consumers, in the completion flavour), a vote or a
+/// report from its voter's bound source reaches the aggregator, an
+/// approval reaches the executor.
+fn required_targets(e: &Event, policy: &Policy) -> Vec<&'static str> {
+    match &e.data {
+        EventData::DeletionRequested(r) => {
+            let mut t = vec!["aggregator"];
+            for voter in policy.voting.required_for_request(r) {
+                if let Some(target) = TARGETS
+                    .iter()
+                    .find(|t| voter_of(t).is_some_and(|v| v.name() == voter))
+                {
+                    t.push(target);
+                }
+            }
+            t
+        }
+        EventData::DeleteRequested(_) => vec!["aggregator", "analytics", "categorization"],
+        EventData::DeletionVote(d) if bound(policy, &d.voter, &e.source) => vec!["aggregator"],
+        EventData::ConsumerCompletion(c) if bound(policy, &c.consumer, &e.source) => {
+            vec!["aggregator"]
+        }
+        EventData::DeletionApproved(_) => vec!["executor"],
+        _ => Vec::new(),
+    }
+}
+
+fn bound(policy: &Policy, voter: &str, source: &str) -> bool {
+    policy.voter_sources.get(voter).is_some_and(|s| s == source)
+}
+
+/// Every event the coordination needs somewhere reached it: a rules file
+/// that drops a path fails here, naming the rule of the default rules that
+/// would have carried it.
+pub fn routed(
+    published: &[(Millis, Event)],
+    obs: &Observations,
+    policy: &Policy,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let defaults = Rules::default_rules();
+    for (_, e) in published {
+        if !seen.insert(e.event_id.as_str()) {
+            continue;
+        }
+        let reached = obs.routed.get(&e.event_id);
+        for target in required_targets(e, policy) {
+            if reached.is_some_and(|r| r.contains(target)) {
+                continue;
+            }
+            out.push(v(
+                Invariant::RoutedWhereNeeded,
+                format!(
+                    "{} {} from {} never reached {target}: no rule routes it there{}",
+                    e.event_type(),
+                    e.event_id,
+                    e.source,
+                    default_rule_for(&defaults, e, target)
+                        .map(|r| format!(" (in the default rules, {r} does)"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn default_rule_for(defaults: &Rules, e: &Event, target: &str) -> Option<String> {
+    let json = DeliveredEvent::wrap(e, "oracle", &Delivery::default()).to_json();
+    let mut scratch = Default::default();
+    let mut hits = Vec::new();
+    defaults
+        .route(json.as_bytes(), &mut scratch, &mut hits)
+        .ok()?;
+    hits.into_iter()
+        .map(|i| &defaults.rules[i])
+        .find(|r| r.targets.iter().any(|t| t == target))
+        .map(|r| r.name.clone())
+}
+
+/// One vote as the oracle sees it.
+#[derive(Debug, Clone)]
+struct Seen {
+    voter: String,
+    decision: VoteDecision,
+    /// When it surely reached the aggregator (the start of its first
+    /// successful invocation), on the aggregator's clock.
+    reached: Option<Millis>,
+    /// An invocation of the aggregator has begun to handle it.
+    tried: bool,
+}
+
+struct Expected<'a> {
+    request: Request,
+    reached: Option<Millis>,
+    deadline: Millis,
+    required: Vec<String>,
+    /// The first vote of each required voter that must count.
+    votes: BTreeMap<String, Seen>,
+    record: Option<&'a Record>,
+}
+
+/// The request's outcome and cause as the notes' semantics decide them
+/// from the votes that must count, or `None` when the run came too close
+/// to call (a vote at the deadline, votes racing a veto).
+fn expect(x: &Expected<'_>, policy: &Policy, margin: i64) -> Option<(Status, Vec<DecisionCause>)> {
+    let flavour = match x.request.flavour {
+        Flavour::Voting => &policy.voting,
+        Flavour::Completion => &policy.completion,
+    };
+    let in_time = |s: &Seen| {
+        s.reached
+            .is_some_and(|at| at.max(x.reached.unwrap_or(at)) + margin < x.deadline)
+    };
+    let never = |s: &Seen| !s.tried;
+    let negative = |d: VoteDecision| match d {
+        VoteDecision::Deny => true,
+        VoteDecision::Error => flavour.error_outcome == Outcome::Deny,
+        VoteDecision::Proceed => false,
+    };
+    let causes_of = |vs: &[&Seen]| {
+        let mut c: Vec<DecisionCause> = vs
+            .iter()
+            .map(|s| match s.decision {
+                VoteDecision::Deny => DecisionCause::Vetoed,
+                _ => DecisionCause::VoterError,
+            })
+            .collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    let timeout = |o: Outcome| match o {
+        Outcome::Deny => Status::Denied,
+        Outcome::Proceed => Status::Approved,
+    };
+    let negatives: Vec<&Seen> = x
+        .votes
+        .values()
+        .filter(|s| negative(s.decision) && in_time(s))
+        .collect();
+    if !negatives.is_empty() {
+        // A counted deny vetoes at once, whatever else is still to come;
+        // which negative vote came first decides the cause.
+        return Some((Status::Denied, causes_of(&negatives)));
+    }
+    let all_in = x
+        .required
+        .iter()
+        .all(|r| x.votes.get(r).is_some_and(in_time));
+    if all_in {
+        return Some((Status::Approved, vec![DecisionCause::AllProceeded]));
+    }
+    // Somebody never voted at all (not even late), and nobody vetoed in
+    // time: only the deadline can decide.
+    let silent = x.required.iter().any(|r| x.votes.get(r).is_none_or(never));
+    let any_negative_at_all = x.votes.values().any(|s| negative(s.decision));
+    if silent && !any_negative_at_all {
+        return Some((
+            timeout(flavour.timeout_outcome),
+            vec![DecisionCause::Timeout],
+        ));
+    }
+    None
+}
+
+/// The oracle over a run: each request decided as its inputs say, counted
+/// votes explained by real votes, every decision published, and an
+/// approved file deleted (a denied one kept) once the run has settled.
+pub fn check(
+    records: &[Record],
+    obs: &Observations,
+    policy: &Policy,
+    view: &WorldView,
+    settled: bool,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let margin = view.aggregator_skew.max(view.sweeper_skew) - view.aggregator_skew;
+    let reached = first_reached(&obs.aggregated, view.aggregator_skew);
+    let tried: BTreeSet<&str> = obs.aggregated.iter().map(|a| a.event_id.as_str()).collect();
+    let by_id: BTreeMap<&str, &Record> =
+        records.iter().map(|r| (r.request_id.as_str(), r)).collect();
+
+    // Requests, as published (the first publication of each request id).
+    let mut requests: BTreeMap<String, Expected<'_>> = BTreeMap::new();
+    for (_, e) in &obs.published {
+        let Some(Input::Request(r)) = Input::from_event(e) else {
+            continue;
+        };
+        if requests.contains_key(&r.request_id) {
+            continue;
+        }
+        let flavour = match r.flavour {
+            Flavour::Voting => &policy.voting,
+            Flavour::Completion => &policy.completion,
+        };
+        let at = reached.get(e.event_id.as_str()).copied();
+        let base = match at {
+            Some(a) if r.requested_at > 0 => r.requested_at.min(a),
+            Some(a) => a,
+            None => r.requested_at,
+        };
+        requests.insert(
+            r.request_id.clone(),
+            Expected {
+                required: flavour.required_for(r.transaction_count, r.account_type.as_deref()),
+                deadline: base.saturating_add(flavour.deadline_ms),
+                reached: at,
+                record: by_id.get(r.request_id.as_str()).copied(),
+                votes: BTreeMap::new(),
+                request: r,
+            },
+        );
+    }
+    // Votes that must count: the first of each required voter, from its
+    // bound source, about the request's file.
+    for (_, e) in &obs.published {
+        let Some(Input::Vote(vote)) = Input::from_event(e) else {
+            continue;
+        };
+        let Some(x) = requests.get_mut(&vote.request_id) else {
+            continue;
+        };
+        let reasonless_deny = vote.decision == VoteDecision::Deny
+            && vote.reason.as_deref().is_none_or(|r| r.trim().is_empty());
+        if vote.flavour != x.request.flavour
+            || !x.required.contains(&vote.voter)
+            || !bound(policy, &vote.voter, &vote.source)
+            || vote.file_id != x.request.file_id
+            || reasonless_deny
+        {
+            continue;
+        }
+        let seen = Seen {
+            voter: vote.voter.clone(),
+            decision: vote.decision,
+            reached: reached.get(vote.event_id.as_str()).copied(),
+            tried: tried.contains(vote.event_id.as_str()),
+        };
+        let first = x.votes.entry(vote.voter.clone()).or_insert(seen.clone());
+        // Two votes of one voter (a scripted second vote): the one that
+        // reached the aggregator first is the one that counts.
+        if let (Some(a), Some(b)) = (seen.reached, first.reached) {
+            if a < b {
+                *first = seen;
+            }
+        } else if first.reached.is_none() && seen.reached.is_some() {
+            *first = seen;
+        }
+    }
+    let published_ids: BTreeSet<&str> = obs
+        .published
+        .iter()
+        .map(|(_, e)| e.event_id.as_str())
+        .collect();
+    let published_votes: BTreeMap<&str, (&Event, Input)> = obs
+        .published
+        .iter()
+        .filter_map(|(_, e)| Input::from_event(e).map(|i| (e.event_id.as_str(), (e, i))))
+        .collect();
+
+    for (id, x) in &requests {
+        let Some(rec) = x.record else { continue };
+        let Some(d) = &rec.decision else { continue };
+        // Counted votes are real ones: published, by the voter, from its
+        // bound source, for this request's file, with the decision counted.
+        for (voter, counted) in &rec.votes {
+            let real = published_votes
+                .get(counted.event_id.as_str())
+                .is_some_and(|(e, i)| {
+                    matches!(i, Input::Vote(v) if v.voter == *voter
+                    && v.request_id == *id
+                    && v.file_id == x.request.file_id
+                    && v.decision == counted.decision
+                    && bound(policy, voter, &e.source)
+                    && x.required.contains(voter))
+                });
+            if !real {
+                out.push(v(
+                    Invariant::OnlyRealVotesCount,
+                    format!(
+                        "{id} counted {voter}'s {} vote {}, which no bound source published for this request's file (or the voter is not required)",
+                        counted.decision, counted.event_id
+                    ),
+                ));
+            }
+        }
+        if let Some((status, causes)) = expect(x, policy, margin) {
+            if rec.status != status || !causes.contains(&d.cause) {
+                let votes: Vec<String> = x
+                    .votes
+                    .values()
+                    .map(|s| {
+                        format!(
+                            "{}:{}@{}",
+                            s.voter,
+                            s.decision,
+                            s.reached
+                                .map_or_else(|| "never".to_owned(), |t| t.to_string())
+                        )
+                    })
+                    .collect();
+                out.push(v(
+                    Invariant::DecidedAsTheVotesSay,
+                    format!(
+                        "{id} was {} ({}) but its votes say {} ({}): required {:?}, deadline {}, request reached the aggregator at {}, votes that count [{}]",
+                        rec.status.as_str(),
+                        d.cause,
+                        status.as_str(),
+                        causes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" or "),
+                        x.required,
+                        x.deadline,
+                        x.reached.map_or_else(|| "never".to_owned(), |t| t.to_string()),
+                        votes.join(", ")
+                    ),
+                ));
+            }
+        }
+        if settled && !published_ids.contains(d.event_id.as_str()) {
+            out.push(v(
+                Invariant::DecisionPublished,
+                format!(
+                    "{id} was {} in its record, but its decision {} never reached the bus",
+                    rec.status.as_str(),
+                    d.event_id
+                ),
+            ));
+        }
+    }
+    if settled {
+        out.extend(files_as_decided(records, obs, view));
+    }
+    out
+}
+
+/// When each event first reached the aggregator (the start of its first
+/// successful invocation), on the aggregator's clock.
+fn first_reached(aggregated: &[Aggregated], skew: i64) -> BTreeMap<&str, Millis> {
+    let mut m: BTreeMap<&str, Millis> = BTreeMap::new();
+    for a in aggregated.iter().filter(|a| a.ok) {
+        let at = a.start + skew;
+        m.entry(a.event_id.as_str())
+            .and_modify(|t| *t = (*t).min(at))
+            .or_insert(at);
+    }
+    m
+}
+
+/// An approved request ends with its file, transactions and content gone
+/// and one `file.deleted` announced; a file no approved request names is
+/// kept.
+fn files_as_decided(records: &[Record], obs: &Observations, view: &WorldView) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut approved: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut denied: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in records {
+        let Some(q) = &r.request else { continue };
+        match r.status {
+            Status::Approved => approved
+                .entry(q.file_id.as_str())
+                .or_default()
+                .push(&r.request_id),
+            Status::Denied => denied
+                .entry(q.file_id.as_str())
+                .or_default()
+                .push(&r.request_id),
+            _ => {}
+        }
+    }
+    let announced: BTreeSet<&str> = obs
+        .published
+        .iter()
+        .filter_map(|(_, e)| match &e.data {
+            EventData::FileDeleted(f) => Some(f.request_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    for (file, state) in &view.files {
+        if let Some(reqs) = approved.get(file.as_str()) {
+            if state.metadata || state.transactions > 0 || state.content {
+                out.push(v(
+                    Invariant::ApprovedFileDeleted,
+                    format!(
+                        "{file} was approved for deletion ({}) but is still there: metadata {}, {} transactions, content {}",
+                        reqs.join(", "),
+                        state.metadata,
+                        state.transactions,
+                        state.content
+                    ),
+                ));
+            }
+            for req in reqs {
+                if !announced.contains(req) {
+                    out.push(v(
+                        Invariant::ApprovedFileDeleted,
+                        format!("{req} approved the deletion of {file}, but no file.deleted announced it"),
+                    ));
+                }
+            }
+        } else if let Some(reqs) = denied.get(file.as_str()) {
+            if !state.metadata {
+                out.push(v(
+                    Invariant::ApprovedFileDeleted,
+                    format!(
+                        "{file} is gone, but its only requests ({}) were denied",
+                        reqs.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
