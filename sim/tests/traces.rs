@@ -20,7 +20,7 @@ fn decisions_of(text: &str) -> Vec<DecisionOut> {
 #[test]
 fn the_sample_trace_replays_to_its_recorded_decisions() {
     let t = read(SAMPLE, BadLines::Fatal).unwrap();
-    let recorded = recorded_decisions(&t);
+    let recorded = recorded_decisions(&t, &Policy::default());
     assert!(
         recorded.len() >= 300,
         "a few hundred deletion requests: {}",
@@ -81,7 +81,7 @@ fn votes_without_requests_decide_nothing_and_the_differences_are_reported() {
             .all(|rec| rec.request.is_none() && !rec.held.is_empty()),
         "the votes are held, waiting"
     );
-    let recorded = recorded_decisions(&t);
+    let recorded = recorded_decisions(&t, &Policy::default());
     let diffs = differences(&recorded, &r.decisions, true);
     assert_eq!(diffs.len(), recorded.len());
     assert!(diffs[0].right.is_none());
@@ -101,7 +101,11 @@ fn a_trace_missing_some_votes_times_out_those_requests() {
         .collect();
     let t = read(&fewer.join("\n"), BadLines::Fatal).unwrap();
     let r = replay(&t, &Policy::default());
-    let diffs = differences(&recorded_decisions(&t), &r.decisions, true);
+    let diffs = differences(
+        &recorded_decisions(&t, &Policy::default()),
+        &r.decisions,
+        true,
+    );
     assert!(!diffs.is_empty() && diffs.len() <= 5, "{diffs:#?}");
     for d in &diffs {
         let replayed = d.right.as_ref().expect("still decided");
@@ -129,7 +133,7 @@ fn a_recorded_decision_that_differs_is_reported_first_with_both_sides() {
     let text = SAMPLE.replacen(approval, &forged, 1);
     let t = read(&text, BadLines::Fatal).unwrap();
     let diffs = differences(
-        &recorded_decisions(&t),
+        &recorded_decisions(&t, &Policy::default()),
         &replay(&t, &Policy::default()).decisions,
         true,
     );
