@@ -7,6 +7,7 @@
 pub mod compare;
 pub(crate) mod envelope_scan;
 pub mod faults;
+pub mod housef3;
 pub mod invariants;
 pub mod observe;
 pub mod replay;

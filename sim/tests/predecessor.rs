@@ -9,11 +9,11 @@
 //! skipped and every recorded decision compared; `tally replay` fails,
 //! with one line saying why, whenever that is not so.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::process::{Command, Output};
 use tally_core::coordination::Policy;
-use tally_core::time::{to_rfc3339_millis, to_rfc3339_seconds};
 use tally_sim::compare::{compare, Kind};
+use tally_sim::housef3::{isoformat, Deletion};
 use tally_sim::replay::replay;
 use tally_sim::trace::{read, recognise, BadLines};
 
@@ -28,156 +28,23 @@ fn policy() -> Policy {
     Policy::parse(POLICY, &std::fs::read_to_string(POLICY).unwrap()).unwrap()
 }
 
-/// An event as `BaseEvent.to_eventbridge_format` sends it, delivered.
-fn delivered(n: &str, event_type: &str, source: &str, at: i64, user: &str, data: Value) -> String {
-    json!({
-        "version": "0", "id": format!("eb-{n}"), "detail-type": event_type, "source": source,
-        "account": "123456789012", "time": to_rfc3339_seconds(at), "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "eventId": format!("evt-{n}"), "eventVersion": "1.0", "timestamp": at,
-            "userId": user, "correlationId": null, "causationId": null,
-            "data": data, "metadata": {}
-        }
-    })
-    .to_string()
-}
-
-/// `datetime.now().isoformat()` on Lambda: UTC, microseconds, no offset.
-fn iso(at: i64) -> String {
-    format!("{}000", to_rfc3339_millis(at).trim_end_matches('Z'))
-}
-
-struct Req {
-    i: usize,
-    deny: bool,
-}
-
-impl Req {
-    fn id(&self) -> String {
-        format!("req-{}", self.i)
-    }
-    fn file(&self) -> String {
-        format!("file-{}", self.i)
-    }
-    fn user(&self) -> String {
-        format!("user-{}", self.i % 3)
-    }
-    fn at(&self) -> i64 {
-        T0 + self.i as i64 * 60_000
-    }
-    fn request_data(&self) -> Value {
-        json!({"fileId": self.file(), "requestId": self.id(), "fileName": "t.csv",
-               "transactionCount": 150, "accountId": null})
-    }
-    fn request(&self) -> String {
-        let n = format!("{}-request", self.i);
-        delivered(
-            &n,
-            "file.deletion.requested",
-            "file.service",
-            self.at(),
-            &self.user(),
-            self.request_data(),
-        )
-    }
-    fn vote(&self, voter: &str, source: &str, after: i64, deny: bool) -> String {
-        let (decision, reason) = if deny {
-            ("deny", json!("Active categorization rules affected"))
-        } else {
-            ("proceed", Value::Null)
-        };
-        delivered(
-            &format!("{}-{voter}", self.i),
-            "file.deletion.vote",
-            source,
-            self.at() + after,
-            &self.user(),
-            json!({"fileId": self.file(), "requestId": self.id(), "voter": voter,
-                   "decision": decision, "reason": reason}),
-        )
-    }
-    fn votes(&self) -> [String; 2] {
-        [
-            self.vote(
-                "analytics_manager",
-                "analytics.manager.service",
-                2_000,
-                false,
-            ),
-            self.vote(
-                "category_manager",
-                "category.manager.service",
-                3_000,
-                self.deny,
-            ),
-        ]
-    }
-    fn all_votes(&self) -> Value {
-        let category = if self.deny {
-            json!({"decision": "deny", "reason": "Active categorization rules affected", "timestamp": iso(self.at() + 3_100)})
-        } else {
-            json!({"decision": "proceed", "reason": "", "timestamp": iso(self.at() + 3_100)})
-        };
-        json!({
-            "analytics_manager": {"decision": "proceed", "reason": "", "timestamp": iso(self.at() + 2_100)},
-            "category_manager": category,
-        })
-    }
-    /// What `_publish_approval` or `_publish_denial` publishes.
-    fn decision(&self) -> String {
-        let mut data = json!({"entityId": self.file(), "requestId": self.id(),
-            "workflowType": "file.deletion", "allVotes": self.all_votes(),
-            "context": self.request_data(), "fileId": self.file()});
-        let event_type = if self.deny {
-            data["deniedBy"] = json!("category_manager");
-            data["reason"] = json!("Active categorization rules affected");
-            "file.deletion.denied"
-        } else {
-            data["approvedBy"] = json!(["analytics_manager", "category_manager"]);
-            "file.deletion.approved"
-        };
-        let n = format!("{}-decision", self.i);
-        delivered(
-            &n,
-            event_type,
-            "vote.aggregator",
-            self.at() + 3_200,
-            &self.user(),
-            data,
-        )
-    }
-    /// The same requests' ordinary traffic, as `FileUploadedEvent` sends it.
-    fn upload(&self) -> String {
-        delivered(
-            &format!("{}-upload", self.i),
-            "file.uploaded",
-            "transaction.service",
-            self.at() - 30_000,
-            &self.user(),
-            json!({"fileId": self.file(), "fileName": "t.csv", "fileSize": 2048,
-                   "s3Key": format!("{}/t.csv", self.user()), "accountId": null, "fileFormat": null}),
-        )
-    }
-}
-
-fn requests() -> Vec<Req> {
+fn requests() -> Vec<Deletion> {
     (0..8)
-        .map(|i| Req {
-            i,
-            deny: i % 3 == 1,
+        .map(|n| Deletion {
+            n,
+            deny: n % 3 == 1,
+            at: T0 + n as i64 * 60_000,
         })
         .collect()
 }
 
-/// Every request's lines, the decision first for some (captures are not
-/// in time order).
+/// Every request's lines, reversed for some (captures are not in time
+/// order).
 fn trace_lines() -> Vec<String> {
     let mut out = Vec::new();
     for r in requests() {
-        let [a, c] = r.votes();
-        let mut lines = vec![r.upload(), r.request(), a, c, r.decision()];
-        if r.i % 2 == 0 {
+        let mut lines: Vec<String> = r.events().iter().map(|e| e.delivered()).collect();
+        if r.n % 2 == 0 {
             lines.reverse();
         }
         out.extend(lines);
@@ -185,16 +52,13 @@ fn trace_lines() -> Vec<String> {
     out
 }
 
+/// `tally replay` on `trace` (written to a file of its own) with `args`.
 fn tally(trace: &str, args: &[&str]) -> Output {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!("tally-predecessor-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let n = std::sync::atomic::AtomicUsize::new(0);
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let path = dir.join(format!(
-        "t{}-{}.jsonl",
-        SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        n.load(std::sync::atomic::Ordering::SeqCst)
-    ));
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = dir.join(format!("t{n}.jsonl"));
     std::fs::write(&path, trace).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("replay")
@@ -240,8 +104,8 @@ fn the_notes_systems_trace_replays_with_every_decision_compared() {
 
 #[test]
 fn one_flipped_recorded_decision_fails_and_names_the_request() {
-    let flipped = requests()[0]
-        .decision()
+    let original = requests()[0].decision().delivered();
+    let flipped = original
         .replace("file.deletion.approved", "file.deletion.denied")
         .replace(
             "\"approvedBy\":[\"analytics_manager\",\"category_manager\"]",
@@ -249,13 +113,7 @@ fn one_flipped_recorded_decision_fails_and_names_the_request() {
         );
     let lines: Vec<String> = trace_lines()
         .into_iter()
-        .map(|l| {
-            if l == requests()[0].decision() {
-                flipped.clone()
-            } else {
-                l
-            }
-        })
+        .map(|l| if l == original { flipped.clone() } else { l })
         .collect();
     assert!(lines.contains(&flipped));
     let out = tally(&lines.join("\n"), &["--policy", POLICY]);
@@ -358,8 +216,9 @@ fn numeric_vote_timestamps_lists_and_causes_are_read_too() {
     let r = &requests()[0];
     let line = r
         .decision()
-        .replace(&iso(r.at() + 2_100), "PLACEHOLDER")
-        .replace("\"PLACEHOLDER\"", &(r.at() + 2_100).to_string())
+        .delivered()
+        .replace(&isoformat(r.at + 2_100), "PLACEHOLDER")
+        .replace("\"PLACEHOLDER\"", &(r.at + 2_100).to_string())
         .replace(
             "\"workflowType\"",
             "\"cause\":\"all_proceeded\",\"workflowType\"",
@@ -367,8 +226,8 @@ fn numeric_vote_timestamps_lists_and_causes_are_read_too() {
     let t = read(&line, BadLines::Fatal).unwrap();
     let d = t.events[0].recorded.as_deref().unwrap();
     assert_eq!(d.cause.map(|c| c.as_str()), Some("all_proceeded"));
-    assert_eq!(d.votes[0].at, Some(r.at() + 2_100));
-    assert_eq!(d.votes[1].at, Some(r.at() + 3_100));
+    assert_eq!(d.votes[0].at, Some(r.at + 2_100));
+    assert_eq!(d.votes[1].at, Some(r.at + 3_100));
     let bad = line.replace("all_proceeded", "because");
     let e = read(&bad, BadLines::Fatal).unwrap_err();
     assert!(e.reason.contains("detail.data.cause: expected one of all_proceeded, vetoed, timeout, voter_error, found string \"because\""), "{e}");
@@ -387,19 +246,20 @@ fn each_difference_says_why() {
         (d.kind, d.reason, text)
     };
     let r = &requests()[0];
-    let [analytics, category] = r.votes();
+    let [analytics, category] = r.votes().map(|v| v.delivered());
+    let (request, decision) = (r.request().delivered(), r.decision().delivered());
     // A vote from the wrong source: refused, so the request times out.
     let forged = analytics.replace("analytics.manager.service", "analytics.service");
-    let (kind, reason, _) = why(&[r.request(), forged, category.clone(), r.decision()]);
+    let (kind, reason, _) = why(&[request.clone(), forged, category.clone(), decision.clone()]);
     assert_eq!(kind, Kind::DeadlineCrossed);
     assert!(reason.contains("analytics_manager (proceed refused: voter analytics_manager votes from analytics.manager.service, not from analytics.service)"), "{reason}");
     // Received after the deadline: here the deadline decides first.
-    let late = format!("{{\"receivedAt\":{},{}", r.at() + 301_000, &analytics[1..]);
-    let (kind, reason, _) = why(&[r.request(), late, category.clone(), r.decision()]);
+    let late = format!("{{\"receivedAt\":{},{}", r.at + 301_000, &analytics[1..]);
+    let (kind, reason, _) = why(&[request.clone(), late, category.clone(), decision.clone()]);
     assert_eq!(kind, Kind::DeadlineCrossed);
     assert!(reason.contains("after this build had decided"), "{reason}");
     // A recorded decision with nothing that explains it.
-    let (kind, reason, text) = why(&[r.decision()]);
+    let (kind, reason, text) = why(std::slice::from_ref(&decision));
     assert_eq!(kind, Kind::NoInputs);
     assert!(
         reason.contains("no request and no vote for req-0"),
@@ -407,6 +267,6 @@ fn each_difference_says_why() {
     );
     assert!(text.contains("replayed (no decision)"), "{text}");
     // Votes but no request.
-    let (kind, _, _) = why(&[analytics, category, r.decision()]);
+    let (kind, _, _) = why(&[analytics, category, decision]);
     assert_eq!(kind, Kind::NoRequest);
 }
