@@ -203,6 +203,13 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
             eprintln!("(with --faults, differences can come from the injected delays and losses; the exit status follows the invariants)");
         }
         match &verdict {
+            Ok(()) if !cmp.differing.is_empty() => eprintln!(
+                "passed: every invariant held ({} recorded decisions differ under the injected faults)",
+                cmp.differing.len()
+            ),
+            Ok(()) if cmp.compared == 0 => {
+                eprintln!("passed: no recorded decision to compare, as --no-recorded said")
+            }
             Ok(()) => eprintln!("passed: every recorded decision is decided the same way"),
             Err(why) => eprintln!("FAILED: {why}"),
         }
