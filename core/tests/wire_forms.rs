@@ -286,3 +286,68 @@ fn decoding_garbage_never_panics() {
         let _ = PutEventsEntry::from_json(i).map(|e| e.decode());
     }
 }
+
+/// The envelope the notes' system (mazerunner70/housef3) sends: userId in
+/// the envelope only, `accountId`, `correlationId`, `causationId` and a
+/// proceed vote's `reason` null, fields of its own beside ours. The
+/// Lambdas read it as the trace reader does; the coordination takes the
+/// envelope's userId.
+#[test]
+fn the_notes_systems_envelope_decodes_in_an_sqs_body() {
+    let envelope = |event_type: &str, source: &str, data: Value| {
+        json!({"version": "0", "id": "eb-1", "detail-type": event_type, "source": source,
+            "account": "123456789012", "time": "2025-01-15T10:30:00Z", "region": "us-east-1",
+            "resources": [],
+            "detail": {"eventId": "evt-1", "eventVersion": "1.0", "timestamp": 1736937000000i64,
+                "userId": "user-456", "correlationId": null, "causationId": null,
+                "data": data, "metadata": {}}})
+    };
+    let request = envelope(
+        "file.deletion.requested",
+        "file.service",
+        json!({"fileId": "abc-123", "requestId": "req-xyz", "fileName": "t.csv",
+               "transactionCount": 150, "accountId": null, "entityId": "abc-123"}),
+    );
+    let (_, ev) = sqs::decode_body(&request.to_string()).unwrap();
+    let Some(tally_core::coordination::Input::Request(r)) =
+        tally_core::coordination::Input::from_event(&ev)
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (
+            r.user_id.as_str(),
+            r.account_id.as_str(),
+            r.transaction_count
+        ),
+        ("user-456", "", 150)
+    );
+    assert_eq!(ev.correlation_id, None);
+    let vote = envelope(
+        "file.deletion.vote",
+        "category.manager.service",
+        json!({"fileId": "abc-123", "requestId": "req-xyz", "voter": "category_manager",
+               "decision": "proceed", "reason": null}),
+    );
+    let (_, ev) = sqs::decode_body(&vote.to_string()).unwrap();
+    let EventData::DeletionVote(v) = &ev.data else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (v.decision, v.reason.as_deref()),
+        (VoteDecision::Proceed, None)
+    );
+    assert_eq!(ev.source, "category.manager.service");
+    // Strict where the coordination needs it: a request without its id.
+    let no_id = envelope(
+        "file.deletion.requested",
+        "file.service",
+        json!({"fileId": "abc-123", "accountId": null}),
+    );
+    assert_eq!(
+        sqs::decode_body(&no_id.to_string())
+            .unwrap_err()
+            .to_string(),
+        "detail.data.requestId: required field is missing"
+    );
+}

@@ -57,8 +57,8 @@ pub fn check(data: &[u8]) {
         whole
             .events
             .windows(2)
-            .all(|w| (w[0].at, w[0].line) <= (w[1].at, w[1].line)),
-        "a trace is in time order"
+            .all(|w| (w[0].arrival(), w[0].line) <= (w[1].arrival(), w[1].line)),
+        "a trace is in arrival order"
     );
     match trace::read(&text, BadLines::Fatal) {
         Ok(t) => {

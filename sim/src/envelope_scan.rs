@@ -12,6 +12,9 @@ pub struct Top<'a> {
     #[cfg_attr(not(madsim), allow(dead_code))]
     pub source: &'a str,
     pub has_detail: bool,
+    /// The raw JSON text of the top-level `receivedAt` (when the consumer
+    /// received the event), if the line has one.
+    pub received: Option<&'a str>,
 }
 
 fn ws(b: &[u8], mut i: usize) -> usize {
@@ -131,6 +134,7 @@ pub fn top(text: &str) -> Option<Top<'_>> {
     }
     i += 1;
     let (mut detail_type, mut time, mut has_detail, mut source) = (None, None, false, "");
+    let mut received = None;
     loop {
         i = ws(b, i);
         if b.get(i) == Some(&b'}') {
@@ -163,6 +167,7 @@ pub fn top(text: &str) -> Option<Top<'_>> {
                 }
             }
             "detail" => has_detail = true,
+            "receivedAt" => received = Some(&text[i..vend]),
             "source" if b[i] == b'"' && !string_end(b, i)?.1 => source = &text[i + 1..vend - 1],
             _ => {}
         }
@@ -181,6 +186,7 @@ pub fn top(text: &str) -> Option<Top<'_>> {
         time: time?,
         source,
         has_detail,
+        received,
     })
 }
 
@@ -190,11 +196,14 @@ mod tests {
 
     #[test]
     fn reads_the_top_level_and_skips_the_rest() {
-        let t = top(r#" {"version":"0","detail":{"a":[1,{"time":"x"},"}"],"b":"\""},"detail-type":"file.deleted","time":"2025-01-15T10:30:00Z"} "#).unwrap();
+        let t = top(r#" {"version":"0","detail":{"a":[1,{"time":"x"},"}"],"b":"\"","receivedAt":1},"detail-type":"file.deleted","time":"2025-01-15T10:30:00Z"} "#).unwrap();
         assert_eq!(
-            (t.detail_type, t.time, t.has_detail),
-            ("file.deleted", "2025-01-15T10:30:00Z", true)
+            (t.detail_type, t.time, t.has_detail, t.received),
+            ("file.deleted", "2025-01-15T10:30:00Z", true, None)
         );
+        let t = top(r#"{"receivedAt":1736937000123,"detail-type":"a","time":"t","detail":{}}"#)
+            .unwrap();
+        assert_eq!(t.received, Some("1736937000123"));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! only in builds with `--cfg madsim` (`./scripts/tally`, `./scripts/test`);
 //! the seeded generator, the fault mixes and the invariants are plain code.
 
+pub mod compare;
 pub(crate) mod envelope_scan;
 pub mod faults;
+pub mod housef3;
 pub mod invariants;
 pub mod observe;
 pub mod oracle;

@@ -74,9 +74,9 @@ pub fn replay(trace: &Trace, policy: &Policy) -> Replayed {
         let Some(input) = t.event.as_deref().and_then(Input::from_event) else {
             continue;
         };
-        r.fire_until(t.at);
+        r.fire_until(t.arrival());
         r.out.inputs += 1;
-        r.apply(&input, t.at);
+        r.apply(&input, t.arrival());
     }
     r.fire_until(Millis::MAX);
     let mut out = r.out;

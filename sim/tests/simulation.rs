@@ -223,7 +223,9 @@ fn a_rules_file_that_misses_audit_is_caught() {
 fn the_sample_trace_under_faults_keeps_every_invariant() {
     let text = include_str!("../../scenarios/traces/production-sample.jsonl");
     let t = tally_sim::trace::read(text, tally_sim::trace::BadLines::Fatal).unwrap();
-    let recorded = tally_sim::trace::recorded_decisions(&t).len();
+    let recorded =
+        tally_sim::trace::recorded_decisions(&t, &tally_core::coordination::Policy::default())
+            .len();
     for seed in [1, 2] {
         let mix = tally_sim::faults::FaultMix::draw(seed);
         let r = tally_sim::world::replay_with_faults(

@@ -20,7 +20,7 @@ fn decisions_of(text: &str) -> Vec<DecisionOut> {
 #[test]
 fn the_sample_trace_replays_to_its_recorded_decisions() {
     let t = read(SAMPLE, BadLines::Fatal).unwrap();
-    let recorded = recorded_decisions(&t);
+    let recorded = recorded_decisions(&t, &Policy::default());
     assert!(
         recorded.len() >= 300,
         "a few hundred deletion requests: {}",
@@ -81,7 +81,7 @@ fn votes_without_requests_decide_nothing_and_the_differences_are_reported() {
             .all(|rec| rec.request.is_none() && !rec.held.is_empty()),
         "the votes are held, waiting"
     );
-    let recorded = recorded_decisions(&t);
+    let recorded = recorded_decisions(&t, &Policy::default());
     let diffs = differences(&recorded, &r.decisions, true);
     assert_eq!(diffs.len(), recorded.len());
     assert!(diffs[0].right.is_none());
@@ -101,7 +101,11 @@ fn a_trace_missing_some_votes_times_out_those_requests() {
         .collect();
     let t = read(&fewer.join("\n"), BadLines::Fatal).unwrap();
     let r = replay(&t, &Policy::default());
-    let diffs = differences(&recorded_decisions(&t), &r.decisions, true);
+    let diffs = differences(
+        &recorded_decisions(&t, &Policy::default()),
+        &r.decisions,
+        true,
+    );
     assert!(!diffs.is_empty() && diffs.len() <= 5, "{diffs:#?}");
     for d in &diffs {
         let replayed = d.right.as_ref().expect("still decided");
@@ -129,7 +133,7 @@ fn a_recorded_decision_that_differs_is_reported_first_with_both_sides() {
     let text = SAMPLE.replacen(approval, &forged, 1);
     let t = read(&text, BadLines::Fatal).unwrap();
     let diffs = differences(
-        &recorded_decisions(&t),
+        &recorded_decisions(&t, &Policy::default()),
         &replay(&t, &Policy::default()).decisions,
         true,
     );
@@ -223,4 +227,54 @@ fn capture_pulls_events_out_of_json_logs_unchanged() {
     for e in events {
         assert_eq!(serde_json::from_str::<serde_json::Value>(&e).unwrap(), ev);
     }
+}
+
+/// A line's `receivedAt` (milliseconds or RFC 3339) orders the replay:
+/// two deciding votes received in the other order than their event times
+/// decide the other way; a bad one is a bad line naming the field.
+#[test]
+fn received_at_orders_the_inputs_and_a_bad_one_is_named() {
+    let r = tally_sim::housef3::Deletion {
+        n: 0,
+        deny: true,
+        at: 1_736_937_000_000,
+    };
+    let policy = Policy::parse(
+        "p",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/housef3.policy.toml"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    // analytics_manager errs at +2s, category_manager denies at +3s.
+    let err = r
+        .vote("analytics_manager", 2_000, false)
+        .delivered()
+        .replace("\"decision\":\"proceed\"", "\"decision\":\"error\"");
+    let deny = r.vote("category_manager", 3_000, true).delivered();
+    let stamp = |line: &str, at: i64| format!("{{\"receivedAt\":{at},{}", &line[1..]);
+    let cause = |lines: &[String]| {
+        let t = read(&lines.join("\n"), BadLines::Fatal).unwrap();
+        replay(&t, &policy).decisions[0].cause.clone()
+    };
+    let request = r.request().delivered();
+    assert_eq!(
+        cause(&[request.clone(), err.clone(), deny.clone()]),
+        "voter_error"
+    );
+    let late_err = stamp(&err, r.at + 5_000);
+    let early_deny = stamp(&deny, r.at + 4_000);
+    assert_eq!(
+        cause(&[request.clone(), late_err.clone(), early_deny]),
+        "vetoed"
+    );
+    let rfc = deny.replacen('{', "{\"receivedAt\":\"2025-01-15T10:30:04Z\",", 1);
+    assert_eq!(cause(&[request, late_err, rfc]), "vetoed");
+    let bad = deny.replacen('{', "{\"receivedAt\":true,", 1);
+    assert_eq!(
+        trace::read_line(7, &bad).unwrap_err().to_string(),
+        "line 7: receivedAt: expected milliseconds since the epoch or an ISO-8601 time, found boolean true"
+    );
 }

@@ -198,18 +198,35 @@ pub struct CategoryRuleCreated {
     pub auto_apply: bool,
 }
 
+/// A field the coordination does not need, read as its default when it is
+/// absent or null: the system these notes describe sends `accountId: null`
+/// and keeps userId in the envelope only.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletionRequested {
     pub file_id: String,
+    /// Empty when only the envelope carries it (the coordination then takes
+    /// the envelope's).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub user_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub account_id: String,
     /// `business` makes compliance_manager a required voter by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub file_name: String,
+    /// 0 when absent, as the notes' aggregator reads it: only the large-file
+    /// voter depends on it.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub transaction_count: u64,
     pub request_id: String,
 }

@@ -4,11 +4,13 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tally_sim::compare::{compare, Comparison};
 use tally_sim::trace::{self, BadLines, DecisionOut};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OnBadLine {
-    /// Report each bad line (with its number) and go on.
+    /// Report each bad line (with its number), replay without it, and pass
+    /// if nothing else fails.
     Skip,
     /// Stop at the first bad line.
     Fatal,
@@ -26,15 +28,25 @@ pub struct ReplayArgs {
     /// and check the simulator's invariants.
     #[arg(long)]
     pub faults: bool,
+    /// The coordination policy; its voter_sources and aggregator_source
+    /// also say which votes count and which decision events are the
+    /// recorded decisions.
     #[arg(long)]
     pub policy: Option<PathBuf>,
     #[arg(long)]
     pub rules: Option<PathBuf>,
-    /// One JSON object per terminal decision instead of the decision log.
+    /// One JSON object per terminal decision instead of the decision log,
+    /// and the summary and differences as one JSON object on stderr.
     #[arg(long)]
     pub json: bool,
-    #[arg(long, value_enum, default_value_t = OnBadLine::Skip)]
-    pub bad_lines: OnBadLine,
+    /// What a line that cannot be read gets. Without the flag every bad
+    /// line is reported and the replay fails; `skip` replays without them.
+    #[arg(long, value_enum)]
+    pub bad_lines: Option<OnBadLine>,
+    /// The trace is expected to hold no recorded decision (inputs only):
+    /// replay them without failing for want of anything to compare.
+    #[arg(long)]
+    pub no_recorded: bool,
     #[command(flatten)]
     pub pins: tally_sim::faults::Pins,
 }
@@ -64,6 +76,33 @@ fn read(path: &PathBuf) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
+/// What a replay read, compared and found; the summary says all of it.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    lines_read: usize,
+    lines_skipped: usize,
+    requests_replayed: usize,
+    recorded_compared: usize,
+    agreeing: usize,
+    differing: usize,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} lines read, {} skipped, {} requests replayed, {} recorded decisions compared: {} agree, {} differ",
+            self.lines_read,
+            self.lines_skipped,
+            self.requests_replayed,
+            self.recorded_compared,
+            self.agreeing,
+            self.differing
+        )
+    }
+}
+
 pub fn replay(args: ReplayArgs) -> ExitCode {
     let text = match read(&args.trace) {
         Ok(t) => t,
@@ -73,8 +112,8 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         }
     };
     let bad = match args.bad_lines {
-        OnBadLine::Skip => BadLines::Skip,
-        OnBadLine::Fatal => BadLines::Fatal,
+        Some(OnBadLine::Fatal) => BadLines::Fatal,
+        Some(OnBadLine::Skip) | None => BadLines::Skip,
     };
     let trace = match trace::read(&text, bad) {
         Ok(t) => t,
@@ -83,8 +122,10 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    for b in &trace.bad {
-        eprintln!("skipped {}: {b}", args.trace.display());
+    if !args.json {
+        for b in &trace.bad {
+            eprintln!("skipped {}: {b}", args.trace.display());
+        }
     }
     let (rules, policy) =
         match super::load_rules_and_policy(args.rules.as_ref(), args.policy.as_ref()) {
@@ -94,75 +135,164 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-    let recorded = trace::recorded_decisions(&trace);
-    let (decisions, log, violations) = if args.faults {
-        match faulty(&trace, &args, rules, policy) {
+    let recognised = trace::recognise(&trace, &policy);
+    let replayed = if args.faults {
+        match faulty(&trace, &args, rules, policy.clone()) {
             Ok(x) => x,
             Err(code) => return code,
         }
     } else {
         let _ = rules;
         let r = tally_sim::replay::replay(&trace, &policy);
-        (r.decisions, r.log, Vec::new())
+        Replayed {
+            decisions: r.decisions,
+            log: r.log,
+            violations: Vec::new(),
+            records: r.records,
+            inputs: r.inputs,
+        }
     };
     if args.json {
-        for d in &decisions {
+        for d in &replayed.decisions {
             println!("{}", d.to_json());
         }
     } else {
-        for line in &log {
+        for line in &replayed.log {
             println!("{line}");
         }
     }
-    let diffs = trace::differences(&recorded, &decisions, true);
-    eprintln!(
-        "{} events read ({} bad lines skipped), {} decisions replayed, {} recorded in the trace",
-        trace.events.len(),
-        trace.bad.len(),
-        decisions.len(),
-        recorded.len()
-    );
-    for v in &violations {
-        eprintln!("violated: {v}");
-    }
-    if let Some(first) = diffs.first() {
-        eprintln!(
-            "{} of {} recorded decisions differ; the first:",
-            diffs.len(),
-            recorded.len()
-        );
-        eprintln!("  request  {}", first.request_id);
-        eprintln!("  recorded {}", side(&first.left));
-        eprintln!("  replayed {}", side(&first.right));
-    } else if !recorded.is_empty() {
-        eprintln!("every recorded decision is decided the same way");
-    }
-    // Under injected faults a decision near its deadline may rightly turn
-    // into a timeout: there the verdict is the invariants; without faults
-    // any difference is one.
-    let failed = !violations.is_empty() || (!args.faults && !diffs.is_empty());
-    if args.faults && !diffs.is_empty() {
-        eprintln!("(with --faults, differences can come from the injected delays and losses; the exit status follows the invariants)");
-    }
-    if failed {
-        ExitCode::FAILURE
+    let cmp = compare(&recognised.decisions, &replayed.records, &trace);
+    let summary = Summary {
+        lines_read: trace.lines,
+        lines_skipped: trace.bad.len(),
+        requests_replayed: replayed
+            .records
+            .iter()
+            .filter(|r| r.request.is_some())
+            .count(),
+        recorded_compared: cmp.compared,
+        agreeing: cmp.agreeing,
+        differing: cmp.differing.len(),
+    };
+    let verdict = verdict(&args, &trace, &recognised, &replayed, &policy, &cmp);
+    if args.json {
+        let report = serde_json::json!({
+            "summary": summary,
+            "skipped": trace.bad.iter().map(|b| serde_json::json!({"line": b.line, "reason": b.reason})).collect::<Vec<_>>(),
+            "differences": cmp.differing,
+            "replayOnly": cmp.replay_only,
+            "violations": replayed.violations,
+            "failed": verdict.as_ref().err(),
+        });
+        eprintln!("{report}");
     } else {
+        for v in &replayed.violations {
+            eprintln!("violated: {v}");
+        }
+        for d in &cmp.differing {
+            eprintln!("{d}");
+        }
+        if !cmp.replay_only.is_empty() {
+            eprintln!(
+                "{} requests decided here have no recorded decision in the trace (not compared)",
+                cmp.replay_only.len()
+            );
+        }
+        eprintln!("{summary}");
+        if args.faults && !cmp.differing.is_empty() {
+            eprintln!("(with --faults, differences can come from the injected delays and losses; the exit status follows the invariants)");
+        }
+        match &verdict {
+            Ok(()) if !cmp.differing.is_empty() => eprintln!(
+                "passed: every invariant held ({} recorded decisions differ under the injected faults)",
+                cmp.differing.len()
+            ),
+            Ok(()) if cmp.compared == 0 => {
+                eprintln!("passed: no recorded decision to compare, as --no-recorded said")
+            }
+            Ok(()) => eprintln!("passed: every recorded decision is decided the same way"),
+            Err(why) => eprintln!("FAILED: {why}"),
+        }
+    }
+    if verdict.is_ok() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
-fn side(d: &Option<DecisionOut>) -> String {
-    d.as_ref().map_or("(no decision)".to_owned(), |d| {
-        format!(
-            "{} cause={} at {}",
-            d.outcome,
-            d.cause,
-            tally_core::time::to_rfc3339_millis(d.at)
-        )
-    })
+/// Pass, or the one-line reason the replay fails. Nothing compared is
+/// never a pass unless the flags say it is expected.
+fn verdict(
+    args: &ReplayArgs,
+    trace: &trace::Trace,
+    recognised: &trace::Recognised,
+    replayed: &Replayed,
+    policy: &tally_core::coordination::Policy,
+    cmp: &Comparison,
+) -> Result<(), String> {
+    if trace.lines == 0 {
+        return Err("the trace holds no line".to_owned());
+    }
+    if let Some(first) = trace.bad.first() {
+        if args.bad_lines != Some(OnBadLine::Skip) {
+            return Err(format!(
+                "{} of {} lines could not be read (first: {first}); pass --bad-lines skip to replay without them",
+                trace.bad.len(),
+                trace.lines
+            ));
+        }
+    }
+    if !replayed.violations.is_empty() {
+        return Err(format!(
+            "{} invariants violated (first: {})",
+            replayed.violations.len(),
+            replayed.violations[0]
+        ));
+    }
+    if cmp.compared == 0 && !args.no_recorded {
+        let others: Vec<String> = recognised
+            .other_sources
+            .iter()
+            .map(|(s, n)| format!("{n} from {s}"))
+            .collect();
+        let hint = if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (decision events {} are not from the policy's aggregator_source {:?}: name it with --policy)",
+                others.join(", "),
+                policy.aggregator_source
+            )
+        };
+        return Err(format!(
+            "the trace holds {} coordination inputs but no recorded decision to compare{hint}; pass --no-recorded if that is expected",
+            replayed.inputs
+        ));
+    }
+    if replayed.inputs == 0 && cmp.compared == 0 {
+        return Err("the trace holds no coordination input (no request, vote or completion report): nothing was replayed".to_owned());
+    }
+    if !args.faults && !cmp.differing.is_empty() {
+        let first = &cmp.differing[0];
+        return Err(format!(
+            "{} of {} recorded decisions differ (first: request {}, {})",
+            cmp.differing.len(),
+            cmp.compared,
+            first.request_id,
+            first.kind_text()
+        ));
+    }
+    Ok(())
 }
 
-type Replayed = (Vec<DecisionOut>, Vec<String>, Vec<String>);
+struct Replayed {
+    decisions: Vec<DecisionOut>,
+    log: Vec<String>,
+    violations: Vec<String>,
+    records: Vec<tally_core::coordination::Record>,
+    inputs: usize,
+}
 
 #[cfg(madsim)]
 fn faulty(
@@ -176,11 +306,13 @@ fn faulty(
         .apply(tally_sim::faults::FaultMix::draw(args.seed));
     eprintln!("fault mix: {}", mix.describe());
     let r = tally_sim::world::replay_with_faults(trace, args.seed, mix, rules, policy);
-    Ok((
-        r.decisions,
-        r.log,
-        r.violations.iter().map(ToString::to_string).collect(),
-    ))
+    Ok(Replayed {
+        decisions: r.decisions,
+        log: r.log,
+        violations: r.violations.iter().map(ToString::to_string).collect(),
+        records: r.records,
+        inputs: r.inputs,
+    })
 }
 
 #[cfg(not(madsim))]

@@ -23,6 +23,11 @@ pub struct FaultyReplay {
     pub decisions: Vec<DecisionOut>,
     pub log: Vec<String>,
     pub violations: Vec<Violation>,
+    /// Every record the world's aggregator wrote (what the differences are
+    /// explained from).
+    pub records: Vec<Record>,
+    /// Coordination inputs put on the bus.
+    pub inputs: usize,
 }
 
 pub fn replay_with_faults(
@@ -39,7 +44,7 @@ pub fn replay_with_faults(
             t.event
                 .as_deref()
                 .filter(|e| Input::from_event(e).is_some())
-                .map(|e| (t.at, e.clone()))
+                .map(|e| (t.arrival(), e.clone()))
         })
         .collect();
     std::thread::spawn(move || {
@@ -57,6 +62,7 @@ async fn drive(
     rules: Rules,
     policy: Policy,
 ) -> FaultyReplay {
+    let count = inputs.len();
     let epoch = inputs.first().map_or(super::EPOCH, |(at, _)| *at);
     let world = World::starting_at(epoch, seed, mix, rules, policy.clone());
     world.replaying.store(true, Ordering::SeqCst);
@@ -104,5 +110,7 @@ async fn drive(
             .filter_map(|r| log::decision_line(r))
             .collect(),
         violations,
+        records: records.clone(),
+        inputs: count,
     }
 }

@@ -290,9 +290,7 @@ fn report(
     let fingerprint =
         tally_core::ids::derive("run", &trail.iter().map(String::as_str).collect::<Vec<_>>());
     let trace = if cfg.export_trace {
-        let mut entries = world.mem.audit_entries();
-        entries.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
-        entries.into_iter().map(|e| e.delivered).collect()
+        crate::trace::export(&world.mem.audit_entries(), &records, &obs.published)
     } else {
         Vec::new()
     };
