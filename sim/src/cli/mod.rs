@@ -60,8 +60,8 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The rules and policy a simulation uses: files when given, else defaults.
-#[cfg_attr(not(madsim), allow(dead_code))]
+/// The rules and policy a simulation (or the linter) uses: files when
+/// given, else defaults.
 pub fn load_rules_and_policy(
     rules: Option<&std::path::PathBuf>,
     policy: Option<&std::path::PathBuf>,
