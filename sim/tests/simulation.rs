@@ -138,9 +138,7 @@ fn a_rules_file_that_misses_audit_is_caught() {
         "{:#?}",
         r.violations
     );
-    assert!(r
-        .reproducer
-        .starts_with("./scripts/tally explore --seed 8 "));
+    assert!(r.reproducer.starts_with("./scripts/tally explore --seed 8"));
 }
 
 /// A captured trace replayed under injected faults still decides every

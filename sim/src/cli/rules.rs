@@ -24,14 +24,7 @@ pub enum RulesCmd {
 }
 
 pub fn load(file: Option<&PathBuf>) -> Result<Rules, String> {
-    match file {
-        None => Ok(Rules::default_rules()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read rules file {}: {e}", path.display()))?;
-            Rules::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())
-        }
-    }
+    tally_sim::args::load_rules(file.map(PathBuf::as_path))
 }
 
 pub fn run(cmd: RulesCmd) -> ExitCode {
