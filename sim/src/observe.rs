@@ -23,6 +23,8 @@ pub struct Delivered {
     pub event_type: String,
     pub source: String,
     pub target: String,
+    /// The delivered event, as the target received it.
+    pub json: std::sync::Arc<str>,
 }
 
 #[derive(Debug, Default)]

@@ -138,6 +138,7 @@ impl World {
                             event_type: event_type.clone(),
                             source,
                             target: target.clone(),
+                            json: json.clone(),
                         });
                     }
                     return;
