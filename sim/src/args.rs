@@ -68,6 +68,34 @@ impl ConfigArgs {
     }
 }
 
+/// What a reproducer line says: `./scripts/tally explore --seed N` and the
+/// configuration flags.
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true)]
+struct Reproducer {
+    #[arg(long)]
+    seed: u64,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Reads a line [`ConfigArgs::reproducer`] printed back into the seed and
+/// the configuration (the regressions file holds such lines).
+pub fn parse_reproducer(line: &str) -> Result<(u64, ConfigArgs), String> {
+    use clap::Parser;
+    let words = shlex::split(line).ok_or_else(|| format!("{line:?}: unbalanced quotes"))?;
+    let rest = match words.as_slice() {
+        [tally, explore, rest @ ..] if tally == "./scripts/tally" && explore == "explore" => rest,
+        _ => {
+            return Err(format!(
+                "{line:?}: expected a reproducer, `./scripts/tally explore --seed N ...`"
+            ))
+        }
+    };
+    let r = Reproducer::try_parse_from(rest).map_err(|e| format!("{line:?}: {e}"))?;
+    Ok((r.seed, r.config))
+}
+
 pub fn load_rules(path: Option<&Path>) -> Result<Rules, String> {
     match path {
         None => Ok(Rules::default_rules()),
@@ -169,6 +197,25 @@ mod tests {
             c.reproducer(7),
             "./scripts/tally explore --seed 7 --files 3 --rules 'my rules.toml' --no-faults --crash-rate 0.25 --denying-voter category_manager"
         );
+    }
+
+    #[test]
+    fn a_reproducer_reads_back_and_anything_else_is_refused() {
+        let c = ConfigArgs {
+            policy: Some("p q.toml".into()),
+            pins: Pins {
+                crash_rate: Some(0.5),
+                ..Pins::default()
+            },
+            ..ConfigArgs::default()
+        };
+        assert_eq!(parse_reproducer(&c.reproducer(12)), Ok((12, c)));
+        let e = parse_reproducer("tally show --seed 3").unwrap_err();
+        assert!(e.contains("expected a reproducer"), "{e}");
+        let e = parse_reproducer("./scripts/tally explore --seed 3 --colour red").unwrap_err();
+        assert!(e.contains("--colour"), "{e}");
+        let e = parse_reproducer("./scripts/tally explore --files 3").unwrap_err();
+        assert!(e.contains("--seed"), "{e}");
     }
 
     /// A struct whose serde field has no clap flag must not print a

@@ -3,7 +3,11 @@
 //! needed to replay it.
 
 use clap::Args;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// The regressions file in this source tree, which the suite replays.
+const REGRESSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/regressions.txt");
 
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
@@ -31,6 +35,10 @@ pub struct ExploreArgs {
     /// of delivered events, what `tally replay` reads).
     #[arg(long, value_name = "FILE")]
     pub export_trace: Option<std::path::PathBuf>,
+    /// A failing seed's reproducer is appended here (once); the suite
+    /// replays every line (sim/tests/simulation.rs).
+    #[arg(long, value_name = "FILE", default_value = REGRESSIONS)]
+    pub regressions: PathBuf,
     /// Workload, rules, policy and pinned faults: what the reproducer
     /// writes back.
     #[command(flatten)]
@@ -160,6 +168,17 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 if !args.json {
                     print_failure(&report, "an invariant was violated");
                 }
+                let path = args.regressions.display();
+                let findings = tally_core::rules::lint(&rules, &policy).len();
+                if findings > 0 {
+                    eprintln!("not recorded in {path}: the rules and policy have {findings} lint findings, a configuration broken by design");
+                } else {
+                    match record_regression(&args.regressions, &report.reproducer) {
+                        Ok(true) => eprintln!("recorded in {path}; the suite replays it"),
+                        Ok(false) => eprintln!("already recorded in {path}"),
+                        Err(e) => eprintln!("warning: cannot record the failure in {path}: {e}"),
+                    }
+                }
                 return ExitCode::FAILURE;
             }
             if !args.json && (single || args.verbose) {
@@ -203,6 +222,59 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         }
     );
     ExitCode::SUCCESS
+}
+
+/// Appends `line` to the regressions file unless a line of it already says
+/// the same; whether it was added.
+#[cfg_attr(not(madsim), allow(dead_code))]
+fn record_regression(path: &Path, line: &str) -> std::io::Result<bool> {
+    use std::io::Write;
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    if existing.lines().any(|l| l.trim() == line.trim()) {
+        return Ok(false);
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let gap = if existing.is_empty() || existing.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    writeln!(file, "{gap}{}", line.trim())?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod recording {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_recorded_once_and_reads_back() {
+        let path = std::env::temp_dir().join(format!(
+            "tally-regressions-{}-{}.txt",
+            std::process::id(),
+            line!()
+        ));
+        std::fs::write(&path, "# header, no newline at the end").unwrap();
+        let a = "./scripts/tally explore --seed 3 --files 2";
+        let b = "./scripts/tally explore --seed 4 --rules 'a b.toml'";
+        assert!(record_regression(&path, a).unwrap());
+        assert!(!record_regression(&path, a).unwrap());
+        assert!(record_regression(&path, b).unwrap());
+        assert!(!record_regression(&path, &format!("{b}  ")).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(text, format!("# header, no newline at the end\n{a}\n{b}\n"));
+        let (seed, config) = tally_sim::args::parse_reproducer(b).unwrap();
+        assert_eq!(seed, 4);
+        assert_eq!(config.rules, Some("a b.toml".into()));
+    }
 }
 
 #[cfg(all(test, madsim))]
