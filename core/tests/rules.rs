@@ -2,9 +2,10 @@
 //! the gaps a real implementation had are found; bad files are refused with
 //! the rule and field named.
 
+use tally_core::coordination::Policy;
 use tally_core::event::{samples, EventData, EventKind, ProcessingStatus};
 use tally_core::pattern::Scratch;
-use tally_core::rules::{lint, Finding, Rules};
+use tally_core::rules::{lint, required_paths, DefaultRoute, Finding, Rules};
 use tally_core::wire::{DeliveredEvent, Delivery};
 
 fn targets_of(rules: &Rules, event: &tally_core::event::Event) -> Vec<String> {
@@ -22,9 +23,246 @@ fn targets_of(rules: &Rules, event: &tally_core::event::Event) -> Vec<String> {
     t
 }
 
+fn lint_default_policy(rules: &Rules) -> Vec<Finding> {
+    lint(rules, &Policy::default())
+}
+
 #[test]
-fn the_default_rules_lint_clean() {
-    assert_eq!(lint(&Rules::default_rules()), vec![]);
+fn the_default_rules_and_policy_lint_clean() {
+    assert_eq!(lint_default_policy(&Rules::default_rules()), vec![]);
+}
+
+/// What the default policy's coordination needs delivered, derived from the
+/// policy (voters, their sources, the aggregator's source), never listed in
+/// the linter: every voter the voting flavour may require and both
+/// completion consumers, each from the source it is counted from.
+#[test]
+fn the_required_paths_follow_from_the_policy() {
+    let paths: Vec<String> = required_paths(&Policy::default())
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} -> {}",
+                p.event.event_type(),
+                p.event.source,
+                p.target
+            )
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "file.deletion.requested file.service -> aggregator",
+            "file.deletion.requested file.service -> analytics_voter",
+            "file.deletion.requested file.service -> backup_voter",
+            "file.deletion.requested file.service -> category_voter",
+            "file.deletion.requested file.service -> compliance_voter",
+            "file.deletion.vote analytics.service -> aggregator",
+            "file.deletion.vote backup.service -> aggregator",
+            "file.deletion.vote category.service -> aggregator",
+            "file.deletion.vote compliance.service -> aggregator",
+            "file.deletion.approved deletion.aggregator -> executor",
+            "file.delete_requested file.service -> aggregator",
+            "file.delete_requested file.service -> analytics",
+            "file.delete_requested file.service -> categorization",
+            "consumer.completion analytics.service -> aggregator",
+            "consumer.completion category.service -> aggregator",
+        ]
+    );
+    // A voter the policy never requires is not a need.
+    let mut p = Policy::default();
+    p.voting.account_type_voters.clear();
+    let paths = required_paths(&p);
+    assert!(!paths.iter().any(|x| x.target == "compliance_voter"));
+    assert!(!paths.iter().any(|x| x.event.source == "compliance.service"));
+}
+
+const NO_APPROVALS: &str = include_str!("../../scenarios/broken/no-deletion-approvals.rules.toml");
+const NO_VOTES: &str = include_str!("../../scenarios/broken/no-deletion-votes.rules.toml");
+const APPROVALS_TO_NOTIFICATION: &str =
+    include_str!("../../scenarios/broken/approvals-to-notification.rules.toml");
+const FILE_SERVICE_AGGREGATOR: &str =
+    include_str!("../../scenarios/broken/file-service-aggregator.policy.toml");
+
+fn missing(
+    event_type: &str,
+    source: &str,
+    target: &str,
+    reached: &[&str],
+    default_rule: &str,
+    default_source: &str,
+) -> Finding {
+    Finding::MissingPath {
+        event_type: event_type.into(),
+        source: source.into(),
+        target: target.into(),
+        reached: reached.iter().map(|s| (*s).to_owned()).collect(),
+        default_route: Some(DefaultRoute {
+            rule: default_rule.into(),
+            source: default_source.into(),
+        }),
+    }
+}
+
+/// Each broken fixture is the default rules with exactly one rule dropped
+/// or changed, so what lint flags there is that one change.
+fn differs_from_default_only_in(broken: &Rules, rule: &str) {
+    let d = Rules::default_rules();
+    let key = |r: &tally_core::rules::Rule| {
+        (
+            r.name.clone(),
+            r.pattern.source().to_string(),
+            r.targets.clone(),
+            r.retry,
+            r.dead_letter_queue.clone(),
+        )
+    };
+    let same = |rules: &Rules| -> Vec<_> {
+        rules
+            .rules
+            .iter()
+            .filter(|r| r.name != rule)
+            .map(key)
+            .collect()
+    };
+    assert_eq!(same(broken), same(&d));
+    assert_eq!(broken.bus, d.bus);
+}
+
+#[test]
+fn rules_without_deletion_approvals_leave_the_executor_unreached() {
+    let r = Rules::parse("no-deletion-approvals.rules.toml", NO_APPROVALS).unwrap();
+    differs_from_default_only_in(&r, "deletion-approvals");
+    assert!(r.rule("deletion-approvals").is_none());
+    assert_eq!(
+        lint_default_policy(&r),
+        [missing(
+            "file.deletion.approved",
+            "deletion.aggregator",
+            "executor",
+            &["audit"],
+            "deletion-approvals",
+            "deletion.aggregator"
+        )]
+    );
+    assert_eq!(
+        lint_default_policy(&r)[0].to_string(),
+        "missing path: file.deletion.approved from deletion.aggregator never reaches executor (it reaches audit); the default rules deliver it by rule deletion-approvals"
+    );
+}
+
+#[test]
+fn rules_without_deletion_votes_leave_the_aggregator_without_votes() {
+    let r = Rules::parse("no-deletion-votes.rules.toml", NO_VOTES).unwrap();
+    differs_from_default_only_in(&r, "deletion-votes");
+    let vote = |source| {
+        missing(
+            "file.deletion.vote",
+            source,
+            "aggregator",
+            &["audit"],
+            "deletion-votes",
+            source,
+        )
+    };
+    assert_eq!(
+        lint_default_policy(&r),
+        [
+            vote("analytics.service"),
+            vote("backup.service"),
+            vote("category.service"),
+            vote("compliance.service"),
+        ]
+    );
+}
+
+/// Routed and audited, so neither `unrouted` nor `not audited`: only the
+/// required path finds it.
+#[test]
+fn approvals_sent_to_notification_only_are_a_missing_path() {
+    let r = Rules::parse(
+        "approvals-to-notification.rules.toml",
+        APPROVALS_TO_NOTIFICATION,
+    )
+    .unwrap();
+    differs_from_default_only_in(&r, "deletion-approvals");
+    assert_eq!(
+        r.rule("deletion-approvals").unwrap().targets,
+        ["notification"]
+    );
+    let findings = lint_default_policy(&r);
+    assert_eq!(
+        findings,
+        [missing(
+            "file.deletion.approved",
+            "deletion.aggregator",
+            "executor",
+            &["audit", "notification"],
+            "deletion-approvals",
+            "deletion.aggregator"
+        )]
+    );
+    assert!(findings[0]
+        .to_string()
+        .contains("never reaches executor (it reaches audit, notification)"));
+}
+
+#[test]
+fn decisions_published_from_the_file_service_never_reach_the_executor() {
+    let p = Policy::parse(
+        "file-service-aggregator.policy.toml",
+        FILE_SERVICE_AGGREGATOR,
+    )
+    .unwrap();
+    assert_eq!(p.aggregator_source, "file.service");
+    assert_eq!(
+        Policy {
+            aggregator_source: Policy::default().aggregator_source,
+            ..p.clone()
+        },
+        Policy::default(),
+        "the fixture changes the aggregator's source and nothing else"
+    );
+    let findings = lint(&Rules::default_rules(), &p);
+    assert_eq!(
+        findings,
+        [missing(
+            "file.deletion.approved",
+            "file.service",
+            "executor",
+            &["audit"],
+            "deletion-approvals",
+            "deletion.aggregator"
+        )]
+    );
+    assert_eq!(
+        findings[0].to_string(),
+        "missing path: file.deletion.approved from file.service never reaches executor (it reaches audit); the default rules deliver it, by rule deletion-approvals, only from deletion.aggregator"
+    );
+}
+
+#[test]
+fn a_policy_that_counts_votes_from_elsewhere_or_requires_an_unknown_voter_is_a_finding() {
+    let mut p = Policy::default();
+    p.voter_sources
+        .insert("category_manager".into(), "analytics.service".into());
+    p.voting.required.push("fraud_manager".into());
+    p.voter_sources
+        .insert("fraud_manager".into(), "fraud.service".into());
+    let findings = lint(&Rules::default_rules(), &p);
+    assert!(findings.contains(&Finding::VoterSource {
+        voter: "category_manager".into(),
+        publishes_from: "category.service".into(),
+        counted_from: "analytics.service".into(),
+    }));
+    assert!(findings.contains(&Finding::NoTarget {
+        flavour: "voting".into(),
+        voter: "fraud_manager".into(),
+    }));
+    // No rule routes votes from fraud.service to the aggregator.
+    assert!(findings.iter().any(|f| matches!(f,
+        Finding::MissingPath { event_type, source, target, .. }
+            if event_type == "file.deletion.vote" && source == "fraud.service" && target == "aggregator")));
 }
 
 #[test]
@@ -128,7 +366,7 @@ dead_letter_queue = "dlq"
 #[test]
 fn the_gaps_of_a_real_implementation_are_found() {
     let r = Rules::parse("gappy.toml", GAPPY).unwrap();
-    let findings = lint(&r);
+    let findings = lint_default_policy(&r);
     let has = |f: &Finding| findings.contains(f);
     assert!(has(&Finding::UnknownSource {
         rule: "votes".into(),
@@ -163,7 +401,9 @@ fn the_gaps_of_a_real_implementation_are_found() {
 #[test]
 fn no_audit_rule_is_a_finding() {
     let text = GAPPY.split("[[rule]]\nname = \"audit\"").next().unwrap();
-    assert!(lint(&Rules::parse("x.toml", text).unwrap()).contains(&Finding::NoAuditRule));
+    assert!(
+        lint_default_policy(&Rules::parse("x.toml", text).unwrap()).contains(&Finding::NoAuditRule)
+    );
 }
 
 fn parse_err(body: &str) -> String {

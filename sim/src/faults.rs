@@ -151,12 +151,12 @@ impl FaultMix {
 /// Faults pinned instead of drawn from the seed: the flags of `tally
 /// explore`, `show` and `replay --faults`, and a scenario's `[faults]`
 /// table (which starts from no faults at all, so it has no `no_faults`).
-#[derive(Debug, Clone, Default, PartialEq, clap::Args, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, clap::Args, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pins {
     /// No faults at all (a calm run).
     #[arg(long)]
-    #[serde(skip)]
+    #[serde(skip_deserializing)]
     pub no_faults: bool,
     /// Chance (0 to 1) that a delivery happens twice.
     #[arg(long)]
@@ -236,42 +236,10 @@ impl Pins {
 
     /// The flags that reproduce these pins, for the reproducer line.
     pub fn flags(&self) -> String {
-        let mut f = Vec::new();
-        if self.no_faults {
-            f.push("--no-faults".to_owned());
+        match crate::args::to_flags(self, &Pins::default()) {
+            Ok(words) => crate::args::join(&words),
+            Err(e) => format!("<{e}>"),
         }
-        let mut num = |name: &str, v: Option<String>| {
-            if let Some(v) = v {
-                f.push(format!("--{name} {v}"));
-            }
-        };
-        num("duplicate-rate", self.duplicate_rate.map(|x| x.to_string()));
-        num(
-            "publish-failure-rate",
-            self.publish_failure_rate.map(|x| x.to_string()),
-        );
-        num(
-            "invoke-failure-rate",
-            self.invoke_failure_rate.map(|x| x.to_string()),
-        );
-        num("drop-rate", self.drop_rate.map(|x| x.to_string()));
-        num("max-delay-ms", self.max_delay_ms.map(|x| x.to_string()));
-        num("crash-rate", self.crash_rate.map(|x| x.to_string()));
-        num(
-            "store-error-rate",
-            self.store_error_rate.map(|x| x.to_string()),
-        );
-        num("stalled-voter", self.stalled_voter.clone());
-        num("slow-voter", self.slow_voter.clone());
-        num("denying-voter", self.denying_voter.clone());
-        num("clock-skew-ms", self.clock_skew_ms.map(|x| x.to_string()));
-        num("forger", self.forger.map(|x| x.to_string()));
-        num(
-            "request-delay-ms",
-            self.request_delay_ms.map(|x| x.to_string()),
-        );
-        num("burst-rate", self.burst_rate.map(|x| x.to_string()));
-        f.join(" ")
     }
 }
 

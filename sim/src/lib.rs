@@ -4,6 +4,7 @@
 //! only in builds with `--cfg madsim` (`./scripts/tally`, `./scripts/test`);
 //! the seeded generator, the fault mixes and the invariants are plain code.
 
+pub mod args;
 pub mod compare;
 pub(crate) mod envelope_scan;
 pub mod faults;

@@ -24,6 +24,8 @@ pub struct Delivered {
     pub event_type: String,
     pub source: String,
     pub target: String,
+    /// The delivered event, as the target received it.
+    pub json: std::sync::Arc<str>,
 }
 
 #[derive(Debug, Default)]
@@ -63,8 +65,9 @@ pub struct Aggregated {
     pub start: Millis,
     pub end: Millis,
     pub event_id: String,
-    /// The handler succeeded (otherwise it failed or died, perhaps after
-    /// its write: the input may count all the same).
+    /// The handler succeeded; an entry with `ok` false says only that an
+    /// invocation began (it may have written, then failed or died: the
+    /// input may count all the same).
     pub ok: bool,
 }
 

@@ -10,7 +10,7 @@ const DEFAULT: Workload = Workload {
     traffic: 20,
 };
 
-#[derive(Debug, Clone, PartialEq, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args, serde::Serialize)]
 pub struct Workload {
     /// Files uploaded, processed and then asked to be deleted, per run.
     #[arg(long, default_value_t = DEFAULT.files)]

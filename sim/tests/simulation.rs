@@ -212,9 +212,7 @@ fn a_rules_file_that_misses_audit_is_caught() {
         "{:#?}",
         r.violations
     );
-    assert!(r
-        .reproducer
-        .starts_with("./scripts/tally explore --seed 8 "));
+    assert!(r.reproducer.starts_with("./scripts/tally explore --seed 8"));
 }
 
 /// A captured trace replayed under injected faults still decides every
@@ -242,4 +240,73 @@ fn the_sample_trace_under_faults_keeps_every_invariant() {
             "seed {seed}: every request decided"
         );
     }
+}
+
+/// Runs one line of the regressions file: a reproducer, its paths relative
+/// to the repository root.
+fn replay_regression(line: &str) -> Result<tally_sim::world::RunReport, String> {
+    let (seed, mut config) = tally_sim::args::parse_reproducer(line)?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for path in [&mut config.rules, &mut config.policy]
+        .into_iter()
+        .flatten()
+    {
+        if path.is_relative() {
+            *path = root.join(&*path);
+        }
+    }
+    let (rules, policy) = config.load()?;
+    Ok(run(&config.run_config(seed, &rules, &policy)))
+}
+
+/// Every failing seed `explore` recorded (`sim/regressions.txt`) keeps
+/// every invariant now, under its own configuration.
+#[test]
+fn every_recorded_regression_keeps_every_invariant() {
+    let text = include_str!("../regressions.txt");
+    assert!(
+        text.starts_with("# "),
+        "the regressions file keeps its header"
+    );
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let r = replay_regression(line)
+            .unwrap_or_else(|e| panic!("sim/regressions.txt:{}: {e}", n + 1));
+        assert!(
+            r.ok(),
+            "sim/regressions.txt:{}: {}",
+            n + 1,
+            report_failure(&r)
+        );
+    }
+}
+
+/// A regressions line runs what it says, not a default run: its workload
+/// and its rules file (here one without deletion-votes, which the run
+/// names as the missing path) both reach the run.
+#[test]
+fn a_regression_line_replays_its_own_configuration() {
+    let base = "./scripts/tally explore --seed 21 --files 3 --traffic 0 --no-faults";
+    let calm = replay_regression(base).unwrap();
+    assert_eq!((calm.stats.requests, calm.stats.denied), (3, 0));
+    let broken = replay_regression(&format!(
+        "{base} --rules scenarios/broken/no-deletion-votes.rules.toml"
+    ))
+    .unwrap();
+    // Votes never reach the aggregator: the run fails, naming the rule.
+    assert!(
+        broken.violations.iter().any(|v| v.invariant
+            == tally_sim::invariants::Invariant::RoutedWhereNeeded
+            && v.detail.contains("deletion-votes")),
+        "{}",
+        report_failure(&broken)
+    );
+    let e = replay_regression("./scripts/tally explore --seed 1 --rules nowhere.toml").unwrap_err();
+    assert!(
+        e.contains("cannot read rules file") && e.contains("nowhere.toml"),
+        "{e}"
+    );
 }

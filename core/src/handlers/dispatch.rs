@@ -61,6 +61,16 @@ pub fn voter_of(target: &str) -> Option<Voter> {
     })
 }
 
+/// The completion consumer a rule target is, if it is one: the name its
+/// `consumer.completion` reports carry (and the policy requires).
+pub fn completion_consumer_of(target: &str) -> Option<&'static str> {
+    Some(match target {
+        "analytics" => consumers::analytics::CONSUMER,
+        "categorization" => consumers::categorization::CONSUMER,
+        _ => return None,
+    })
+}
+
 /// A handler's report as JSON, for a log line.
 pub fn report<T: serde::Serialize>(r: &T) -> Value {
     serde_json::to_value(r).unwrap_or_else(|e| json!({ "unserializable": e.to_string() }))

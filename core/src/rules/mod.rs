@@ -5,7 +5,7 @@
 
 mod lint;
 
-pub use lint::{lint, routing_table, Finding};
+pub use lint::{lint, required_paths, routing_table, DefaultRoute, Finding, RequiredPath};
 
 use crate::pattern::{Pattern, PatternSet, Scratch};
 use serde::Deserialize;

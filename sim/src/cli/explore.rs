@@ -3,7 +3,11 @@
 //! needed to replay it.
 
 use clap::Args;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// The regressions file in this source tree, which the suite replays.
+const REGRESSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/regressions.txt");
 
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
@@ -21,8 +25,6 @@ pub struct ExploreArgs {
     /// One JSON object per seed and a summary object, instead of text.
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub workload: tally_sim::workload::Workload,
     /// Run every seed twice and fail if the two runs differ in any way.
     #[arg(long)]
     pub check_determinism: bool,
@@ -33,14 +35,14 @@ pub struct ExploreArgs {
     /// of delivered events, what `tally replay` reads).
     #[arg(long, value_name = "FILE")]
     pub export_trace: Option<std::path::PathBuf>,
-    /// Rules file (TOML); the embedded default rules when omitted.
-    #[arg(long)]
-    pub rules: Option<std::path::PathBuf>,
-    /// Policy file (TOML); the notes' defaults when omitted.
-    #[arg(long)]
-    pub policy: Option<std::path::PathBuf>,
+    /// A failing seed's reproducer is appended here (once); the suite
+    /// replays every line (sim/tests/simulation.rs).
+    #[arg(long, value_name = "FILE", default_value = REGRESSIONS)]
+    pub regressions: PathBuf,
+    /// Workload, rules, policy and pinned faults: what the reproducer
+    /// writes back.
     #[command(flatten)]
-    pub pins: tally_sim::faults::Pins,
+    pub config: tally_sim::args::ConfigArgs,
 }
 
 #[cfg(not(madsim))]
@@ -51,22 +53,17 @@ pub fn run(_: ExploreArgs) -> ExitCode {
 
 #[cfg(madsim)]
 pub fn run(args: ExploreArgs) -> ExitCode {
-    use tally_sim::world::{run as run_one, RunConfig, RunReport};
-    let (rules, policy) =
-        match super::load_rules_and_policy(args.rules.as_ref(), args.policy.as_ref()) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        };
+    use tally_sim::world::{run as run_one, RunReport};
+    let (rules, policy) = match args.config.load() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = |seed: u64| {
-        let mut c = RunConfig::new(seed);
-        c.pins = args.pins.clone();
-        c.workload = args.workload.clone();
+        let mut c = args.config.run_config(seed, &rules, &policy);
         c.export_trace = args.export_trace.is_some();
-        c.rules = rules.clone();
-        c.policy = policy.clone();
         c
     };
     let print_failure = |r: &RunReport, what: &str| {
@@ -174,6 +171,17 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 if !args.json {
                     print_failure(&report, "an invariant was violated");
                 }
+                let path = args.regressions.display();
+                let findings = tally_core::rules::lint(&rules, &policy).len();
+                if findings > 0 {
+                    eprintln!("not recorded in {path}: the rules and policy have {findings} lint findings, a configuration broken by design");
+                } else {
+                    match record_regression(&args.regressions, &report.reproducer) {
+                        Ok(true) => eprintln!("recorded in {path}; the suite replays it"),
+                        Ok(false) => eprintln!("already recorded in {path}"),
+                        Err(e) => eprintln!("warning: cannot record the failure in {path}: {e}"),
+                    }
+                }
                 return ExitCode::FAILURE;
             }
             if !args.json && (single || args.verbose) {
@@ -234,4 +242,145 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         }
     );
     ExitCode::SUCCESS
+}
+
+/// Appends `line` to the regressions file unless a line of it already says
+/// the same; whether it was added.
+#[cfg_attr(not(madsim), allow(dead_code))]
+fn record_regression(path: &Path, line: &str) -> std::io::Result<bool> {
+    use std::io::Write;
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    if existing.lines().any(|l| l.trim() == line.trim()) {
+        return Ok(false);
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let gap = if existing.is_empty() || existing.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    writeln!(file, "{gap}{}", line.trim())?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod recording {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_recorded_once_and_reads_back() {
+        let path = std::env::temp_dir().join(format!(
+            "tally-regressions-{}-{}.txt",
+            std::process::id(),
+            line!()
+        ));
+        std::fs::write(&path, "# header, no newline at the end").unwrap();
+        let a = "./scripts/tally explore --seed 3 --files 2";
+        let b = "./scripts/tally explore --seed 4 --rules 'a b.toml'";
+        assert!(record_regression(&path, a).unwrap());
+        assert!(!record_regression(&path, a).unwrap());
+        assert!(record_regression(&path, b).unwrap());
+        assert!(!record_regression(&path, &format!("{b}  ")).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(text, format!("# header, no newline at the end\n{a}\n{b}\n"));
+        let (seed, config) = tally_sim::args::parse_reproducer(b).unwrap();
+        assert_eq!(seed, 4);
+        assert_eq!(config.rules, Some("a b.toml".into()));
+    }
+}
+
+#[cfg(all(test, madsim))]
+mod tests {
+    use super::super::{Cli, Command};
+    use clap::Parser;
+    use tally_sim::args::ConfigArgs;
+    use tally_sim::faults::Pins;
+    use tally_sim::world::{RunConfig, Workload};
+
+    /// The reproducer line, read back by the real command line.
+    fn parse_back(line: &str) -> (u64, ConfigArgs) {
+        let words = shlex::split(line).unwrap_or_else(|| panic!("not a shell line: {line}"));
+        assert_eq!(words[..2], ["./scripts/tally", "explore"], "{line}");
+        let argv = std::iter::once("tally".to_owned()).chain(words.into_iter().skip(1));
+        let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{line}\n{e}"));
+        let Command::Explore(args) = cli.command else {
+            panic!("{line}: not an explore command");
+        };
+        (
+            args.seed.expect("the reproducer names its seed"),
+            args.config,
+        )
+    }
+
+    fn assert_same_run(a: &RunConfig, b: &RunConfig) {
+        assert_eq!(a.seed, b.seed);
+        assert_eq!(a.workload, b.workload);
+        assert_eq!(a.pins, b.pins);
+        assert_eq!(a.mix(), b.mix());
+        assert_eq!(a.rules_path, b.rules_path);
+        assert_eq!(a.policy_path, b.policy_path);
+        assert_eq!(a.policy, b.policy);
+        let names = |c: &RunConfig| -> Vec<String> {
+            c.rules.rules.iter().map(|r| r.name.clone()).collect()
+        };
+        assert_eq!(names(a), names(b));
+    }
+
+    /// Every part of the configuration explore takes comes back from the
+    /// printed line: seed, workload, pins, and the rules and policy files.
+    #[test]
+    fn the_reproducer_parses_back_into_the_same_run() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/broken");
+        let config = ConfigArgs {
+            workload: Workload {
+                files: 3,
+                users: 2,
+                completion_percent: 60,
+                traffic: 0,
+                ..Workload::default()
+            },
+            rules: Some(format!("{dir}/no-deletion-votes.rules.toml").into()),
+            policy: Some(format!("{dir}/file-service-aggregator.policy.toml").into()),
+            pins: Pins {
+                no_faults: true,
+                duplicate_rate: Some(0.125),
+                max_delay_ms: Some(900),
+                clock_skew_ms: Some(0),
+                stalled_voter: Some("none".into()),
+                denying_voter: Some("backup_manager".into()),
+                ..Pins::default()
+            },
+        };
+        let (rules, policy) = config.load().unwrap();
+        let original = config.run_config(41, &rules, &policy);
+        let line = original.reproducer();
+        let (seed, back) = parse_back(&line);
+        let (rules, policy) = back.load().unwrap();
+        let again = back.run_config(seed, &rules, &policy);
+        assert_same_run(&original, &again);
+        assert_eq!(again.reproducer(), line);
+        assert_ne!(original.policy, tally_core::coordination::Policy::default());
+    }
+
+    /// The defaults print as nothing but the seed, and a path the shell
+    /// would split is quoted.
+    #[test]
+    fn defaults_are_left_out_and_odd_paths_are_quoted() {
+        let c = RunConfig::new(9);
+        assert_eq!(c.reproducer(), "./scripts/tally explore --seed 9");
+        let mut c = RunConfig::new(9);
+        c.rules_path = Some("my rules/it's.toml".into());
+        let (seed, back) = parse_back(&c.reproducer());
+        assert_eq!(seed, 9);
+        assert_eq!(back.rules, c.rules_path);
+        assert_eq!(back.policy, None);
+    }
 }

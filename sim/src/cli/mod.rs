@@ -60,23 +60,16 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The rules and policy a simulation uses: files when given, else defaults.
-#[cfg_attr(not(madsim), allow(dead_code))]
+/// The rules and policy a simulation (or the linter) uses: files when
+/// given, else defaults.
 pub fn load_rules_and_policy(
     rules: Option<&std::path::PathBuf>,
     policy: Option<&std::path::PathBuf>,
 ) -> Result<(tally_core::rules::Rules, tally_core::coordination::Policy), String> {
-    let rules = self::rules::load(rules)?;
-    let policy = match policy {
-        None => tally_core::coordination::Policy::default(),
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read policy file {}: {e}", p.display()))?;
-            tally_core::coordination::Policy::parse(&p.display().to_string(), &text)
-                .map_err(|e| e.to_string())?
-        }
-    };
-    Ok((rules, policy))
+    Ok((
+        tally_sim::args::load_rules(rules.map(std::path::PathBuf::as_path))?,
+        tally_sim::args::load_policy(policy.map(std::path::PathBuf::as_path))?,
+    ))
 }
 
 /// A progress bar on stderr for long runs (hidden when stderr is not a terminal).

@@ -42,7 +42,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 continue;
             }
         };
-        let lint = tally_core::rules::lint(&rules);
+        let lint = tally_core::rules::lint(&rules, &policy);
         let report = tally_sim::world::run_scenario(&s, rules, policy);
         println!("== {} ({})", report.name, path.display());
         for f in &lint {

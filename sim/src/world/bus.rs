@@ -182,18 +182,20 @@ impl World {
                     "simulated throttling of the invocation".into(),
                 ))
             } else {
-                let r = self.invoke(&target, &json).await;
-                if target == "aggregator" && r.is_err() {
+                if target == "aggregator" {
+                    // Begun: from here the input may count, whatever
+                    // becomes of this invocation (the checks run while it
+                    // is in flight).
                     self.observations()
                         .aggregated
                         .push(crate::observe::Aggregated {
                             start: started,
-                            end: self.now(),
+                            end: started,
                             event_id: event_id.clone(),
                             ok: false,
                         });
                 }
-                r
+                self.invoke(&target, &json).await
             };
             match result {
                 Ok(()) => {
@@ -217,6 +219,7 @@ impl World {
                             event_type: event_type.clone(),
                             source,
                             target: target.clone(),
+                            json: json.clone(),
                         });
                     }
                     return;

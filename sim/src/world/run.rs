@@ -3,9 +3,11 @@
 //! operator's redrive of the dead-letter queues), and check the invariants.
 
 use super::{World, EPOCH};
+use crate::args::ConfigArgs;
 use crate::faults::{FaultMix, Pins};
 use crate::invariants::{self, Evidence, Violation};
 use crate::rng::SimRng;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tally_core::coordination::{log, Flavour, Policy, Record};
@@ -23,6 +25,10 @@ pub struct RunConfig {
     pub workload: Workload,
     pub rules: Rules,
     pub policy: Policy,
+    /// The files `rules` and `policy` were read from, as given on the
+    /// command line (none: the defaults), for the reproducer.
+    pub rules_path: Option<PathBuf>,
+    pub policy_path: Option<PathBuf>,
     /// How long faults are injected.
     pub safety_ms: Millis,
     /// Keep the audit log as a trace (what `tally capture` exports).
@@ -39,6 +45,8 @@ impl RunConfig {
             workload: Workload::default(),
             rules: Rules::default_rules(),
             policy: Policy::default(),
+            rules_path: None,
+            policy_path: None,
             safety_ms: 15 * 60 * 1000,
             export_trace: false,
             record_deliveries: false,
@@ -49,16 +57,21 @@ impl RunConfig {
         self.pins.apply(FaultMix::draw(self.seed))
     }
 
-    /// The one command that replays exactly this run.
-    pub fn reproducer(&self) -> String {
-        let w = &self.workload;
-        let mut cmd = format!("./scripts/tally explore --seed {} --files {} --users {} --completion-percent {} --large-percent {} --traffic {}", self.seed, w.files, w.users, w.completion_percent, w.large_percent, w.traffic);
-        let flags = self.pins.flags();
-        if !flags.is_empty() {
-            cmd.push(' ');
-            cmd.push_str(&flags);
+    /// What the command line says for this run (all but the seed).
+    pub fn args(&self) -> ConfigArgs {
+        ConfigArgs {
+            workload: self.workload.clone(),
+            rules: self.rules_path.clone(),
+            policy: self.policy_path.clone(),
+            pins: self.pins.clone(),
         }
-        cmd
+    }
+
+    /// The one command that replays exactly this run: every flag that
+    /// differs from the defaults (`safety_ms` has no flag; `explore` never
+    /// changes it).
+    pub fn reproducer(&self) -> String {
+        self.args().reproducer(self.seed)
     }
 }
 
