@@ -597,7 +597,7 @@ fn the_executor_refuses_an_approval_without_an_approved_record() {
 }
 
 #[test]
-fn the_executor_releases_its_claim_when_a_delete_fails_and_resumes_after_a_crash() {
+fn the_executor_retries_a_failed_delete_and_resumes_after_a_crash() {
     let ports = Flaky::default();
     seed_file(&ports.mem, "file-1", 2);
     let approval = approve(&ports.mem, "req-1", "file-1");
@@ -605,29 +605,63 @@ fn the_executor_releases_its_claim_when_a_delete_fails_and_resumes_after_a_crash
     let err = run_ready(executor::handle(&ports, &approval, T0, &settings())).unwrap_err();
     assert!(err.is_transient());
     ports.heal("delete_content");
+    // The retry resumes the plan the first run kept.
     let r = run_ready(executor::handle(&ports, &approval, T0, &settings())).unwrap();
-    assert!(
-        matches!(r, executor::Report::Executed { resumed: false, .. }),
-        "{r:?}"
-    );
-
-    // A crash after the claim (simulated: the claim taken, nothing done).
-    seed_file(&ports.mem, "file-2", 1);
-    let approval2 = approve(&ports.mem, "req-2", "file-2");
-    assert!(run_ready(ports.mem.claim(executor::CONSUMER, "req-2", T0 + 1)).unwrap());
-    let r = run_ready(executor::handle(&ports, &approval2, T0, &settings())).unwrap();
     assert!(
         matches!(
             r,
             executor::Report::Executed {
                 resumed: true,
-                transactions_deleted: 1,
+                transactions_deleted: 2,
                 ..
             }
         ),
         "{r:?}"
     );
-    assert!(run_ready(ports.mem.get_file("file-2")).unwrap().is_none());
+    // Done is kept: another copy does nothing.
+    let r = run_ready(executor::handle(&ports, &approval, T0, &settings())).unwrap();
+    assert!(
+        matches!(r, executor::Report::AlreadyExecuted { .. }),
+        "{r:?}"
+    );
+}
+
+/// Two requests for one file (a client retried its DELETE after a lost
+/// response), both approved. The first request's run dies after deleting
+/// and before announcing, and its bookkeeping fails too; the second
+/// request's run deletes the file and announces. When the first request's
+/// approval is retried, the file is gone, but its deletion was never
+/// announced: it must be, from its own plan. (Found by the simulator's
+/// oracle, approved-file-deleted, seed 10: the retry used to find its claim
+/// still taken and the metadata gone, and took the deletion for done.)
+#[test]
+fn the_executor_announces_a_request_whose_file_another_request_deleted() {
+    let ports = Flaky::default();
+    seed_file(&ports.mem, "file-1", 2);
+    let first = approve(&ports.mem, "req-1", "file-1");
+    let second = approve(&ports.mem, "req-2", "file-1");
+    ports.mem.drain_published();
+    ports.fail("publish");
+    ports.fail("release");
+    assert!(run_ready(executor::handle(&ports, &first, T0, &settings())).is_err());
+    ports.heal("publish");
+    ports.heal("release");
+    run_ready(executor::handle(&ports, &second, T0 + SEC, &settings())).unwrap();
+    assert!(run_ready(ports.mem.get_file("file-1")).unwrap().is_none());
+    run_ready(executor::handle(&ports, &first, T0 + 2 * SEC, &settings())).unwrap();
+    let announced: BTreeSet<String> = ports
+        .mem
+        .published()
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::FileDeleted(d) => Some(d.request_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        announced,
+        BTreeSet::from(["req-1".to_owned(), "req-2".to_owned()])
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -2229,7 +2263,7 @@ fn the_executor_refuses_a_file_of_another_user_and_retries_a_failed_publish() {
                 transactions_deleted: 2,
                 content_deleted: true,
                 metadata_deleted: true,
-                resumed: false,
+                resumed: true,
                 ..
             }
         ),

@@ -142,15 +142,13 @@ fn route_accepts_exactly_one_non_empty_segment() {
     assert_eq!(api::route("DELETE", "/files/a/b"), Route::NotFound);
 }
 
-/// A run that resumes a deletion another run claimed never gives that claim
-/// back when it fails: the claim is not its own.
+/// A run that fails part way leaves nothing that stops its retry: the
+/// plan is kept, `done` is not, so the retry resumes and finishes.
 #[test]
-fn a_failing_resumed_execution_keeps_the_other_runs_claim() {
+fn a_failing_execution_leaves_its_retry_free_to_finish() {
     let ports = Flaky::default();
     run_ready(ports.put_file(&meta("f-9", USER))).unwrap();
     let approval = approved(&ports, "req-9", "f-9");
-    // An earlier run claimed the request and crashed before finishing.
-    assert!(run_ready(ports.claim(executor::CONSUMER, "req-9", T0 + DAY)).unwrap());
     ports.fail("delete_transactions_of_file");
     let err = run_ready(executor::handle(
         &ports,
@@ -160,10 +158,26 @@ fn a_failing_resumed_execution_keeps_the_other_runs_claim() {
     ))
     .unwrap_err();
     assert!(matches!(err, HandlerError::Transient(_)), "{err:?}");
-    assert!(
-        !run_ready(ports.claim(executor::CONSUMER, "req-9", T0 + DAY)).unwrap(),
-        "the earlier run's claim must still be held"
+    assert_eq!(
+        run_ready(ports.recall(executor::DONE, "req-9")).unwrap(),
+        None,
+        "a failed run is not done"
     );
+    ports.heal("delete_transactions_of_file");
+    let r = run_ready(executor::handle(
+        &ports,
+        &approval,
+        T0,
+        &Settings::default(),
+    ))
+    .unwrap();
+    assert!(
+        matches!(r, executor::Report::Executed { resumed: true, .. }),
+        "{r:?}"
+    );
+    assert!(run_ready(ports.recall(executor::DONE, "req-9"))
+        .unwrap()
+        .is_some());
 }
 
 /// Dates are `YYYY-MM-DD` with dashes at both places and exactly ten

@@ -12,8 +12,15 @@
 //! that is already gone completes: `file.deleted` with transactionsDeleted
 //! 0 and contentDeleted false.
 //!
-//! Idempotency: claim first, keyed by the requestId (not the event id: two
-//! different copies of an approval still delete once), release on failure.
+//! Idempotency: idempotent work, done last, keyed by the requestId (not
+//! the event id: two different copies of an approval still delete once).
+//! Every delete is idempotent and the announcement is the plan's, so any
+//! run may redo all of it; a finished run keeps `deletion_executor/done`,
+//! and a later copy that finds it does nothing (`AlreadyExecuted`). There
+//! is no claim to give back: a run that dies anywhere leaves nothing that
+//! stops the retry. (A claim taken first once could outlive a crash, and a
+//! retry that then found the file gone, deleted by another request for the
+//! same file, took the deletion for done and never announced it.)
 //!
 //! Before deleting anything the executor makes a [`DeletionPlan`] (the
 //! file's transactions, and its content key while the metadata names one)
@@ -30,11 +37,9 @@
 //! processor) is deleted too and announced in a `transactions.deleted` of
 //! its own, whose id derives from the request and those ids.
 //!
-//! A redelivery that finds the claim taken checks the metadata: gone means
-//! the deletion finished and was announced (the delivery is a duplicate);
-//! still there means an earlier run crashed after claiming, or is running
-//! now, and this delivery resumes it. Every delete is idempotent and the
-//! events are the plan's, so a concurrent resume is harmless. A file whose
+//! A run that finds a plan kept but no `done` resumes it (`resumed`): an
+//! earlier run died part way, or one is running now; a concurrent resume
+//! deletes nothing twice and announces the same events. A file whose
 //! metadata is already gone has no content to delete: its plan names what
 //! transactions are left.
 
@@ -57,6 +62,9 @@ use std::collections::BTreeSet;
 pub const CONSUMER: &str = "deletion_executor";
 /// Where its plans are kept (by requestId).
 pub const PLANS: &str = "deletion_executor/plan";
+/// Where it keeps, by requestId, that a deletion finished: announced and
+/// the metadata deleted.
+pub const DONE: &str = "deletion_executor/done";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "report")]
@@ -141,14 +149,12 @@ where
     }
 
     let key = approval.request_id.as_str();
-    let expires = settings.claim_expiry(now);
-    let claimed = ports.claim(CONSUMER, key, expires).await?;
-    if !claimed && meta.is_none() {
+    if ports.recall(DONE, key).await?.is_some() {
         return Ok(Report::AlreadyExecuted {
             request_id: approval.request_id.clone(),
         });
     }
-    match delete(
+    let report = delete(
         ports,
         event,
         approval,
@@ -157,24 +163,12 @@ where
         now,
         settings,
     )
-    .await
-    {
-        Ok(mut report) => {
-            if let Report::Executed { resumed, .. } = &mut report {
-                *resumed = !claimed;
-            }
-            Ok(report)
-        }
-        // Only the run that took the claim gives it back; a resuming run
-        // never held it.
-        Err(e) if claimed => match ports.release(CONSUMER, key).await {
-            Ok(()) => Err(e),
-            Err(r) => Err(HandlerError::Permanent(format!(
-                "{e}; and the claim {CONSUMER}/{key} could not be released ({r})"
-            ))),
-        },
-        Err(e) => Err(e),
-    }
+    .await?;
+    // Last: what every later copy of the approval reads to do nothing.
+    ports
+        .remember(DONE, key, "done", settings.claim_expiry(now))
+        .await?;
+    Ok(report)
 }
 
 async fn delete<P>(
@@ -191,7 +185,8 @@ where
 {
     let file_id = approval.file_id.as_str();
     let request_id = approval.request_id.as_str();
-    let plan = planned(ports, meta, file_id, request_id, settings.claim_expiry(now)).await?;
+    let (plan, first) =
+        planned(ports, meta, file_id, request_id, settings.claim_expiry(now)).await?;
     let planned_ids: BTreeSet<&str> = plan.transaction_ids.iter().map(String::as_str).collect();
     let mut late: Vec<String> = ports
         .delete_transactions_of_file(file_id)
@@ -263,7 +258,7 @@ where
         content_deleted,
         metadata_deleted,
         published: events.into_iter().map(|e| e.event_id).collect(),
-        resumed: false,
+        resumed: !first,
     })
 }
 
@@ -275,7 +270,7 @@ async fn planned<P: TransactionStore + IdempotencyStore>(
     file_id: &str,
     request_id: &str,
     expires_at: Millis,
-) -> Result<DeletionPlan, HandlerError> {
+) -> Result<(DeletionPlan, bool), HandlerError> {
     let candidate = DeletionPlan {
         request_id: request_id.to_owned(),
         transaction_ids: ports
@@ -286,9 +281,5 @@ async fn planned<P: TransactionStore + IdempotencyStore>(
             .collect(),
         content_key: meta.map(|m| m.s3_key.clone()).filter(|k| !k.is_empty()),
     };
-    Ok(
-        remember_as(ports, PLANS, request_id, &candidate, expires_at)
-            .await?
-            .0,
-    )
+    remember_as(ports, PLANS, request_id, &candidate, expires_at).await
 }

@@ -157,6 +157,12 @@ impl IdempotencyStore for Memory {
             first: true,
         })
     }
+
+    async fn recall(&self, consumer: &str, key: &str) -> Result<Option<String>, PortError> {
+        Ok(lock(&self.memos)
+            .get(&(consumer.to_owned(), key.to_owned()))
+            .cloned())
+    }
 }
 
 impl FileStore for Memory {

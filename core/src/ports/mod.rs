@@ -89,6 +89,13 @@ pub trait IdempotencyStore: Send + Sync {
         value: &str,
         expires_at: Millis,
     ) -> impl Future<Output = Result<Remembered, PortError>> + Send;
+    /// What [`remember`](IdempotencyStore::remember) kept under (consumer,
+    /// key), if anything (a consistent read).
+    fn recall(
+        &self,
+        consumer: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
 }
 
 /// What [`IdempotencyStore::remember`] found.

@@ -117,6 +117,10 @@ impl IdempotencyStore for Flaky {
         self.check("remember")?;
         self.mem.remember(c, key, value, exp).await
     }
+    async fn recall(&self, c: &str, key: &str) -> Result<Option<String>, PortError> {
+        self.check("recall")?;
+        self.mem.recall(c, key).await
+    }
 }
 
 impl FileStore for Flaky {

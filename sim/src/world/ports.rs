@@ -40,6 +40,7 @@ impl World {
 impl RecordStore for World {
     async fn load(&self, id: &str) -> Result<Option<Record>, PortError> {
         self.io("records.load").await?;
+        self.crash_before("records.load")?;
         self.mem.load(id).await
     }
 
@@ -100,13 +101,45 @@ impl Publisher for World {
     }
 }
 
+impl World {
+    /// The crash points around one store call: before it (so a crash lands
+    /// in every window between a handler's port calls), and after it when
+    /// it wrote (the write is durable, the handler never learns it).
+    fn crash_before(&self, what: &str) -> Result<(), PortError> {
+        if self.crash() {
+            return Err(PortError::Transient(format!(
+                "simulated crash before {what}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn crash_after(&self, what: &str, wrote: bool) -> Result<(), PortError> {
+        if wrote && self.crash() {
+            self.observations()
+                .coverage
+                .add(crate::observe::Behaviour::CrashAfterWrite, 1);
+            return Err(PortError::Transient(format!(
+                "simulated crash after {what}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Each store call as the world makes it: latency and throttling, then the
+/// crash points (`write` calls have one after the call as well).
 macro_rules! delegate {
-    ($trait:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* }) => {
+    ($trait:ident { $( $kind:ident fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* }) => {
         impl $trait for World {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    self.io(concat!(stringify!($trait), ".", stringify!($name))).await?;
-                    self.mem.$name($($arg),*).await
+                    let what = concat!(stringify!($trait), ".", stringify!($name));
+                    self.io(what).await?;
+                    self.crash_before(what)?;
+                    let out = self.mem.$name($($arg),*).await?;
+                    self.crash_after(what, stringify!($kind) == "write")?;
+                    Ok(out)
                 }
             )*
         }
@@ -114,40 +147,41 @@ macro_rules! delegate {
 }
 
 delegate!(IdempotencyStore {
-    fn claim(&self, consumer: &str, event_id: &str, expires_at: Millis) -> Result<bool, PortError>;
-    fn release(&self, consumer: &str, event_id: &str) -> Result<(), PortError>;
-    fn remember(&self, consumer: &str, key: &str, value: &str, expires_at: Millis) -> Result<Remembered, PortError>;
+    write fn claim(&self, consumer: &str, event_id: &str, expires_at: Millis) -> Result<bool, PortError>;
+    write fn release(&self, consumer: &str, event_id: &str) -> Result<(), PortError>;
+    write fn remember(&self, consumer: &str, key: &str, value: &str, expires_at: Millis) -> Result<Remembered, PortError>;
+    read fn recall(&self, consumer: &str, key: &str) -> Result<Option<String>, PortError>;
 });
 delegate!(FileStore {
-    fn get_file(&self, file_id: &str) -> Result<Option<FileMeta>, PortError>;
-    fn put_file(&self, file: &FileMeta) -> Result<(), PortError>;
-    fn update_file(&self, file: &FileMeta) -> Result<bool, PortError>;
-    fn delete_file(&self, file_id: &str) -> Result<bool, PortError>;
+    read fn get_file(&self, file_id: &str) -> Result<Option<FileMeta>, PortError>;
+    write fn put_file(&self, file: &FileMeta) -> Result<(), PortError>;
+    write fn update_file(&self, file: &FileMeta) -> Result<bool, PortError>;
+    write fn delete_file(&self, file_id: &str) -> Result<bool, PortError>;
 });
 delegate!(TransactionStore {
-    fn transactions_of_file(&self, file_id: &str) -> Result<Vec<Transaction>, PortError>;
-    fn transactions_of_user(&self, user_id: &str) -> Result<Vec<Transaction>, PortError>;
-    fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError>;
-    fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError>;
-    fn set_category(&self, transaction_id: &str, category_id: &str) -> Result<(), PortError>;
-    fn delete_transactions_of_file(&self, file_id: &str) -> Result<Vec<String>, PortError>;
+    read fn transactions_of_file(&self, file_id: &str) -> Result<Vec<Transaction>, PortError>;
+    read fn transactions_of_user(&self, user_id: &str) -> Result<Vec<Transaction>, PortError>;
+    read fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError>;
+    write fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError>;
+    write fn set_category(&self, transaction_id: &str, category_id: &str) -> Result<(), PortError>;
+    write fn delete_transactions_of_file(&self, file_id: &str) -> Result<Vec<String>, PortError>;
 });
 delegate!(ContentStore {
-    fn get_content(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
-    fn put_content(&self, key: &str, bytes: &[u8]) -> Result<(), PortError>;
-    fn delete_content(&self, key: &str) -> Result<bool, PortError>;
+    read fn get_content(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+    write fn put_content(&self, key: &str, bytes: &[u8]) -> Result<(), PortError>;
+    write fn delete_content(&self, key: &str) -> Result<bool, PortError>;
 });
 delegate!(AnalyticsStore {
-    fn pending_job(&self, user_id: &str) -> Result<Option<AnalyticsJob>, PortError>;
-    fn put_job(&self, job: &AnalyticsJob) -> Result<(), PortError>;
+    read fn pending_job(&self, user_id: &str) -> Result<Option<AnalyticsJob>, PortError>;
+    write fn put_job(&self, job: &AnalyticsJob) -> Result<(), PortError>;
 });
 delegate!(CategoryRuleStore {
-    fn rules_of_user(&self, user_id: &str) -> Result<Vec<CategoryRule>, PortError>;
+    read fn rules_of_user(&self, user_id: &str) -> Result<Vec<CategoryRule>, PortError>;
 });
 delegate!(AuditLog {
-    fn append(&self, entry: &AuditEntry) -> Result<bool, PortError>;
-    fn entries(&self, since: Millis, until: Millis) -> Result<Vec<AuditEntry>, PortError>;
+    write fn append(&self, entry: &AuditEntry) -> Result<bool, PortError>;
+    read fn entries(&self, since: Millis, until: Millis) -> Result<Vec<AuditEntry>, PortError>;
 });
 delegate!(Notifier {
-    fn notify(&self, n: &Notification) -> Result<(), PortError>;
+    write fn notify(&self, n: &Notification) -> Result<(), PortError>;
 });

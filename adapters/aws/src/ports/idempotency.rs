@@ -87,4 +87,17 @@ impl IdempotencyStore for AwsPorts {
             ))),
         }
     }
+
+    async fn recall(&self, consumer: &str, key_value: &str) -> Result<Option<String>, PortError> {
+        let pk = claim_key(consumer, key_value);
+        let Some(item) = self.get_item(TABLE, key("pk", &pk)).await? else {
+            return Ok(None);
+        };
+        match item.get("value") {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(v)) => Ok(Some(v.clone())),
+            other => Err(PortError::Permanent(format!(
+                "{pk} in {TABLE}: attribute value is {other:?}, expected a string (a claim under a remembered value's key?)"
+            ))),
+        }
+    }
 }
