@@ -82,6 +82,11 @@ pub struct AnalyticsJob {
     pub first_triggered_at: Millis,
     pub last_triggered_at: Millis,
     pub triggers: u32,
+    /// The triggers merged into this job (`<consumer>/<eventId>`): a run
+    /// that merged and died before it could say so finds its trigger here
+    /// and does not count it twice.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub merged: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

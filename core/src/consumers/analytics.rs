@@ -16,16 +16,20 @@
 //! `failed` with the error text when its work failed. Publishes nothing
 //! else.
 //!
-//! Idempotency: claim first, release on failure (keyed by consumer and
-//! event id). Merging a trigger twice would count it twice and could start
-//! a second job, so the claim must gate the merge. A crash between the
-//! claim and the job's write loses that one trigger; the job it would have
-//! joined (or the next trigger) still recomputes the same analytics, so the
-//! cost is at worst a delayed recompute, never a wrong one. The completion
+//! Idempotency: idempotent work, done last (keyed by consumer and event
+//! id). Merging a trigger twice would count it twice and could start a
+//! second job, so the job remembers the triggers merged into it, and a
+//! finished run keeps `<consumer>/queued`: a redelivery that finds either
+//! merges nothing. There is no claim to give back, so a failure anywhere
+//! (a throttled write, and a throttled release after it, once made the
+//! analytics_manager voter vote `error`, which denies) is simply retried.
+//! A run that merged, died, and is retried only after its job was picked
+//! up and a new one started would merge the trigger again: one recompute
+//! too many, never one too few. The completion
 //! report itself has an id derived from (coordinationId, consumer) and is
 //! re-published on every delivery: the aggregator keeps the first.
 
-use super::{claim_then, report_completion, Settings};
+use super::{report_completion, Settings};
 use crate::domain::AnalyticsJob;
 use crate::event::{sources, CompletionStatus, Event, EventData};
 use crate::handlers::HandlerError;
@@ -137,6 +141,7 @@ pub fn merge(
         first_triggered_at: now,
         last_triggered_at: now,
         triggers: 1,
+        merged: BTreeSet::new(),
     };
     match existing {
         None => (fresh(), MergeKind::Started),
@@ -175,8 +180,8 @@ pub enum Queued {
 }
 
 /// Merges one trigger into `user_id`'s pending job, once per
-/// (`consumer`, `key`): claim first, release on failure (see the module
-/// comment). Shared with the analytics_manager voter.
+/// (`consumer`, `key`) (see the module comment). Shared with the
+/// analytics_manager voter.
 pub async fn queue<P: AnalyticsStore + IdempotencyStore>(
     ports: &P,
     consumer: &str,
@@ -189,25 +194,36 @@ pub async fn queue<P: AnalyticsStore + IdempotencyStore>(
     if trigger.analytic_types.is_empty() {
         return Ok(Queued::NothingToRecompute);
     }
-    let work = async {
-        let pending = ports.pending_job(user_id).await?;
-        let (job, kind) = merge(
+    let done = format!("{consumer}/queued");
+    if ports.recall(&done, key).await?.is_some() {
+        return Ok(Queued::Duplicate);
+    }
+    let tag = format!("{consumer}/{key}");
+    let pending = ports.pending_job(user_id).await?;
+    let queued = if pending.as_ref().is_some_and(|j| j.merged.contains(&tag)) {
+        // Merged by a run that died before it could say so.
+        Queued::Duplicate
+    } else {
+        let (mut job, kind) = merge(
             pending.as_ref(),
             user_id,
             trigger,
             now,
             settings.analytics_debounce_ms,
         );
+        job.merged.insert(tag);
         ports.put_job(&job).await?;
-        Ok(Queued::Job {
+        Queued::Job {
             kind,
             priority: job.priority,
             analytic_types: job.analytic_types,
             triggers: job.triggers,
-        })
+        }
     };
-    let done = claim_then(ports, consumer, key, settings.claim_expiry(now), work).await?;
-    Ok(done.unwrap_or(Queued::Duplicate))
+    ports
+        .remember(&done, key, "queued", settings.claim_expiry(now))
+        .await?;
+    Ok(queued)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
