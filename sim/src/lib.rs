@@ -15,6 +15,8 @@ pub mod oracle;
 pub mod replay;
 pub mod rng;
 pub mod scenario;
+#[cfg(madsim)]
+pub mod shrink;
 pub mod trace;
 pub mod workload;
 #[cfg(madsim)]

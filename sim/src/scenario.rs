@@ -37,11 +37,63 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     #[serde(default, rename = "expect")]
     pub expectations: Vec<Expectation>,
+    /// A seeded run of `tally explore` instead of files and steps: its seed
+    /// and workload (the `[faults]` table pins its faults, all of them off
+    /// unless set). What `explore` writes when it shrinks a failure.
+    #[serde(default)]
+    pub explore: Option<ExploreRun>,
     /// Invariants this scenario shows being violated (by name, e.g.
     /// `audited-once`): a scenario about a broken configuration passes
     /// when exactly these are caught.
     #[serde(default)]
     pub expect_violations: Vec<String>,
+}
+
+/// One seeded explore run, as a scenario's `[explore]` table: the seed and
+/// the workload (each field the flag of the same name; the defaults when
+/// absent).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExploreRun {
+    pub seed: u64,
+    #[serde(default = "workload_files")]
+    pub files: usize,
+    #[serde(default = "workload_users")]
+    pub users: usize,
+    #[serde(default = "workload_completion")]
+    pub completion_percent: u64,
+    #[serde(default = "workload_large")]
+    pub large_percent: u64,
+    #[serde(default = "workload_traffic")]
+    pub traffic: usize,
+}
+
+fn workload_files() -> usize {
+    crate::workload::Workload::default().files
+}
+fn workload_users() -> usize {
+    crate::workload::Workload::default().users
+}
+fn workload_completion() -> u64 {
+    crate::workload::Workload::default().completion_percent
+}
+fn workload_large() -> u64 {
+    crate::workload::Workload::default().large_percent
+}
+fn workload_traffic() -> usize {
+    crate::workload::Workload::default().traffic
+}
+
+impl ExploreRun {
+    pub fn workload(&self) -> crate::workload::Workload {
+        crate::workload::Workload {
+            files: self.files,
+            users: self.users,
+            completion_percent: self.completion_percent,
+            large_percent: self.large_percent,
+            traffic: self.traffic,
+        }
+    }
 }
 
 fn default_seed() -> u64 {

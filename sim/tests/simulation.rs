@@ -310,3 +310,36 @@ fn a_regression_line_replays_its_own_configuration() {
         "{e}"
     );
 }
+
+/// A failing seed shrinks to a smaller run that still fails (here: one
+/// file, no faults), and the scenario written for it fails the same way
+/// under `tally run`.
+#[test]
+fn a_failure_shrinks_to_a_scenario_that_reproduces_it() {
+    let rules =
+        tally_core::rules::Rules::parse("broken", &default_rules_without("deletion-approvals"))
+            .unwrap();
+    let mut c = RunConfig::new(0);
+    c.rules = rules.clone();
+    let failed = run(&c);
+    assert!(!failed.ok());
+    let shrunk = tally_sim::shrink::shrink(&c, failed);
+    assert!(!shrunk.report.ok());
+    assert_eq!(
+        shrunk.config.workload.files,
+        1,
+        "{}",
+        shrunk.config.reproducer()
+    );
+    assert_eq!(shrunk.report.mix, tally_sim::faults::FaultMix::none());
+    let text = tally_sim::shrink::scenario_text(&shrunk, None, None);
+    let scenario = tally_sim::scenario::Scenario::parse("shrunk", &text).unwrap();
+    let again = tally_sim::world::run_scenario(&scenario, rules, Default::default());
+    assert!(
+        again
+            .violations
+            .iter()
+            .any(|v| v.invariant == tally_sim::invariants::Invariant::RoutedWhereNeeded),
+        "{text}"
+    );
+}

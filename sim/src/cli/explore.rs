@@ -39,6 +39,14 @@ pub struct ExploreArgs {
     /// replays every line (sim/tests/simulation.rs).
     #[arg(long, value_name = "FILE", default_value = REGRESSIONS)]
     pub regressions: PathBuf,
+    /// On a failure, do not shrink it (by default the failing seed is
+    /// re-run with fewer faults and a smaller workload while it still
+    /// fails, and the smallest is written as a scenario file).
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Where shrunk failures are written, as `seed-N.toml`.
+    #[arg(long, value_name = "DIR", default_value = "failures")]
+    pub failures: PathBuf,
     /// Workload, rules, policy and pinned faults: what the reproducer
     /// writes back.
     #[command(flatten)]
@@ -49,6 +57,51 @@ pub struct ExploreArgs {
 pub fn run(_: ExploreArgs) -> ExitCode {
     eprintln!("error: this `tally` was built without the simulator (it needs --cfg madsim); run ./scripts/tally explore");
     ExitCode::from(2)
+}
+
+/// Shrinks a failure and writes the smallest failing run as a scenario
+/// that `tally run` reproduces; prints what it kept.
+#[cfg(madsim)]
+fn shrink_and_write(
+    cfg: &tally_sim::world::RunConfig,
+    failed: tally_sim::world::RunReport,
+    args: &ExploreArgs,
+) {
+    eprintln!("shrinking seed {} (re-running it with fewer faults and a smaller workload while it still fails)...", cfg.seed);
+    let shrunk = tally_sim::shrink::shrink(cfg, failed);
+    let abs = |p: &Option<PathBuf>| {
+        p.as_ref().map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
+    };
+    let text = tally_sim::shrink::scenario_text(
+        &shrunk,
+        abs(&args.config.rules).as_deref(),
+        abs(&args.config.policy).as_deref(),
+    );
+    println!(
+        "shrunk in {} runs to: {}",
+        shrunk.runs,
+        shrunk.config.reproducer()
+    );
+    println!("fault mix: {}", shrunk.report.mix.describe());
+    for v in &shrunk.report.violations {
+        println!("violated: {v}");
+    }
+    let path = args.failures.join(format!("seed-{}.toml", cfg.seed));
+    let written =
+        std::fs::create_dir_all(&args.failures).and_then(|()| std::fs::write(&path, text));
+    match written {
+        Ok(()) => println!(
+            "wrote {}: ./scripts/tally run {} reproduces it",
+            path.display(),
+            path.display()
+        ),
+        Err(e) => eprintln!("warning: cannot write {}: {e}", path.display()),
+    }
 }
 
 #[cfg(madsim)]
@@ -181,6 +234,9 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                         Ok(false) => eprintln!("already recorded in {path}"),
                         Err(e) => eprintln!("warning: cannot record the failure in {path}: {e}"),
                     }
+                }
+                if !args.no_shrink && !args.json {
+                    shrink_and_write(&config(report.seed), report, &args);
                 }
                 return ExitCode::FAILURE;
             }

@@ -31,6 +31,9 @@ impl ScenarioReport {
 }
 
 pub fn run_scenario(s: &Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
+    if let Some(e) = &s.explore {
+        return explore_run(s, e, rules, policy);
+    }
     let s = s.clone();
     std::thread::spawn(move || {
         let rt = madsim::runtime::Runtime::with_seed_and_config(s.seed, madsim::Config::default());
@@ -38,6 +41,44 @@ pub fn run_scenario(s: &Scenario, rules: Rules, policy: Policy) -> ScenarioRepor
     })
     .join()
     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// A scenario that is one seeded explore run (a shrunk failure): the run,
+/// judged by the invariants and the scenario's `expect_violations`.
+fn explore_run(
+    s: &Scenario,
+    e: &crate::scenario::ExploreRun,
+    rules: Rules,
+    policy: Policy,
+) -> ScenarioReport {
+    let mut c = super::RunConfig::new(e.seed);
+    c.workload = e.workload();
+    c.pins = crate::faults::Pins {
+        no_faults: true,
+        ..s.faults.clone()
+    };
+    c.rules = rules;
+    c.policy = policy;
+    let r = super::run(&c);
+    let mut failures = Vec::new();
+    for name in &s.expect_violations {
+        if !r.violations.iter().any(|v| v.invariant.name() == name) {
+            failures.push(format!(
+                "expected the invariant {name} to be violated, and it held"
+            ));
+        }
+    }
+    let violations = r
+        .violations
+        .into_iter()
+        .filter(|v| !s.expect_violations.iter().any(|n| n == v.invariant.name()))
+        .collect();
+    ScenarioReport {
+        name: s.name.clone(),
+        log: r.decision_log,
+        failures,
+        violations,
+    }
 }
 
 async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
