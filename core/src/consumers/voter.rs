@@ -136,6 +136,22 @@ pub fn category_reason(count: usize) -> String {
     }
 }
 
+/// Every port a voter uses.
+pub trait VoterPorts:
+    FileStore + TransactionStore + CategoryRuleStore + AnalyticsStore + IdempotencyStore + Publisher
+{
+}
+
+impl<P> VoterPorts for P where
+    P: FileStore
+        + TransactionStore
+        + CategoryRuleStore
+        + AnalyticsStore
+        + IdempotencyStore
+        + Publisher
+{
+}
+
 /// How a voter answers: by its own work, or (a voter that objects to
 /// everything, as the simulator's denying-voter fault deploys one) with a
 /// deny. Either way the first answer is kept and is every run's answer.
@@ -153,12 +169,7 @@ pub async fn handle<P>(
     settings: &Settings,
 ) -> Result<Report, HandlerError>
 where
-    P: FileStore
-        + TransactionStore
-        + CategoryRuleStore
-        + AnalyticsStore
-        + IdempotencyStore
-        + Publisher,
+    P: VoterPorts,
 {
     answer(ports, voter, event, now, settings, Answer::OwnWork).await
 }
@@ -172,12 +183,7 @@ pub async fn answer<P>(
     how: Answer<'_>,
 ) -> Result<Report, HandlerError>
 where
-    P: FileStore
-        + TransactionStore
-        + CategoryRuleStore
-        + AnalyticsStore
-        + IdempotencyStore
-        + Publisher,
+    P: VoterPorts,
 {
     let EventData::DeletionRequested(req) = &event.data else {
         return Ok(Report::Ignored {

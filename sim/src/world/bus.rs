@@ -50,66 +50,35 @@ impl World {
         }
         for rule in hits {
             for target in self.rules.rules[rule].targets.clone() {
-                if self.faults_on() && self.fault(self.mix.burst_rate) {
-                    // Three invocations at the same moment: they race on
-                    // every conditional write the handler makes.
+                // Each copy's delay: a burst's three share one, so they
+                // race on every conditional write the handler makes; a
+                // duplicate draws its own.
+                let copies = if self.faults_on() && self.fault(self.mix.burst_rate) {
                     let at = self.draw(0, self.mix.max_delay_ms.max(50));
-                    for _ in 0..2 {
-                        self.observations().duplicates += 1;
-                        self.schedule_at(
-                            json.clone(),
-                            event.event_id.clone(),
-                            event.event_type().to_owned(),
-                            rule,
-                            target.clone(),
-                            Some(at),
-                        );
-                    }
-                    self.schedule_at(
-                        json.clone(),
-                        event.event_id.clone(),
-                        event.event_type().to_owned(),
-                        rule,
-                        target,
-                        Some(at),
-                    );
-                    continue;
-                }
-                self.schedule(
-                    json.clone(),
-                    event.event_id.clone(),
-                    event.event_type().to_owned(),
-                    rule,
-                    target.clone(),
-                );
-                if self.fault(self.mix.duplicate_rate) {
-                    self.observations().duplicates += 1;
+                    vec![Some(at); 3]
+                } else if self.fault(self.mix.duplicate_rate) {
+                    vec![None, None]
+                } else {
+                    vec![None]
+                };
+                self.observations().duplicates += copies.len() as u64 - 1;
+                for delay in copies {
                     self.schedule(
                         json.clone(),
                         event.event_id.clone(),
                         event.event_type().to_owned(),
                         rule,
-                        target,
+                        target.clone(),
+                        delay,
                     );
                 }
             }
         }
     }
 
+    /// Schedules one delivery after `delay` (a burst's copies share one),
+    /// or after a delay drawn when it starts.
     pub(crate) fn schedule(
-        &self,
-        json: Arc<str>,
-        event_id: String,
-        event_type: String,
-        rule: usize,
-        target: String,
-    ) {
-        self.schedule_at(json, event_id, event_type, rule, target, None)
-    }
-
-    /// As `schedule`, with the delivery's delay given (a burst's copies
-    /// share one) instead of drawn.
-    fn schedule_at(
         &self,
         json: Arc<str>,
         event_id: String,
@@ -260,7 +229,7 @@ impl World {
                 .iter()
                 .position(|r| r.name == d.rule)
                 .expect("dead letters name real rules");
-            self.schedule(d.json, d.event_id, d.event_type, rule, d.target);
+            self.schedule(d.json, d.event_id, d.event_type, rule, d.target, None);
         }
     }
 }
