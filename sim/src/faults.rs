@@ -49,6 +49,10 @@ pub struct FaultMix {
     /// Chance that a delivery goes to three concurrent invocations at once,
     /// so that conditional writes race (BUGGIFY: the rare path made common).
     pub burst_rate: f64,
+    /// Chance that a store call fails for good (access denied): a voter
+    /// then votes `error`, a completion consumer reports `failed`, any
+    /// other handler dead-letters its input.
+    pub permanent_error_rate: f64,
 }
 
 impl FaultMix {
@@ -68,6 +72,7 @@ impl FaultMix {
             forger: false,
             request_delay_ms: 0,
             burst_rate: 0.0,
+            permanent_error_rate: 0.0,
         }
     }
 
@@ -107,7 +112,9 @@ impl FaultMix {
             0
         };
         let burst_rate = rate(&mut r, 0.2);
+        let permanent_error_rate = rate(&mut r, 0.02);
         FaultMix {
+            permanent_error_rate,
             forger,
             request_delay_ms,
             burst_rate,
@@ -129,7 +136,7 @@ impl FaultMix {
     pub fn describe(&self) -> String {
         let v = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".to_owned());
         format!(
-            "duplicate-rate={} publish-failure-rate={} invoke-failure-rate={} drop-rate={} max-delay-ms={} crash-rate={} store-error-rate={} stalled-voter={} slow-voter={} denying-voter={} clock-skew-ms={} forger={} request-delay-ms={} burst-rate={}",
+            "duplicate-rate={} publish-failure-rate={} invoke-failure-rate={} drop-rate={} max-delay-ms={} crash-rate={} store-error-rate={} stalled-voter={} slow-voter={} denying-voter={} clock-skew-ms={} forger={} request-delay-ms={} burst-rate={} permanent-error-rate={}",
             self.duplicate_rate,
             self.publish_failure_rate,
             self.invoke_failure_rate,
@@ -143,7 +150,8 @@ impl FaultMix {
             self.clock_skew_ms,
             self.forger,
             self.request_delay_ms,
-            self.burst_rate
+            self.burst_rate,
+            self.permanent_error_rate
         )
     }
 }
@@ -202,6 +210,9 @@ pub struct Pins {
     /// Chance (0 to 1) that a delivery goes to three concurrent invocations at once.
     #[arg(long)]
     pub burst_rate: Option<f64>,
+    /// Chance (0 to 1) that a store call fails for good (access denied).
+    #[arg(long)]
+    pub permanent_error_rate: Option<f64>,
 }
 
 impl Pins {
@@ -231,6 +242,9 @@ impl Pins {
             forger: self.forger.unwrap_or(mix.forger),
             request_delay_ms: self.request_delay_ms.unwrap_or(mix.request_delay_ms),
             burst_rate: self.burst_rate.unwrap_or(mix.burst_rate),
+            permanent_error_rate: self
+                .permanent_error_rate
+                .unwrap_or(mix.permanent_error_rate),
         }
     }
 

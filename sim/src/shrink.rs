@@ -28,6 +28,7 @@ pub fn pins_of(mix: &FaultMix) -> Pins {
         forger: Some(mix.forger),
         request_delay_ms: Some(mix.request_delay_ms),
         burst_rate: Some(mix.burst_rate),
+        permanent_error_rate: Some(mix.permanent_error_rate),
     }
 }
 
@@ -57,6 +58,7 @@ const FAULTS_OFF: &[Cut] = &[
     |c| set(&mut c.pins.forger, false),
     |c| set(&mut c.pins.request_delay_ms, 0),
     |c| set(&mut c.pins.burst_rate, 0.0),
+    |c| set(&mut c.pins.permanent_error_rate, 0.0),
 ];
 
 fn halve(n: &mut usize, floor: usize) -> bool {

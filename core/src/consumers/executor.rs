@@ -251,6 +251,10 @@ where
     ports.publish(&events).await?;
     // Last: while the metadata is there, a redelivery resumes.
     let metadata_deleted = ports.delete_file(file_id).await?;
+    // A file processor still at work may have written transactions since
+    // the sweep above; from here on it finds no metadata and removes what
+    // it writes itself, so one more sweep leaves nothing behind.
+    ports.delete_transactions_of_file(file_id).await?;
     Ok(Report::Executed {
         request_id: request_id.to_owned(),
         file_id: file_id.to_owned(),

@@ -23,6 +23,12 @@ impl World {
                 "simulated throttling on {what}"
             )));
         }
+        // Drawn only when on, so that runs without it draw as before.
+        if self.mix.permanent_error_rate > 0.0 && self.fault(self.mix.permanent_error_rate) {
+            return Err(PortError::Permanent(format!(
+                "simulated access denied on {what}"
+            )));
+        }
         Ok(())
     }
 
