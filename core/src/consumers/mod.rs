@@ -16,17 +16,20 @@
 //!   it. The claim is taken after the effects are durable and published; it
 //!   is the durable record that the input was handled, and its answer only
 //!   tells the report whether this was a redelivery. A crash anywhere makes
-//!   the retry redo the work, never lose it. (voter, completion reports,
-//!   categorization.)
+//!   the retry redo the work, never lose it. Where a run's announcement
+//!   depends on what it saw, the first run's is kept write-once
+//!   (`IdempotencyStore::remember`) and every run publishes that; where
+//!   redoing must not count twice, "done" is kept last and read first
+//!   (`recall`). (voter, completion reports, categorization, executor,
+//!   the analytics queue.)
 //! * **Claim first, release on failure.** Where redoing would change
 //!   something visible (a second notification, a trigger counted twice, a
 //!   `file.processed` with a different duplicate count, a second deletion
 //!   report) the claim gates the work; if the work fails the claim is given
 //!   back before the error is returned, so the bus's retry redoes it. The
-//!   residual window is a crash between the claim and the effect: the
-//!   executor closes it by checking, on a taken claim, whether the deletion
-//!   really finished; the others document what it would cost.
-//!   (analytics, notification, file processor, executor.)
+//!   residual window is a crash between the claim and the effect (or a
+//!   give-back that fails): each documents what it would cost.
+//!   (notification, file processor.)
 //!
 //! The audit log needs no claim: its append is itself put-if-absent.
 
