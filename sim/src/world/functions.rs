@@ -233,20 +233,17 @@ impl World {
         .await;
     }
 
-    /// A client retries its call once a second until it goes through.
+    /// A client retries its call once a second until it goes through: a
+    /// 503 or a 500 (a store that throttled, or denied access while the
+    /// swarm's permanent fault was on) is tried again; an answer such as
+    /// 404 is not an error and ends it.
     async fn retry_client<F, Fut, T>(&self, mut call: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, HandlerError>>,
     {
-        loop {
-            match call().await {
-                Ok(_) => return,
-                Err(HandlerError::Permanent(_)) => return,
-                Err(HandlerError::Transient(_)) => {
-                    madsim::time::sleep(Duration::from_millis(1_000)).await
-                }
-            }
+        while call().await.is_err() {
+            madsim::time::sleep(Duration::from_millis(1_000)).await
         }
     }
 
