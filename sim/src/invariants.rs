@@ -34,6 +34,11 @@ pub enum Invariant {
     /// the aggregator and its voters, a vote at the aggregator, an approval
     /// at the executor) was routed there.
     RoutedWhereNeeded,
+    /// Safety: a voter function that handled a request published exactly
+    /// one vote for it, under one id whatever the deliveries (a voter that
+    /// returns without voting stalls the request; a new id per delivery
+    /// defeats every consumer's dedupe).
+    EachVoterVotesOnce,
     /// Safety: every vote a record counts was published by its voter's
     /// bound source, for a required voter, about the request's file.
     OnlyRealVotesCount,
@@ -55,7 +60,7 @@ pub enum Invariant {
 }
 
 /// Every invariant, in report order.
-pub const ALL: [Invariant; 14] = [
+pub const ALL: [Invariant; 15] = [
     Invariant::NoDeletionWithoutApproval,
     Invariant::AtMostOneDecision,
     Invariant::NoVetoOverturned,
@@ -63,6 +68,7 @@ pub const ALL: [Invariant; 14] = [
     Invariant::FileDeletedAtMostOnce,
     Invariant::OneIdOneContent,
     Invariant::RoutedWhereNeeded,
+    Invariant::EachVoterVotesOnce,
     Invariant::OnlyRealVotesCount,
     Invariant::DecidedAsTheVotesSay,
     Invariant::DecisionPublished,
@@ -82,6 +88,7 @@ impl Invariant {
             Invariant::FileDeletedAtMostOnce => "file-deleted-at-most-once",
             Invariant::OneIdOneContent => "one-id-one-content",
             Invariant::RoutedWhereNeeded => "routed-where-needed",
+            Invariant::EachVoterVotesOnce => "each-voter-votes-once",
             Invariant::OnlyRealVotesCount => "only-real-votes-count",
             Invariant::DecidedAsTheVotesSay => "decided-as-the-votes-say",
             Invariant::DecisionPublished => "decision-published",
@@ -279,6 +286,17 @@ pub fn check(e: &Evidence<'_>) -> Vec<Violation> {
     }
     out.extend(one_id_one_content(&e.obs.published));
     out.extend(e.obs.step_violations.iter().cloned());
+    for ((request, voter), ids) in &e.obs.voted {
+        if ids.len() != 1 {
+            out.push(v(
+                Invariant::EachVoterVotesOnce,
+                format!(
+                    "{voter} handled {request} and published {} vote ids for it: {ids:?}",
+                    ids.len()
+                ),
+            ));
+        }
+    }
     out.extend(crate::oracle::check(
         e.records, e.obs, e.policy, e.view, e.settled,
     ));

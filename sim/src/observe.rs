@@ -58,6 +58,9 @@ pub struct Observations {
     pub step_violations: Vec<crate::invariants::Violation>,
     /// How often each behaviour the design must survive happened.
     pub coverage: Coverage,
+    /// The vote ids each voter function published, by (request, voter),
+    /// for every request it handled (an empty set: it answered no vote).
+    pub voted: BTreeMap<(String, String), BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

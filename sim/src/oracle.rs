@@ -135,6 +135,7 @@ fn default_rule_for(defaults: &Rules, e: &Event, target: &str) -> Option<String>
 #[derive(Debug, Clone)]
 struct Seen {
     voter: String,
+    event_id: String,
     decision: VoteDecision,
     /// When it surely reached the aggregator (the start of its first
     /// successful invocation), on the aggregator's clock.
@@ -150,6 +151,9 @@ struct Expected<'a> {
     required: Vec<String>,
     /// The first vote of each required voter that must count.
     votes: BTreeMap<String, Seen>,
+    /// A voter sent two different votes and which came first is not
+    /// certain (their invocations overlapped): the oracle does not call it.
+    ambiguous: bool,
     record: Option<&'a Record>,
 }
 
@@ -157,6 +161,9 @@ struct Expected<'a> {
 /// from the votes that must count, or `None` when the run came too close
 /// to call (a vote at the deadline, votes racing a veto).
 fn expect(x: &Expected<'_>, policy: &Policy, margin: i64) -> Option<(Status, Vec<DecisionCause>)> {
+    if x.ambiguous {
+        return None;
+    }
     let flavour = match x.request.flavour {
         Flavour::Voting => &policy.voting,
         Flavour::Completion => &policy.completion,
@@ -231,6 +238,17 @@ pub fn check(
     let margin = view.aggregator_skew.max(view.sweeper_skew) - view.aggregator_skew;
     let reached = first_reached(&obs.aggregated, view.aggregator_skew);
     let tried: BTreeSet<&str> = obs.aggregated.iter().map(|a| a.event_id.as_str()).collect();
+    // When each event's handling first began, and first certainly ended.
+    let mut tried_at: BTreeMap<&str, Millis> = BTreeMap::new();
+    let mut done: BTreeMap<&str, Millis> = BTreeMap::new();
+    for a in &obs.aggregated {
+        let t = tried_at.entry(a.event_id.as_str()).or_insert(a.start);
+        *t = (*t).min(a.start);
+        if a.ok {
+            let d = done.entry(a.event_id.as_str()).or_insert(a.end);
+            *d = (*d).min(a.end);
+        }
+    }
     let by_id: BTreeMap<&str, &Record> =
         records.iter().map(|r| (r.request_id.as_str(), r)).collect();
 
@@ -261,6 +279,7 @@ pub fn check(
                 reached: at,
                 record: by_id.get(r.request_id.as_str()).copied(),
                 votes: BTreeMap::new(),
+                ambiguous: false,
                 request: r,
             },
         );
@@ -286,19 +305,27 @@ pub fn check(
         }
         let seen = Seen {
             voter: vote.voter.clone(),
+            event_id: vote.event_id.clone(),
             decision: vote.decision,
             reached: reached.get(vote.event_id.as_str()).copied(),
             tried: tried.contains(vote.event_id.as_str()),
         };
-        let first = x.votes.entry(vote.voter.clone()).or_insert(seen.clone());
-        // Two votes of one voter (a scripted second vote): the one that
-        // reached the aggregator first is the one that counts.
-        if let (Some(a), Some(b)) = (seen.reached, first.reached) {
-            if a < b {
-                *first = seen;
-            }
-        } else if first.reached.is_none() && seen.reached.is_some() {
-            *first = seen;
+        let Some(first) = x.votes.get(&vote.voter).cloned() else {
+            x.votes.insert(vote.voter.clone(), seen);
+            continue;
+        };
+        // Two votes of one voter (a second vote, scripted or forged): the
+        // one the aggregator certainly handled first is the one that
+        // counts; if neither is certain, the oracle does not call it.
+        let before = |a: &str, b: &str| {
+            done.get(a)
+                .is_some_and(|&d| tried_at.get(b).is_none_or(|&t| d < t))
+        };
+        let (old_id, new_id) = (first.event_id.as_str(), vote.event_id.as_str());
+        if before(new_id, old_id) {
+            x.votes.insert(vote.voter.clone(), seen);
+        } else if !before(old_id, new_id) && first.decision != seen.decision {
+            x.ambiguous = true;
         }
     }
     let published_ids: BTreeSet<&str> = obs

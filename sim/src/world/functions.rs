@@ -90,7 +90,7 @@ impl World {
         } else {
             consumers::voter::Answer::OwnWork
         };
-        consumers::voter::answer(
+        let report = consumers::voter::answer(
             self,
             voter,
             event,
@@ -98,8 +98,22 @@ impl World {
             &self.settings,
             how,
         )
-        .await
-        .map(|_| ())
+        .await?;
+        // Every request a voter handled gets a vote, and always the same
+        // one (one id per request and voter, whatever the deliveries).
+        if let EventData::DeletionRequested(r) = &event.data {
+            let vote = match report {
+                consumers::voter::Report::Voted { vote_id, .. } => Some(vote_id),
+                _ => None,
+            };
+            let mut obs = self.observations();
+            let ids = obs
+                .voted
+                .entry((r.request_id.clone(), voter.name().to_owned()))
+                .or_default();
+            ids.extend(vote);
+        }
+        Ok(())
     }
 
     /// Whether a completion consumer reports this time: not when scenarios
@@ -270,6 +284,7 @@ impl World {
         use crate::observe::Behaviour;
         let mut forged = BTreeSet::new();
         let mut repeated = BTreeSet::new();
+        let mut seconded = BTreeSet::new();
         while self.faults_on() {
             madsim::time::sleep(Duration::from_millis(self.draw(2_000, 20_000))).await;
             let published: Vec<Event> = self
@@ -303,6 +318,13 @@ impl World {
                             (
                                 "category_manager",
                                 "forged.service".to_owned(),
+                                r.file_id.clone(),
+                            ),
+                            // A source the rules route (another voter's):
+                            // only the aggregator's own check stops it.
+                            (
+                                "category_manager",
+                                bound("analytics_manager"),
                                 r.file_id.clone(),
                             ),
                             (
@@ -347,6 +369,32 @@ impl World {
                             && repeated.insert(v.request_id.clone()) =>
                     {
                         self.put_event(e);
+                    }
+                    // A second, opposite vote of a real voter from its own
+                    // source (a replayed or buggy voter): its first vote
+                    // is the one that counts.
+                    EventData::DeletionVote(v)
+                        if !decided.contains(&v.request_id)
+                            && self.policy.voter_sources.get(&v.voter) == Some(&e.source)
+                            && !e.event_id.starts_with("forged")
+                            && seconded.insert((v.request_id.clone(), v.voter.clone())) =>
+                    {
+                        let mut second = e.clone();
+                        second.event_id = tally_core::ids::derive("forged-second", &[&e.event_id]);
+                        second.timestamp = self.now();
+                        if let EventData::DeletionVote(d) = &mut second.data {
+                            d.decision = match d.decision {
+                                tally_core::event::VoteDecision::Proceed => {
+                                    tally_core::event::VoteDecision::Deny
+                                }
+                                _ => tally_core::event::VoteDecision::Proceed,
+                            };
+                            d.reason = Some("second thoughts".into());
+                        }
+                        self.put_event(&second);
+                        self.observations()
+                            .coverage
+                            .add(Behaviour::ForgedVotePublished, 1);
                     }
                     _ => {}
                 }
