@@ -58,8 +58,6 @@ use crate::time::Millis;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-/// The executor's name in idempotency keys.
-pub const CONSUMER: &str = "deletion_executor";
 /// Where its plans are kept (by requestId).
 pub const PLANS: &str = "deletion_executor/plan";
 /// Where it keeps, by requestId, that a deletion finished: announced and
