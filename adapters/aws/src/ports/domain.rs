@@ -30,26 +30,14 @@ impl FileStore for AwsPorts {
     }
 
     async fn update_file(&self, file: &FileMeta) -> Result<bool, PortError> {
-        let table = self.table("Files")?;
-        let put = self
-            .clients
-            .dynamo
-            .put_item()
-            .table_name(table)
-            .set_item(Some(to_item("file", file)?))
-            .condition_expression("attribute_exists(fileId)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) => match classify(
-                &format!("PutItem of file {} (if it exists)", file.file_id),
-                e,
-            ) {
-                PortError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        let what = format!("file {} (if it exists)", file.file_id);
+        self.put_if(
+            "Files",
+            to_item("file", file)?,
+            "attribute_exists(fileId)",
+            &what,
+        )
+        .await
     }
 
     async fn delete_file(&self, file_id: &str) -> Result<bool, PortError> {

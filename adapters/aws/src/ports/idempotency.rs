@@ -70,20 +70,16 @@ impl IdempotencyStore for AwsPorts {
                 first: true,
             });
         }
-        let kept = self.get_item(TABLE, key("pk", &pk)).await?.ok_or_else(|| {
-            // Lost the put to an item that is gone now: only its TTL can
-            // have removed it, long after any retry of the same input.
-            PortError::Transient(format!(
-                "the value kept under {pk} vanished after its put was refused"
-            ))
-        })?;
-        match kept.get("value") {
-            Some(aws_sdk_dynamodb::types::AttributeValue::S(v)) => Ok(Remembered {
-                value: v.clone(),
+        // Lost the put: the winner's value is the one kept.
+        match self.recall(consumer, key_value).await? {
+            Some(kept) => Ok(Remembered {
+                value: kept,
                 first: false,
             }),
-            other => Err(PortError::Permanent(format!(
-                "{pk} in {TABLE}: attribute value is {other:?}, expected a string (a claim under a remembered value's key?)"
+            // Only the TTL can have removed the winner's item since, long
+            // after any retry of the same input.
+            None => Err(PortError::Transient(format!(
+                "the value kept under {pk} vanished after its put was refused"
             ))),
         }
     }

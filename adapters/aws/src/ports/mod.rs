@@ -71,6 +71,18 @@ impl AwsPorts {
         key_attr: &str,
         what: &str,
     ) -> Result<bool, PortError> {
+        let condition = format!("attribute_not_exists({key_attr})");
+        self.put_if(logical, item, &condition, what).await
+    }
+
+    /// A PutItem under `condition`: false when the condition failed.
+    async fn put_if(
+        &self,
+        logical: &str,
+        item: Item,
+        condition: &str,
+        what: &str,
+    ) -> Result<bool, PortError> {
         let table = self.table(logical)?;
         let put = self
             .clients
@@ -78,7 +90,7 @@ impl AwsPorts {
             .put_item()
             .table_name(table)
             .set_item(Some(item))
-            .condition_expression(format!("attribute_not_exists({key_attr})"))
+            .condition_expression(condition)
             .send()
             .await;
         match put {
