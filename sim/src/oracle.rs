@@ -237,7 +237,6 @@ pub fn check(
     let mut out = Vec::new();
     let margin = view.aggregator_skew.max(view.sweeper_skew) - view.aggregator_skew;
     let reached = first_reached(&obs.aggregated, view.aggregator_skew);
-    let tried: BTreeSet<&str> = obs.aggregated.iter().map(|a| a.event_id.as_str()).collect();
     // When each event's handling first began, and first certainly ended.
     let mut tried_at: BTreeMap<&str, Millis> = BTreeMap::new();
     let mut done: BTreeMap<&str, Millis> = BTreeMap::new();
@@ -308,7 +307,7 @@ pub fn check(
             event_id: vote.event_id.clone(),
             decision: vote.decision,
             reached: reached.get(vote.event_id.as_str()).copied(),
-            tried: tried.contains(vote.event_id.as_str()),
+            tried: tried_at.contains_key(vote.event_id.as_str()),
         };
         let Some(first) = x.votes.get(&vote.voter).cloned() else {
             x.votes.insert(vote.voter.clone(), seen);
