@@ -9,6 +9,7 @@ pub mod consumers;
 pub mod coordination;
 pub mod domain;
 pub mod event;
+pub mod failure;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod handlers;
@@ -16,5 +17,6 @@ pub mod ids;
 pub mod pattern;
 pub mod ports;
 pub mod rules;
+pub mod targets;
 pub mod time;
 pub mod wire;

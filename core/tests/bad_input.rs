@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 use tally_core::consumers::{self, audit};
 use tally_core::coordination::{
-    step, Disposition, Effect, Flavour, Input, Policy, Record, Request, Status, Vote,
+    step, Command, Disposition, Flavour, Input, Policy, Record, Request, Status, Vote,
 };
 use tally_core::event::{samples, Event, EventData, EventKind, VoteDecision};
 use tally_core::handlers::aggregator::aggregate;
@@ -130,8 +130,8 @@ fn through_the_aggregator(inputs: &[Input], now: i64) -> (Memory, Vec<(String, S
     let mut refused = Vec::new();
     for i in inputs {
         let h = run_ready(aggregate(&ports, &ports, i, now, &policy)).expect("in-memory ports");
-        for e in h.effects {
-            if let Effect::Refused { event_id, reason } = e {
+        for e in h.commands {
+            if let Command::Refused { event_id, reason } = e {
                 refused.push((event_id, reason));
             }
         }

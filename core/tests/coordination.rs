@@ -2,7 +2,7 @@
 //! at-least-once case of DESIGN.md, and snapshots of decision sequences.
 
 use tally_core::coordination::{
-    log, step, Disposition, Effect, Flavour, Input, Outcome, Policy, Record, Request, Status, Vote,
+    log, step, Command, Disposition, Flavour, Input, Outcome, Policy, Record, Request, Status, Vote,
 };
 use tally_core::event::{DecisionCause, EventData, VoteDecision};
 
@@ -67,7 +67,7 @@ fn timer(req: &str) -> Input {
 struct Run {
     policy: Policy,
     record: Option<Record>,
-    effects: Vec<Effect>,
+    effects: Vec<Command>,
 }
 
 impl Run {
@@ -85,9 +85,10 @@ impl Run {
 
     fn at(&mut self, offset: i64, input: Input) -> bool {
         let s = step(self.record.take(), &input, T0 + offset, &self.policy);
+        let changed = s.changed();
         self.record = s.record;
-        self.effects.extend(s.effects);
-        s.changed
+        self.effects.extend(s.commands);
+        changed
     }
 
     fn rec(&self) -> &Record {
@@ -102,17 +103,23 @@ impl Run {
         self.rec().decision.as_ref().expect("decided").cause
     }
 
+    /// Every event a step asked to publish, once (the outbox is never
+    /// cleared here, so each later step asks again).
     fn published(&self) -> Vec<&EventData> {
-        self.effects
-            .iter()
-            .filter_map(|e| {
-                if let Effect::Publish { event_id } = e {
-                    let outbox = &self.rec().outbox;
-                    Some(&outbox.iter().find(|ev| &ev.event_id == event_id)?.data)
-                } else {
-                    None
-                }
-            })
+        let mut ids: Vec<&String> = Vec::new();
+        for e in &self.effects {
+            if let Command::Publish { event_ids } = e {
+                ids.extend(
+                    event_ids
+                        .iter()
+                        .filter(|id| !ids.contains(id))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        let outbox = &self.rec().outbox;
+        ids.iter()
+            .filter_map(|id| Some(&outbox.iter().find(|ev| &ev.event_id == *id)?.data))
             .collect()
     }
 
@@ -120,7 +127,7 @@ impl Run {
         self.effects
             .iter()
             .filter_map(|e| {
-                if let Effect::Refused { reason, .. } = e {
+                if let Command::Refused { reason, .. } = e {
                     Some(reason.clone())
                 } else {
                     None
@@ -133,7 +140,7 @@ impl Run {
         self.effects
             .iter()
             .filter_map(|e| {
-                if let Effect::Metric(m) = e {
+                if let Command::Metric(m) = e {
                     Some(m)
                 } else {
                     None
@@ -162,10 +169,7 @@ fn all_required_proceed_approves_with_every_vote() {
     let mut r = Run::new();
     r.at(0, request("r1", 10, None));
     assert_eq!(r.rec().required, ["analytics_manager", "category_manager"]);
-    assert!(r.effects.contains(&Effect::ArmDeadline {
-        request_id: "r1".into(),
-        at: T0 + DEADLINE
-    }));
+    assert_eq!(r.rec().next_wakeup(), Some(T0 + DEADLINE));
     r.at(1000, proceed("r1", "analytics_manager"));
     assert_eq!(r.status(), Status::Waiting);
     r.at(2000, proceed("r1", "category_manager"));
@@ -179,9 +183,11 @@ fn all_required_proceed_approves_with_every_vote() {
         }
         ref other => panic!("{other:?}"),
     }
-    assert!(r.effects.contains(&Effect::CancelDeadline {
-        request_id: "r1".into()
-    }));
+    assert_eq!(
+        r.rec().next_wakeup(),
+        Some(r.rec().created_at),
+        "the deadline no longer wakes it; only its unpublished outbox does"
+    );
     assert_eq!(r.rec().outbox.len(), 1);
     assert_eq!(
         r.metrics(),
@@ -447,11 +453,10 @@ fn the_deadline_denies_by_default_and_a_spurious_timer_is_harmless() {
         !r.at(DEADLINE + 5, timer("r1")),
         "a timer after the decision"
     );
-    assert!(
-        !r.effects
-            .iter()
-            .any(|e| matches!(e, Effect::CancelDeadline { .. })),
-        "nothing to cancel once fired"
+    assert_eq!(
+        r.rec().next_wakeup(),
+        Some(r.rec().created_at),
+        "once fired, only the unpublished outbox wakes it"
     );
 }
 
@@ -474,7 +479,7 @@ fn a_vote_after_the_deadline_finds_it_expired_even_before_the_timer() {
 #[test]
 fn a_timer_with_no_record_or_no_request_does_nothing() {
     let s = step(None, &timer("nobody"), T0, &Policy::default());
-    assert!(s.record.is_none() && s.effects.is_empty() && !s.changed);
+    assert!(s.record.is_none() && s.commands.is_empty() && !s.changed());
     let mut r = Run::new();
     r.at(0, proceed("r1", "analytics_manager"));
     assert!(!r.at(DEADLINE * 100, timer("r1")));
@@ -650,8 +655,8 @@ fn scenario(inputs: &[(i64, Input)]) -> String {
         let id = input.request_id().to_owned();
         let before = records.get(&id).and_then(|r| r.decision.clone());
         let s = step(records.remove(&id), input, T0 + at, &policy);
-        for e in &s.effects {
-            if let Effect::Refused { event_id, reason } = e {
+        for e in &s.commands {
+            if let Command::Refused { event_id, reason } = e {
                 lines.push(log::refusal_line(T0 + at, &id, event_id, reason));
             }
         }

@@ -2,7 +2,7 @@
 //! surviving (see docs/mutants.md): each pins one behaviour that no other
 //! test did.
 
-use tally_core::coordination::{step, Effect, Flavour, Input, Policy, Record, Request, Status};
+use tally_core::coordination::{step, Command, Flavour, Input, Policy, Record, Request, Status};
 use tally_core::event::{
     sources, CompletionStatus, ConsumerCompletion, DeleteRequested, DeletionRequested, Event,
     EventData, VoteDecision, CURRENT_VERSION,
@@ -197,11 +197,11 @@ fn the_request_decides_the_flavour_over_earlier_votes() {
     assert_eq!(rec.status, Status::Waiting);
     let early_id = "evt-done-r-mixed-analytics_consumer";
     assert!(
-        s.effects
+        s.commands
             .iter()
-            .any(|e| matches!(e, Effect::Refused { event_id, .. } if event_id == early_id)),
+            .any(|e| matches!(e, Command::Refused { event_id, .. } if event_id == early_id)),
         "the held completion report is refused: {:?}",
-        s.effects
+        s.commands
     );
 }
 
@@ -213,15 +213,15 @@ fn the_completion_deadline_is_five_minutes() {
     assert_eq!(policy.completion.deadline_ms, FIVE_MINUTES);
     let req = Input::from_event(&delete_requested("coord-3")).unwrap();
     let s = step(None, &req, T0, &policy);
-    assert!(s.effects.contains(&Effect::ArmDeadline {
-        request_id: "coord-3".to_owned(),
-        at: T0 + FIVE_MINUTES,
-    }));
+    assert_eq!(
+        s.record.as_ref().unwrap().next_wakeup(),
+        Some(T0 + FIVE_MINUTES)
+    );
     let timer = Input::Timer {
         request_id: "coord-3".to_owned(),
     };
     let early = step(s.record, &timer, T0 + FIVE_MINUTES - 1, &policy);
-    assert!(!early.changed);
+    assert!(!early.changed());
     assert_eq!(early.record.as_ref().unwrap().status, Status::Waiting);
     let due = step(early.record, &timer, T0 + FIVE_MINUTES, &policy);
     assert_eq!(due.record.unwrap().status, Status::Approved);

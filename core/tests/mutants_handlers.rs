@@ -118,7 +118,14 @@ fn a_flush_that_loses_a_race_clears_the_newer_version() {
     other.history.push(late);
     *store.interloper.lock().unwrap() = Some(other.clone());
 
-    let out = run_ready(flush_outbox(&store, &store, rec.clone())).unwrap();
+    let out = run_ready(flush_outbox(
+        &store,
+        &store,
+        rec.clone(),
+        0,
+        &Policy::default(),
+    ))
+    .unwrap();
     let stored = run_ready(store.load("r2")).unwrap().unwrap();
     assert!(stored.outbox.is_empty(), "{:?}", stored.outbox);
     assert_eq!(stored.history, other.history, "the newer write is kept");
@@ -139,7 +146,7 @@ fn a_flush_that_finds_the_outbox_already_cleared_writes_nothing() {
     other.outbox.clear();
     *store.interloper.lock().unwrap() = Some(other.clone());
 
-    let out = run_ready(flush_outbox(&store, &store, rec)).unwrap();
+    let out = run_ready(flush_outbox(&store, &store, rec, 0, &Policy::default())).unwrap();
     assert_eq!(out, other);
     assert_eq!(run_ready(store.load("r3")).unwrap().unwrap(), other);
     assert!(

@@ -3,251 +3,327 @@
 //! is tried; flags can pin any of them.
 
 use crate::rng::SimRng;
+use tally_core::targets::VOTERS;
 
-/// Voters the workload's requests can require.
-pub const VOTERS: &[&str] = &[
-    "analytics_manager",
-    "category_manager",
-    "backup_manager",
-    "compliance_manager",
-];
+/// What one kind of knob is: its value in a mix, its value as a pin (a
+/// flag, or a scenario's `[faults]` key), and how the two meet.
+pub trait Kind {
+    type Mix: Clone + PartialEq + std::fmt::Debug;
+    type Pin: Clone + PartialEq + std::fmt::Debug;
+    const NONE: Self::Mix;
+    /// The pin that turns the knob off.
+    fn off() -> Self::Pin;
+    fn apply(pin: &Option<Self::Pin>, mix: Self::Mix) -> Self::Mix;
+    fn pinned(mix: &Self::Mix) -> Self::Pin;
+    fn show(mix: &Self::Mix) -> String;
+    /// Reads a flag's value; the error says what was expected.
+    fn parse(text: &str) -> Result<Self::Pin, String>;
+    /// Checks a pin read another way (a scenario's TOML).
+    fn check(pin: &Self::Pin) -> Result<(), String>;
+}
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultMix {
+/// A chance, from 0 to 1.
+pub struct Rate;
+/// A length of time in milliseconds.
+pub struct Ms;
+/// A voter (or a completion consumer) by name; `none` for no such voter.
+pub struct Named;
+/// On or off.
+pub struct Flag;
+
+impl Kind for Rate {
+    type Mix = f64;
+    type Pin = f64;
+    const NONE: f64 = 0.0;
+    fn off() -> f64 {
+        0.0
+    }
+    fn apply(pin: &Option<f64>, mix: f64) -> f64 {
+        pin.unwrap_or(mix)
+    }
+    fn pinned(mix: &f64) -> f64 {
+        *mix
+    }
+    fn show(mix: &f64) -> String {
+        mix.to_string()
+    }
+    fn parse(text: &str) -> Result<f64, String> {
+        let p: f64 = text
+            .parse()
+            .map_err(|_| format!("expected a chance from 0 to 1, found {text:?}"))?;
+        Rate::check(&p).map(|()| p)
+    }
+    fn check(pin: &f64) -> Result<(), String> {
+        if (0.0..=1.0).contains(pin) {
+            Ok(())
+        } else {
+            Err(format!("expected a chance from 0 to 1, found {pin}"))
+        }
+    }
+}
+
+impl Kind for Ms {
+    type Mix = u64;
+    type Pin = u64;
+    const NONE: u64 = 0;
+    fn off() -> u64 {
+        0
+    }
+    fn apply(pin: &Option<u64>, mix: u64) -> u64 {
+        pin.unwrap_or(mix)
+    }
+    fn pinned(mix: &u64) -> u64 {
+        *mix
+    }
+    fn show(mix: &u64) -> String {
+        mix.to_string()
+    }
+    fn parse(text: &str) -> Result<u64, String> {
+        text.parse()
+            .map_err(|_| format!("expected a whole number of milliseconds, found {text:?}"))
+    }
+    fn check(_: &u64) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Kind for Named {
+    type Mix = Option<String>;
+    type Pin = String;
+    const NONE: Option<String> = None;
+    fn off() -> String {
+        "none".to_owned()
+    }
+    fn apply(pin: &Option<String>, mix: Option<String>) -> Option<String> {
+        match pin.as_deref() {
+            None => mix,
+            Some("none") => None,
+            Some(name) => Some(name.to_owned()),
+        }
+    }
+    fn pinned(mix: &Option<String>) -> String {
+        mix.clone().unwrap_or_else(Named::off)
+    }
+    fn show(mix: &Option<String>) -> String {
+        mix.clone().unwrap_or_else(|| "-".to_owned())
+    }
+    fn parse(text: &str) -> Result<String, String> {
+        Named::check(&text.to_owned()).map(|()| text.to_owned())
+    }
+    fn check(pin: &String) -> Result<(), String> {
+        if pin.trim().is_empty() {
+            return Err("expected a voter's name, or none".to_owned());
+        }
+        Ok(())
+    }
+}
+
+impl Kind for Flag {
+    type Mix = bool;
+    type Pin = bool;
+    const NONE: bool = false;
+    fn off() -> bool {
+        false
+    }
+    fn apply(pin: &Option<bool>, mix: bool) -> bool {
+        pin.unwrap_or(mix)
+    }
+    fn pinned(mix: &bool) -> bool {
+        *mix
+    }
+    fn show(mix: &bool) -> String {
+        mix.to_string()
+    }
+    fn parse(text: &str) -> Result<bool, String> {
+        text.parse()
+            .map_err(|_| format!("expected true or false, found {text:?}"))
+    }
+    fn check(_: &bool) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Each fault knob, once: its field of the mix (with what it means), its
+/// kind, how a seed draws it, and the help of its pin. From this come the
+/// mix, its draw and its one-line description, the flags of `explore`,
+/// `show` and `replay --faults`, a scenario's `[faults]` keys, their
+/// checks, and the shrinker's cuts. Knobs are drawn in this order, so a
+/// new one goes last (every earlier knob of a seed stays what it was).
+macro_rules! knobs {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $kind:ident = |$r:ident| $draw:expr, pin $help:literal;
+    )*) => {
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct FaultMix {
+            $( $(#[doc = $doc])* pub $name: <$kind as Kind>::Mix, )*
+        }
+
+        impl FaultMix {
+            pub fn none() -> FaultMix {
+                FaultMix { $( $name: <$kind as Kind>::NONE, )* }
+            }
+
+            /// The mix of one seed: each fault on with its own odds, at a
+            /// strength drawn from its range.
+            pub fn draw(seed: u64) -> FaultMix {
+                let mut rng = SimRng::fork(seed, "faults");
+                $( let $name = { let $r = &mut rng; $draw }; )*
+                FaultMix { $( $name, )* }
+            }
+
+            /// One line, in the same words as the flags that pin it.
+            pub fn describe(&self) -> String {
+                [$( format!("{}={}", flag_of(stringify!($name)), <$kind as Kind>::show(&self.$name)), )*]
+                    .join(" ")
+            }
+        }
+
+        /// Faults pinned instead of drawn from the seed: the flags of `tally
+        /// explore`, `show` and `replay --faults`, and a scenario's `[faults]`
+        /// table (which starts from no faults at all, so it has no `no_faults`).
+        #[derive(Debug, Clone, Default, PartialEq, clap::Args, serde::Deserialize, serde::Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Pins {
+            /// No faults at all (a calm run).
+            #[arg(long)]
+            #[serde(skip_deserializing)]
+            pub no_faults: bool,
+            $(
+                #[doc = $help]
+                #[arg(long, value_parser = <$kind as Kind>::parse)]
+                pub $name: Option<<$kind as Kind>::Pin>,
+            )*
+        }
+
+        impl Pins {
+            /// The knobs, by the names of their fields.
+            pub const KNOBS: &'static [&'static str] = &[$( stringify!($name) ),*];
+
+            pub fn apply(&self, mut mix: FaultMix) -> FaultMix {
+                if self.no_faults {
+                    mix = FaultMix::none();
+                }
+                FaultMix { $( $name: <$kind as Kind>::apply(&self.$name, mix.$name), )* }
+            }
+
+            /// Every knob of `mix`, pinned: the run no longer depends on the draw.
+            pub fn of(mix: &FaultMix) -> Pins {
+                Pins {
+                    no_faults: false,
+                    $( $name: Some(<$kind as Kind>::pinned(&mix.$name)), )*
+                }
+            }
+
+            /// Pins knob `i` (of [`Pins::KNOBS`]) off; false if it already was.
+            pub fn turn_off(&mut self, i: usize) -> bool {
+                let mut at = 0;
+                $(
+                    if at == i {
+                        let off = Some(<$kind as Kind>::off());
+                        if self.$name == off {
+                            return false;
+                        }
+                        self.$name = off;
+                        return true;
+                    }
+                    at += 1;
+                )*
+                let _ = at;
+                false
+            }
+
+            /// The first pin that is out of its range, as (key, what is wrong).
+            pub fn check(&self) -> Result<(), (&'static str, String)> {
+                $(
+                    if let Some(p) = &self.$name {
+                        <$kind as Kind>::check(p).map_err(|e| (stringify!($name), e))?;
+                    }
+                )*
+                Ok(())
+            }
+        }
+    };
+}
+
+/// `duplicate_rate` as its flag spells it.
+fn flag_of(field: &str) -> String {
+    field.replace('_', "-")
+}
+
+/// A rate drawn for a swarm: on with even odds, up to `max`.
+fn rate(r: &mut SimRng, max: f64) -> f64 {
+    if r.chance(0.5) {
+        (r.unit() * max * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    }
+}
+
+/// One of the two voters every request requires, with chance `p`.
+fn voter(r: &mut SimRng, p: f64) -> Option<String> {
+    let first_two = [VOTERS[0].name, VOTERS[1].name];
+    r.chance(p).then(|| r.pick(&first_two).to_string())
+}
+
+knobs! {
     /// Chance that a delivery happens twice.
-    pub duplicate_rate: f64,
+    duplicate_rate: Rate = |r| rate(r, 0.5),
+        pin "Chance (0 to 1) that a delivery happens twice.";
     /// Chance that a PutEvents call fails (the publisher sees the error).
-    pub publish_failure_rate: f64,
+    publish_failure_rate: Rate = |r| rate(r, 0.2),
+        pin "Chance (0 to 1) that a PutEvents call fails.";
     /// Chance that one delivery attempt fails transiently (throttling).
-    pub invoke_failure_rate: f64,
+    invoke_failure_rate: Rate = |r| rate(r, 0.3),
+        pin "Chance (0 to 1) that one delivery attempt fails transiently (throttling).";
     /// Chance that a delivery is dead-lettered at once, as if it ran out
     /// of retries.
-    pub drop_rate: f64,
+    drop_rate: Rate = |r| rate(r, 0.05),
+        pin "Chance (0 to 1) that a delivery is dead-lettered at once, as if out of retries.";
     /// Deliveries wait up to this long: the source of reordering.
-    pub max_delay_ms: u64,
+    max_delay_ms: Ms = |r| if r.chance(0.7) { r.range(10, 120_000) } else { 0 },
+        pin "Deliveries wait up to this many milliseconds: the source of reordering.";
     /// Chance that a handler dies at one of its crash points (before or
     /// after a write, before or after a publish).
-    pub crash_rate: f64,
+    crash_rate: Rate = |r| rate(r, 0.1),
+        pin "Chance (0 to 1) that a handler dies before or after a write or a publish.";
     /// Chance that a store call fails transiently.
-    pub store_error_rate: f64,
+    store_error_rate: Rate = |r| rate(r, 0.1),
+        pin "Chance (0 to 1) that a store call fails transiently.";
     /// A voter (or a completion consumer: analytics_consumer,
     /// categorization_consumer) that returns early and never votes.
-    pub stalled_voter: Option<String>,
+    stalled_voter: Named = |r| voter(r, 0.2),
+        pin "A voter that never votes (`none` for no such voter).";
     /// A voter that votes only after a long pause.
-    pub slow_voter: Option<String>,
+    slow_voter: Named = |r| voter(r, 0.2),
+        pin "A voter that votes only after a long pause (`none` for no such voter).";
     /// A voter that denies every request.
-    pub denying_voter: Option<String>,
+    denying_voter: Named = |r| voter(r, 0.2),
+        pin "A voter that denies everything (`none` for no such voter).";
     /// Each function's clock is off by up to this much either way.
-    pub clock_skew_ms: u64,
+    clock_skew_ms: Ms = |r| if r.chance(0.3) { r.range(1, 30_000) } else { 0 },
+        pin "Each function's clock is off by up to this many milliseconds either way.";
     /// An adversary publishes votes from wrong sources, for voters a
     /// request does not require and about other files, and repeats real
     /// votes after the decision.
-    pub forger: bool,
+    forger: Flag = |r| r.chance(0.3),
+        pin "An adversary forges votes (wrong source, unrequired voter, other file) and repeats real ones after the decision: true or false.";
     /// Requests reach the aggregator up to this much later than anything
     /// else, so votes come before their request.
-    pub request_delay_ms: u64,
+    request_delay_ms: Ms = |r| if r.chance(0.3) { r.range(1_000, 90_000) } else { 0 },
+        pin "Requests reach the aggregator up to this many milliseconds late, so that votes come first.";
     /// Chance that a delivery goes to three concurrent invocations at once,
     /// so that conditional writes race (BUGGIFY: the rare path made common).
-    pub burst_rate: f64,
+    burst_rate: Rate = |r| rate(r, 0.2),
+        pin "Chance (0 to 1) that a delivery goes to three concurrent invocations at once.";
     /// Chance that a store call fails for good (access denied): a voter
     /// then votes `error`, a completion consumer reports `failed`, any
     /// other handler dead-letters its input.
-    pub permanent_error_rate: f64,
-}
-
-impl FaultMix {
-    pub fn none() -> FaultMix {
-        FaultMix {
-            duplicate_rate: 0.0,
-            publish_failure_rate: 0.0,
-            invoke_failure_rate: 0.0,
-            drop_rate: 0.0,
-            max_delay_ms: 0,
-            crash_rate: 0.0,
-            store_error_rate: 0.0,
-            stalled_voter: None,
-            slow_voter: None,
-            denying_voter: None,
-            clock_skew_ms: 0,
-            forger: false,
-            request_delay_ms: 0,
-            burst_rate: 0.0,
-            permanent_error_rate: 0.0,
-        }
-    }
-
-    /// The mix of one seed: each fault is on with even odds, at a strength
-    /// drawn from its range.
-    pub fn draw(seed: u64) -> FaultMix {
-        let mut r = SimRng::fork(seed, "faults");
-        let rate = |r: &mut SimRng, max: f64| {
-            if r.chance(0.5) {
-                (r.unit() * max * 1000.0).round() / 1000.0
-            } else {
-                0.0
-            }
-        };
-        let duplicate_rate = rate(&mut r, 0.5);
-        let publish_failure_rate = rate(&mut r, 0.2);
-        let invoke_failure_rate = rate(&mut r, 0.3);
-        let drop_rate = rate(&mut r, 0.05);
-        let max_delay_ms = if r.chance(0.7) {
-            r.range(10, 120_000)
-        } else {
-            0
-        };
-        let crash_rate = rate(&mut r, 0.1);
-        let store_error_rate = rate(&mut r, 0.1);
-        let voter = |r: &mut SimRng, p: f64| r.chance(p).then(|| r.pick(&VOTERS[..2]).to_string());
-        let stalled_voter = voter(&mut r, 0.2);
-        let slow_voter = voter(&mut r, 0.2);
-        let denying_voter = voter(&mut r, 0.2);
-        let clock_skew_ms = if r.chance(0.3) { r.range(1, 30_000) } else { 0 };
-        // Drawn last, so that every earlier knob of a seed is what it was
-        // before these existed.
-        let forger = r.chance(0.3);
-        let request_delay_ms = if r.chance(0.3) {
-            r.range(1_000, 90_000)
-        } else {
-            0
-        };
-        let burst_rate = rate(&mut r, 0.2);
-        let permanent_error_rate = rate(&mut r, 0.02);
-        FaultMix {
-            permanent_error_rate,
-            forger,
-            request_delay_ms,
-            burst_rate,
-            duplicate_rate,
-            publish_failure_rate,
-            invoke_failure_rate,
-            drop_rate,
-            max_delay_ms,
-            crash_rate,
-            store_error_rate,
-            stalled_voter,
-            slow_voter,
-            denying_voter,
-            clock_skew_ms,
-        }
-    }
-
-    /// One line, in the same words as the flags that pin it.
-    pub fn describe(&self) -> String {
-        let v = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".to_owned());
-        format!(
-            "duplicate-rate={} publish-failure-rate={} invoke-failure-rate={} drop-rate={} max-delay-ms={} crash-rate={} store-error-rate={} stalled-voter={} slow-voter={} denying-voter={} clock-skew-ms={} forger={} request-delay-ms={} burst-rate={} permanent-error-rate={}",
-            self.duplicate_rate,
-            self.publish_failure_rate,
-            self.invoke_failure_rate,
-            self.drop_rate,
-            self.max_delay_ms,
-            self.crash_rate,
-            self.store_error_rate,
-            v(&self.stalled_voter),
-            v(&self.slow_voter),
-            v(&self.denying_voter),
-            self.clock_skew_ms,
-            self.forger,
-            self.request_delay_ms,
-            self.burst_rate,
-            self.permanent_error_rate
-        )
-    }
-}
-
-/// Faults pinned instead of drawn from the seed: the flags of `tally
-/// explore`, `show` and `replay --faults`, and a scenario's `[faults]`
-/// table (which starts from no faults at all, so it has no `no_faults`).
-#[derive(Debug, Clone, Default, PartialEq, clap::Args, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pins {
-    /// No faults at all (a calm run).
-    #[arg(long)]
-    #[serde(skip_deserializing)]
-    pub no_faults: bool,
-    /// Chance (0 to 1) that a delivery happens twice.
-    #[arg(long)]
-    pub duplicate_rate: Option<f64>,
-    /// Chance (0 to 1) that a PutEvents call fails.
-    #[arg(long)]
-    pub publish_failure_rate: Option<f64>,
-    /// Chance (0 to 1) that one delivery attempt fails transiently (throttling).
-    #[arg(long)]
-    pub invoke_failure_rate: Option<f64>,
-    /// Chance (0 to 1) that a delivery is dead-lettered at once, as if out of retries.
-    #[arg(long)]
-    pub drop_rate: Option<f64>,
-    /// Deliveries wait up to this many milliseconds: the source of reordering.
-    #[arg(long)]
-    pub max_delay_ms: Option<u64>,
-    /// Chance (0 to 1) that a handler dies before or after a write or a publish.
-    #[arg(long)]
-    pub crash_rate: Option<f64>,
-    /// Chance (0 to 1) that a store call fails transiently.
-    #[arg(long)]
-    pub store_error_rate: Option<f64>,
-    /// A voter that never votes (`none` for no such voter).
-    #[arg(long)]
-    pub stalled_voter: Option<String>,
-    /// A voter that votes only after a long pause (`none` for no such voter).
-    #[arg(long)]
-    pub slow_voter: Option<String>,
-    /// A voter that denies everything (`none` for no such voter).
-    #[arg(long)]
-    pub denying_voter: Option<String>,
-    /// Each function's clock is off by up to this many milliseconds either way.
-    #[arg(long)]
-    pub clock_skew_ms: Option<u64>,
-    /// An adversary forges votes (wrong source, unrequired voter, other
-    /// file) and repeats real ones after the decision: true or false.
-    #[arg(long)]
-    pub forger: Option<bool>,
-    /// Requests reach the aggregator up to this many milliseconds late, so
-    /// that votes come first.
-    #[arg(long)]
-    pub request_delay_ms: Option<u64>,
-    /// Chance (0 to 1) that a delivery goes to three concurrent invocations at once.
-    #[arg(long)]
-    pub burst_rate: Option<f64>,
-    /// Chance (0 to 1) that a store call fails for good (access denied).
-    #[arg(long)]
-    pub permanent_error_rate: Option<f64>,
+    permanent_error_rate: Rate = |r| rate(r, 0.02),
+        pin "Chance (0 to 1) that a store call fails for good (access denied).";
 }
 
 impl Pins {
-    pub fn apply(&self, mut mix: FaultMix) -> FaultMix {
-        if self.no_faults {
-            mix = FaultMix::none();
-        }
-        let voter = |v: &Option<String>, current: Option<String>| match v.as_deref() {
-            None => current,
-            Some("none") => None,
-            Some(name) => Some(name.to_owned()),
-        };
-        FaultMix {
-            duplicate_rate: self.duplicate_rate.unwrap_or(mix.duplicate_rate),
-            publish_failure_rate: self
-                .publish_failure_rate
-                .unwrap_or(mix.publish_failure_rate),
-            invoke_failure_rate: self.invoke_failure_rate.unwrap_or(mix.invoke_failure_rate),
-            drop_rate: self.drop_rate.unwrap_or(mix.drop_rate),
-            max_delay_ms: self.max_delay_ms.unwrap_or(mix.max_delay_ms),
-            crash_rate: self.crash_rate.unwrap_or(mix.crash_rate),
-            store_error_rate: self.store_error_rate.unwrap_or(mix.store_error_rate),
-            stalled_voter: voter(&self.stalled_voter, mix.stalled_voter),
-            slow_voter: voter(&self.slow_voter, mix.slow_voter),
-            denying_voter: voter(&self.denying_voter, mix.denying_voter),
-            clock_skew_ms: self.clock_skew_ms.unwrap_or(mix.clock_skew_ms),
-            forger: self.forger.unwrap_or(mix.forger),
-            request_delay_ms: self.request_delay_ms.unwrap_or(mix.request_delay_ms),
-            burst_rate: self.burst_rate.unwrap_or(mix.burst_rate),
-            permanent_error_rate: self
-                .permanent_error_rate
-                .unwrap_or(mix.permanent_error_rate),
-        }
-    }
-
     /// The flags that reproduce these pins, for the reproducer line.
     pub fn flags(&self) -> String {
         match crate::args::to_flags(self, &Pins::default()) {
@@ -267,6 +343,57 @@ mod tests {
         let distinct: std::collections::BTreeSet<String> =
             (0..50).map(|s| FaultMix::draw(s).describe()).collect();
         assert!(distinct.len() > 40);
+    }
+
+    /// A rate outside 0..1 is refused, naming the flag and the value, on
+    /// the command line and in a scenario's `[faults]` table alike (it
+    /// used to run as if it were valid).
+    #[test]
+    fn a_rate_out_of_range_is_refused_where_it_is_read() {
+        use clap::Parser;
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            pins: Pins,
+        }
+        let e = Cli::try_parse_from(["tally", "--duplicate-rate", "1.5"]).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("--duplicate-rate") && text.contains("1.5") && text.contains("0 to 1"),
+            "{text}"
+        );
+        let ok =
+            Cli::try_parse_from(["tally", "--crash-rate", "0.25", "--forger", "true"]).unwrap();
+        assert_eq!(ok.pins.crash_rate, Some(0.25));
+        let pins: Pins = toml::from_str("burst_rate = -0.1").unwrap();
+        assert_eq!(
+            pins.check(),
+            Err((
+                "burst_rate",
+                "expected a chance from 0 to 1, found -0.1".to_owned()
+            ))
+        );
+    }
+
+    /// Every knob turned off, one by one, is the calm mix (the cuts the
+    /// shrinker makes reach every knob), and pinning a mix whole gives it
+    /// back.
+    #[test]
+    fn knobs_turn_off_one_by_one_and_pin_whole() {
+        for seed in 0..20 {
+            let mix = FaultMix::draw(seed);
+            assert_eq!(Pins::of(&mix).apply(FaultMix::none()), mix);
+            let mut pins = Pins::of(&mix);
+            for i in 0..Pins::KNOBS.len() {
+                pins.turn_off(i);
+                assert!(
+                    !pins.turn_off(i),
+                    "knob {} turned off twice",
+                    Pins::KNOBS[i]
+                );
+            }
+            assert_eq!(pins.apply(mix), FaultMix::none());
+        }
     }
 
     #[test]

@@ -7,9 +7,9 @@
 use crate::observe::Observations;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use tally_core::coordination::{Outcome, Policy, Record, Status};
+use tally_core::coordination::{Policy, Record, Rule, Status};
 use tally_core::domain::AuditEntry;
-use tally_core::event::{DecisionCause, Event, EventData, VoteDecision};
+use tally_core::event::{Event, EventData, VoteDecision};
 use tally_core::time::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -136,49 +136,19 @@ fn v(invariant: Invariant, detail: String) -> Violation {
 /// Safety properties of one record, cheap enough to check after every
 /// aggregator invocation.
 pub fn check_record(rec: &Record, policy: &Policy) -> Vec<Violation> {
-    let mut out = Vec::new();
-    let Some(d) = &rec.decision else { return out };
-    let id = &rec.request_id;
-    let counted = |dec: VoteDecision| rec.votes.values().any(|x| x.decision == dec);
-    if counted(VoteDecision::Deny) && rec.status != Status::Denied {
-        out.push(v(
-            Invariant::NoVetoOverturned,
-            format!("{id} has a counted deny but is {}", rec.status.as_str()),
-        ));
-    }
-    let flavour = match rec.flavour {
-        tally_core::coordination::Flavour::Voting => &policy.voting,
-        tally_core::coordination::Flavour::Completion => &policy.completion,
-    };
-    let expired = rec.deadline.is_some_and(|dl| d.at >= dl);
-    let ok = match (rec.status, d.cause) {
-        (Status::Approved, DecisionCause::AllProceeded) => rec.required.iter().all(|r| {
-            rec.votes.get(r).is_some_and(|x| {
-                x.decision == VoteDecision::Proceed
-                    || (x.decision == VoteDecision::Error
-                        && flavour.error_outcome == Outcome::Proceed)
-            })
-        }),
-        (_, DecisionCause::Timeout) => expired,
-        (Status::Denied, DecisionCause::Vetoed) => counted(VoteDecision::Deny),
-        (Status::Denied, DecisionCause::VoterError) => counted(VoteDecision::Error),
-        _ => false,
-    };
-    if !ok {
-        out.push(v(
-            Invariant::NoDecisionWithoutVotesOrDeadline,
-            format!(
-                "{id} {} with cause {} (votes: {:?}, required: {:?}, deadline: {:?}, at: {})",
-                rec.status.as_str(),
-                d.cause,
-                rec.votes.keys().collect::<Vec<_>>(),
-                rec.required,
-                rec.deadline,
-                d.at
-            ),
-        ));
-    }
-    out
+    tally_core::coordination::check(rec, policy)
+        .into_iter()
+        .map(|b| {
+            let invariant = match b.rule {
+                Rule::VetoOverturned => Invariant::NoVetoOverturned,
+                Rule::UnfoundedVote => Invariant::OnlyRealVotesCount,
+                Rule::UnfoundedDecision | Rule::Inconsistent => {
+                    Invariant::NoDecisionWithoutVotesOrDeadline
+                }
+            };
+            v(invariant, b.detail)
+        })
+        .collect()
 }
 
 /// Every event id published twice or more with other content than its

@@ -20,8 +20,8 @@ use crate::observe::{Aggregated, Observations};
 use std::collections::{BTreeMap, BTreeSet};
 use tally_core::coordination::{Flavour, Input, Outcome, Policy, Record, Request, Status};
 use tally_core::event::{DecisionCause, Event, EventData, VoteDecision};
-use tally_core::handlers::dispatch::voter_of;
 use tally_core::rules::{Rules, TARGETS};
+use tally_core::targets::voter_of;
 use tally_core::time::Millis;
 use tally_core::wire::{DeliveredEvent, Delivery};
 

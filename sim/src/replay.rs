@@ -10,7 +10,7 @@
 
 use crate::trace::{DecisionOut, Trace};
 use std::collections::{BTreeMap, BTreeSet};
-use tally_core::coordination::{log, step, Effect, Input, Policy, Record};
+use tally_core::coordination::{log, step, Command, Input, Policy, Record};
 use tally_core::time::Millis;
 
 #[derive(Debug, Default)]
@@ -38,18 +38,27 @@ impl Replayer<'_> {
     fn apply(&mut self, input: &Input, now: Millis) {
         let id = input.request_id().to_owned();
         let s = step(self.records.remove(&id), input, now, self.policy);
-        for e in s.effects {
-            match e {
-                Effect::ArmDeadline { request_id, at } => {
-                    self.timers.insert((at, request_id));
-                }
-                Effect::Refused { event_id, reason } => {
-                    self.out.refusals.push((now, id.clone(), event_id, reason))
-                }
-                _ => {}
-            }
+        for (event_id, reason) in s.refusals() {
+            let refusal = (now, id.clone(), event_id.to_owned(), reason.to_owned());
+            self.out.refusals.push(refusal);
         }
-        if let Some(r) = s.record {
+        let mut record = s.record;
+        // The replay's publish is the decision it keeps: the outbox
+        // empties, as production's would.
+        if let Some(event_ids) = s.commands.iter().find_map(|c| match c {
+            Command::Publish { event_ids } => Some(event_ids.clone()),
+            _ => None,
+        }) {
+            let done = Input::Published {
+                request_id: id.clone(),
+                event_ids,
+            };
+            record = step(record, &done, now, self.policy).record;
+        }
+        if let Some(r) = record {
+            if let Some(at) = r.next_wakeup() {
+                self.timers.insert((at, id.clone()));
+            }
             self.records.insert(id, r);
         }
     }
@@ -80,15 +89,7 @@ pub fn replay(trace: &Trace, policy: &Policy) -> Replayed {
     }
     r.fire_until(Millis::MAX);
     let mut out = r.out;
-    let mut decided: Vec<&Record> = r
-        .records
-        .values()
-        .filter(|x| x.decision.is_some())
-        .collect();
-    decided.sort_by(|a, b| {
-        (a.decision.as_ref().map(|d| d.at), &a.request_id)
-            .cmp(&(b.decision.as_ref().map(|d| d.at), &b.request_id))
-    });
+    let decided = log::in_decision_order(r.records.values());
     out.log = decided
         .iter()
         .filter_map(|x| log::decision_line(x))

@@ -242,6 +242,9 @@ impl Scenario {
         };
         let s: Scenario =
             toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+        if let Err((key, why)) = s.faults.check() {
+            return Err(err(format!("[faults] {key}: {why}")));
+        }
         for (i, step) in s.steps.iter().enumerate() {
             let f = match &step.action {
                 Action::Upload { file }

@@ -11,55 +11,18 @@ use crate::world::{run, RunConfig, RunReport};
 
 /// Every knob of `mix`, pinned: the run no longer depends on the draw.
 pub fn pins_of(mix: &FaultMix) -> Pins {
-    let voter = |v: &Option<String>| Some(v.clone().unwrap_or_else(|| "none".to_owned()));
-    Pins {
-        no_faults: false,
-        duplicate_rate: Some(mix.duplicate_rate),
-        publish_failure_rate: Some(mix.publish_failure_rate),
-        invoke_failure_rate: Some(mix.invoke_failure_rate),
-        drop_rate: Some(mix.drop_rate),
-        max_delay_ms: Some(mix.max_delay_ms),
-        crash_rate: Some(mix.crash_rate),
-        store_error_rate: Some(mix.store_error_rate),
-        stalled_voter: voter(&mix.stalled_voter),
-        slow_voter: voter(&mix.slow_voter),
-        denying_voter: voter(&mix.denying_voter),
-        clock_skew_ms: Some(mix.clock_skew_ms),
-        forger: Some(mix.forger),
-        request_delay_ms: Some(mix.request_delay_ms),
-        burst_rate: Some(mix.burst_rate),
-        permanent_error_rate: Some(mix.permanent_error_rate),
-    }
+    Pins::of(mix)
 }
 
-/// One way to make a run smaller: `None` when it is already as small.
-type Cut = fn(&mut RunConfig) -> bool;
+/// One way to make a run smaller (false when it is already as small).
+type WorkloadCut = fn(&mut RunConfig) -> bool;
 
-fn set<T: PartialEq>(slot: &mut Option<T>, off: T) -> bool {
-    if slot.as_ref() == Some(&off) {
-        return false;
-    }
-    *slot = Some(off);
-    true
+#[derive(Clone, Copy)]
+enum Cut {
+    /// Pin knob `i` of `Pins::KNOBS` off.
+    FaultOff(usize),
+    Workload(WorkloadCut),
 }
-
-const FAULTS_OFF: &[Cut] = &[
-    |c| set(&mut c.pins.duplicate_rate, 0.0),
-    |c| set(&mut c.pins.publish_failure_rate, 0.0),
-    |c| set(&mut c.pins.invoke_failure_rate, 0.0),
-    |c| set(&mut c.pins.drop_rate, 0.0),
-    |c| set(&mut c.pins.max_delay_ms, 0),
-    |c| set(&mut c.pins.crash_rate, 0.0),
-    |c| set(&mut c.pins.store_error_rate, 0.0),
-    |c| set(&mut c.pins.stalled_voter, "none".to_owned()),
-    |c| set(&mut c.pins.slow_voter, "none".to_owned()),
-    |c| set(&mut c.pins.denying_voter, "none".to_owned()),
-    |c| set(&mut c.pins.clock_skew_ms, 0),
-    |c| set(&mut c.pins.forger, false),
-    |c| set(&mut c.pins.request_delay_ms, 0),
-    |c| set(&mut c.pins.burst_rate, 0.0),
-    |c| set(&mut c.pins.permanent_error_rate, 0.0),
-];
 
 fn halve(n: &mut usize, floor: usize) -> bool {
     if *n <= floor {
@@ -77,7 +40,7 @@ fn down(n: &mut u64) -> bool {
     true
 }
 
-const WORKLOAD_CUTS: &[Cut] = &[
+const WORKLOAD_CUTS: &[WorkloadCut] = &[
     |c| halve(&mut c.workload.files, 1),
     |c| halve(&mut c.workload.users, 1),
     |c| halve(&mut c.workload.traffic, 0),
@@ -100,21 +63,29 @@ pub fn shrink(cfg: &RunConfig, failed: RunReport) -> Shrunk {
     best.pins = pins_of(&failed.mix);
     let mut report = failed;
     let mut runs = 0;
-    for cuts in [FAULTS_OFF, WORKLOAD_CUTS] {
-        for cut in cuts {
-            loop {
-                let mut next = best.clone();
-                if !cut(&mut next) {
-                    break;
-                }
-                runs += 1;
-                let r = run(&next);
-                if r.ok() {
-                    break;
-                }
-                best = next;
-                report = r;
+    // Each fault turned off (in the knobs' order), then each cut of the
+    // workload; a cut is tried again while it applies and the failure
+    // survives it.
+    let cuts = (0..Pins::KNOBS.len())
+        .map(Cut::FaultOff)
+        .chain(WORKLOAD_CUTS.iter().map(|c| Cut::Workload(*c)));
+    for cut in cuts {
+        loop {
+            let mut next = best.clone();
+            let applied = match cut {
+                Cut::FaultOff(i) => next.pins.turn_off(i),
+                Cut::Workload(f) => f(&mut next),
+            };
+            if !applied {
+                break;
             }
+            runs += 1;
+            let r = run(&next);
+            if r.ok() {
+                break;
+            }
+            best = next;
+            report = r;
         }
     }
     Shrunk {

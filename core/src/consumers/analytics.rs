@@ -32,7 +32,7 @@
 use super::{report_completion, Settings};
 use crate::domain::AnalyticsJob;
 use crate::event::{sources, CompletionStatus, Event, EventData};
-use crate::handlers::HandlerError;
+use crate::failure::HandlerError;
 use crate::ports::{AnalyticsStore, IdempotencyStore, Publisher};
 use crate::time::Millis;
 use serde::Serialize;

@@ -26,7 +26,7 @@ use super::root;
 use crate::coordination::Flavour;
 use crate::domain::FileMeta;
 use crate::event::{sources, DeleteRequested, DeletionRequested, EventData};
-use crate::handlers::HandlerError;
+use crate::failure::HandlerError;
 use crate::ids;
 use crate::ports::{ContentStore, FileStore, Publisher, TransactionStore};
 use crate::time::Millis;

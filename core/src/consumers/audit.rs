@@ -18,7 +18,7 @@
 //! retried).
 
 use crate::domain::AuditEntry;
-use crate::handlers::HandlerError;
+use crate::failure::HandlerError;
 use crate::ports::AuditLog;
 use crate::time::{parse_rfc3339, Millis};
 use crate::wire::DeliveredEvent;

@@ -33,7 +33,7 @@ use crate::event::{
     sources, AssignmentType, CompletionStatus, Event, EventData, ProcessingStatus,
     TransactionCategorized,
 };
-use crate::handlers::HandlerError;
+use crate::failure::HandlerError;
 use crate::ids;
 use crate::ports::{CategoryRuleStore, IdempotencyStore, Publisher, TransactionStore};
 use crate::time::Millis;

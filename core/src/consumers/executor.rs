@@ -49,7 +49,7 @@ use crate::domain::{DeletionPlan, FileMeta};
 use crate::event::{
     sources, DeletionApproved, DeletionType, Event, EventData, FileDeleted, TransactionsDeleted,
 };
-use crate::handlers::HandlerError;
+use crate::failure::HandlerError;
 use crate::ids;
 use crate::ports::{
     ContentStore, FileStore, IdempotencyStore, Publisher, RecordStore, TransactionStore,

@@ -37,7 +37,7 @@ use crate::domain::{FileMeta, Transaction};
 use crate::event::{
     sources, DateRange, Event, EventData, FileProcessed, FileUploaded, ProcessingStatus,
 };
-use crate::handlers::HandlerError;
+use crate::failure::HandlerError;
 use crate::ids;
 use crate::ports::{ContentStore, FileStore, IdempotencyStore, Publisher, TransactionStore};
 use crate::time::Millis;

@@ -45,7 +45,7 @@ pub mod voter;
 use crate::event::{
     CompletionStatus, ConsumerCompletion, DeleteRequested, Event, EventData, CURRENT_VERSION,
 };
-use crate::handlers::HandlerError;
+use crate::failure::HandlerError;
 use crate::ids;
 use crate::ports::{IdempotencyStore, Publisher};
 use crate::time::Millis;

@@ -16,7 +16,7 @@
 use super::{claim_then, Settings};
 use crate::domain::Notification;
 use crate::event::{Event, EventData, ProcessingStatus};
-use crate::handlers::HandlerError;
+use crate::failure::HandlerError;
 use crate::ports::{IdempotencyStore, Notifier};
 use crate::time::Millis;
 use serde::Serialize;

@@ -37,8 +37,8 @@
 use super::analytics::{self, Queued};
 use super::{derived, remember_as, Settings};
 use crate::domain::{CategoryRule, Transaction};
-use crate::event::{sources, DeletionRequested, DeletionVote, Event, EventData, VoteDecision};
-use crate::handlers::HandlerError;
+use crate::event::{DeletionRequested, DeletionVote, Event, EventData, VoteDecision};
+use crate::failure::HandlerError;
 use crate::ids;
 use crate::ports::{
     AnalyticsStore, CategoryRuleStore, FileStore, IdempotencyStore, Publisher, TransactionStore,
@@ -46,53 +46,7 @@ use crate::ports::{
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Voter {
-    AnalyticsManager,
-    CategoryManager,
-    BackupManager,
-    ComplianceManager,
-}
-
-impl Voter {
-    pub const ALL: [Voter; 4] = [
-        Voter::AnalyticsManager,
-        Voter::CategoryManager,
-        Voter::BackupManager,
-        Voter::ComplianceManager,
-    ];
-
-    /// The voter's name, as votes and the policy spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Voter::AnalyticsManager => "analytics_manager",
-            Voter::CategoryManager => "category_manager",
-            Voter::BackupManager => "backup_manager",
-            Voter::ComplianceManager => "compliance_manager",
-        }
-    }
-
-    /// The only source its votes count from (the policy's voter_sources).
-    pub fn source(self) -> &'static str {
-        match self {
-            Voter::AnalyticsManager => sources::ANALYTICS_SERVICE,
-            Voter::CategoryManager => sources::CATEGORY_SERVICE,
-            Voter::BackupManager => sources::BACKUP_SERVICE,
-            Voter::ComplianceManager => sources::COMPLIANCE_SERVICE,
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Voter> {
-        Voter::ALL.into_iter().find(|v| v.name() == name)
-    }
-}
-
-impl std::fmt::Display for Voter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::targets::Voter;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "report")]
@@ -171,12 +125,24 @@ pub async fn handle<P>(
 where
     P: VoterPorts,
 {
-    answer(ports, voter, event, now, settings, Answer::OwnWork).await
+    answer(
+        ports,
+        voter,
+        voter.source(),
+        event,
+        now,
+        settings,
+        Answer::OwnWork,
+    )
+    .await
 }
 
+/// Answers `event` as `voter`, publishing the vote from `source` (the
+/// source the deployed policy binds the voter to).
 pub async fn answer<P>(
     ports: &P,
     voter: Voter,
+    source: &str,
     event: &Event,
     now: Millis,
     settings: &Settings,
@@ -236,7 +202,7 @@ where
     let mut vote = derived(
         event,
         vote_id,
-        voter.source(),
+        source,
         EventData::DeletionVote(DeletionVote {
             file_id: req.file_id.clone(),
             request_id: req.request_id.clone(),

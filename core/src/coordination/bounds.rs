@@ -17,24 +17,8 @@
 //! of the coordination fuzz target hold them to it).
 
 use super::input::Input;
+pub use super::limits::{MAX_HISTORY, MAX_ID_BYTES, MAX_REASON_BYTES, MAX_RECORD_JSON_BYTES};
 use super::record::{Disposition, Record};
-
-/// The longest identifier (event id, request id, file id, voter, source,
-/// user, account, correlation id) the coordination takes. EventBridge's own
-/// ids are 36 bytes.
-pub const MAX_ID_BYTES: usize = 128;
-
-/// How many inputs a history holds before it records only those that
-/// change the coordination. A request with every voter voting once needs
-/// five; redeliveries with the same id are never recorded twice.
-pub const MAX_HISTORY: usize = 24;
-
-/// How much of a reason the coordination keeps (cut at a character boundary).
-pub const MAX_REASON_BYTES: usize = 1024;
-
-/// What the bounds keep a record's JSON under, whatever its inputs: well
-/// inside DynamoDB's 400 KB item, which also holds the keys and indexes.
-pub const MAX_RECORD_JSON_BYTES: usize = 300 * 1024;
 
 /// Why `input` is refused before it reaches a record, if it is: an
 /// identifier too long, or with control characters in it.
@@ -58,7 +42,7 @@ pub fn oversized(input: &Input) -> Option<String> {
             ("voter", &v.voter),
             ("source", &v.source),
         ]),
-        Input::Timer { .. } => None,
+        Input::Timer { .. } | Input::Published { .. } => None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the coordination consumes: requests, votes (a completion report is a
 //! vote in the completion flavour), and a deadline's timer.
 
-use super::bounds::MAX_REASON_BYTES;
+use super::limits::MAX_REASON_BYTES;
 use crate::event::{CompletionStatus, Event, EventData, VoteDecision};
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +88,13 @@ pub enum Input {
     Timer {
         request_id: String,
     },
+    /// The caller published these events of the record's outbox (the
+    /// step's `Command::Publish`): they leave the outbox. Not an event of
+    /// the bus, so never in the history.
+    Published {
+        request_id: String,
+        event_ids: Vec<String>,
+    },
 }
 
 impl Input {
@@ -153,7 +160,7 @@ impl Input {
         match self {
             Input::Request(r) => &r.request_id,
             Input::Vote(v) => &v.request_id,
-            Input::Timer { request_id } => request_id,
+            Input::Timer { request_id } | Input::Published { request_id, .. } => request_id,
         }
     }
 }

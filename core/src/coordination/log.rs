@@ -33,3 +33,17 @@ pub fn refusal_line(at: Millis, request_id: &str, event_id: &str, reason: &str) 
         to_rfc3339_millis(at)
     )
 }
+
+/// The decided records, in the order the log prints them: by decision
+/// time, then requestId.
+pub fn in_decision_order<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<&'a Record> {
+    let mut decided: Vec<&Record> = records
+        .into_iter()
+        .filter(|r| r.decision.is_some())
+        .collect();
+    decided.sort_by(|a, b| {
+        (a.decision.as_ref().map(|d| d.at), &a.request_id)
+            .cmp(&(b.decision.as_ref().map(|d| d.at), &b.request_id))
+    });
+    decided
+}

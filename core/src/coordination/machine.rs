@@ -5,7 +5,7 @@
 //! order or never; each rule below is one of those cases.
 
 use super::bounds;
-use super::input::{Flavour, Input, Request, Vote};
+use super::input::{Input, Request, Vote};
 use super::policy::{FlavourPolicy, Outcome, Policy};
 use super::record::{CountedVote, Decision, Disposition, HistoryEntry, Record, Status};
 use crate::event::{
@@ -43,67 +43,119 @@ impl Metric {
     }
 }
 
+/// What the caller of `step` carries out, in order. The record is the
+/// one authority: a save writes it whole, a publish names events its
+/// outbox holds, and the deadline is the record's (`Record::next_wakeup`),
+/// so there is nothing here to keep in step with it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Publish the event of this id: the record's outbox holds it (the
-    /// handler publishes the outbox; naming it here spares a copy).
+pub enum Command {
+    /// Write the step's record, on condition that the stored one is still
+    /// at `expected_version` (0: there was none). A conflict means another
+    /// writer won: re-load and step the same input again.
+    Save {
+        expected_version: u64,
+    },
+    /// Publish these events of the record's outbox, then step
+    /// `Input::Published` with the same ids to take them out.
     Publish {
-        event_id: String,
+        event_ids: Vec<String>,
     },
-    /// Deliver a timer input for `request_id` at `at`.
-    ArmDeadline {
-        request_id: String,
-        at: Millis,
-    },
-    CancelDeadline {
-        request_id: String,
-    },
-    Metric(Metric),
-    /// An input refused and never counted: the handler logs it. It is in
+    /// An input refused and never counted: the caller audits it. It is in
     /// the record's history too, unless the record refused it unrecorded
     /// (`bounds`: the step then changed nothing).
     Refused {
         event_id: String,
         reason: String,
     },
+    Metric(Metric),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// None only when there was no record and the input creates none.
     pub record: Option<Record>,
-    pub effects: Vec<Effect>,
-    /// False when the input changed nothing (a duplicate, a spurious timer):
-    /// the handler then need not write.
-    pub changed: bool,
+    /// Save first (if the input changed anything), then publish (if the
+    /// outbox holds anything, also what an earlier, crashed call left),
+    /// then the refusals and metrics, which hold only once the save did.
+    pub commands: Vec<Command>,
 }
 
 impl Step {
+    /// A step that changed nothing (a duplicate, a spurious timer) and
+    /// refuses or counts nothing: the record's outbox may still need a
+    /// publish.
     fn unchanged(record: Option<Record>) -> Step {
-        Step {
-            record,
-            effects: Vec::new(),
-            changed: false,
-        }
+        Step::assemble(record, None, Vec::new())
     }
 
     /// Refused without being recorded (see `bounds`): the record stays as
-    /// it was, the refusal goes to the handler's log.
+    /// it was, the refusal goes to the caller's log.
     fn refused(record: Option<Record>, event_id: &str, reason: String) -> Step {
-        Step {
-            record,
-            effects: vec![Effect::Refused {
-                event_id: bounds::cut(event_id),
-                reason,
-            }],
-            changed: false,
+        let refusal = Command::Refused {
+            event_id: bounds::cut(event_id),
+            reason,
+        };
+        Step::assemble(record, None, vec![refusal])
+    }
+
+    /// The commands in their order: the save (when the record changed,
+    /// conditional on the version it was read at), the publish of whatever
+    /// the outbox holds, then `others`.
+    fn assemble(record: Option<Record>, saved_over: Option<u64>, others: Vec<Command>) -> Step {
+        let mut commands = Vec::with_capacity(others.len() + 2);
+        if let Some(expected_version) = saved_over {
+            commands.push(Command::Save { expected_version });
         }
+        if let Some(r) = record.as_ref().filter(|r| !r.outbox.is_empty()) {
+            commands.push(Command::Publish {
+                event_ids: r.outbox.iter().map(|e| e.event_id.clone()).collect(),
+            });
+        }
+        commands.extend(others);
+        Step { record, commands }
+    }
+
+    /// The version the save is conditional on, when the step saves.
+    pub fn save(&self) -> Option<u64> {
+        self.commands.iter().find_map(|c| match c {
+            Command::Save { expected_version } => Some(*expected_version),
+            _ => None,
+        })
+    }
+
+    /// Whether the input changed the record (so it must be saved).
+    pub fn changed(&self) -> bool {
+        self.save().is_some()
+    }
+
+    /// The ids of the outbox events to publish, if any.
+    pub fn to_publish(&self) -> Option<&[String]> {
+        self.commands.iter().find_map(|c| match c {
+            Command::Publish { event_ids } => Some(event_ids.as_slice()),
+            _ => None,
+        })
+    }
+
+    /// The refusals, as (event id, reason).
+    pub fn refusals(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.commands.iter().filter_map(|c| match c {
+            Command::Refused { event_id, reason } => Some((event_id.as_str(), reason.as_str())),
+            _ => None,
+        })
+    }
+
+    pub fn metrics(&self) -> impl Iterator<Item = &Metric> {
+        self.commands.iter().filter_map(|c| match c {
+            Command::Metric(m) => Some(m),
+            _ => None,
+        })
     }
 }
 
 pub fn step(record: Option<Record>, input: &Input, now: Millis, policy: &Policy) -> Step {
     let (event_id, flavour) = match input {
         Input::Timer { .. } => return timer(record, now, policy),
+        Input::Published { event_ids, .. } => return published(record, event_ids),
         Input::Request(r) => (&r.event_id, r.flavour),
         Input::Vote(v) => (&v.event_id, v.flavour),
     };
@@ -126,7 +178,7 @@ pub fn step(record: Option<Record>, input: &Input, now: Millis, policy: &Policy)
     match input {
         Input::Request(req) => m.request(req),
         Input::Vote(vote) => m.vote(vote),
-        Input::Timer { .. } => unreachable!("a timer returned above"),
+        Input::Timer { .. } | Input::Published { .. } => unreachable!("returned above"),
     }
     let next = m.finish();
     match full {
@@ -151,9 +203,35 @@ fn timer(record: Option<Record>, now: Millis, policy: &Policy) -> Step {
     }
 }
 
+/// Events the caller published leave the outbox: the one write that is
+/// not a decision, under the same version rule as every other.
+fn published(record: Option<Record>, event_ids: &[String]) -> Step {
+    match record {
+        Some(mut rec) if rec.outbox.iter().any(|e| event_ids.contains(&e.event_id)) => {
+            let expected = rec.version;
+            rec.outbox.retain(|e| !event_ids.contains(&e.event_id));
+            rec.version += 1;
+            // What is left was put there by another writer, which
+            // publishes it itself.
+            Step {
+                record: Some(rec),
+                commands: vec![Command::Save {
+                    expected_version: expected,
+                }],
+            }
+        }
+        other => Step {
+            record: other,
+            commands: Vec::new(),
+        },
+    }
+}
+
 struct Machine<'p> {
     rec: Record,
-    effects: Vec<Effect>,
+    /// The version the record was read at.
+    read_at: u64,
+    effects: Vec<Command>,
     policy: &'p Policy,
     now: Millis,
 }
@@ -161,6 +239,7 @@ struct Machine<'p> {
 impl<'p> Machine<'p> {
     fn new(rec: Record, policy: &'p Policy, now: Millis) -> Self {
         Machine {
+            read_at: rec.version,
             rec,
             effects: Vec::new(),
             policy,
@@ -169,19 +248,12 @@ impl<'p> Machine<'p> {
     }
 
     fn flavour(&self) -> &FlavourPolicy {
-        match self.rec.flavour {
-            Flavour::Voting => &self.policy.voting,
-            Flavour::Completion => &self.policy.completion,
-        }
+        self.policy.of(self.rec.flavour)
     }
 
     fn finish(mut self) -> Step {
         self.rec.version += 1;
-        Step {
-            record: Some(self.rec),
-            effects: self.effects,
-            changed: true,
-        }
+        Step::assemble(Some(self.rec), Some(self.read_at), self.effects)
     }
 
     fn log(
@@ -201,7 +273,7 @@ impl<'p> Machine<'p> {
     }
 
     fn refuse(&mut self, vote: &Vote, reason: String) {
-        self.effects.push(Effect::Refused {
+        self.effects.push(Command::Refused {
             event_id: vote.event_id.clone(),
             reason: reason.clone(),
         });
@@ -229,7 +301,7 @@ impl<'p> Machine<'p> {
                     "requestId {} already belongs to a request for file {}; this one names file {}",
                     req.request_id, existing.file_id, req.file_id
                 );
-                self.effects.push(Effect::Refused {
+                self.effects.push(Command::Refused {
                     event_id: req.event_id.clone(),
                     reason: reason.clone(),
                 });
@@ -263,15 +335,11 @@ impl<'p> Machine<'p> {
             .max(self.now.saturating_add(self.policy.ttl_ms));
         self.log(&req.event_id, "request", None, Disposition::Registered);
         self.effects
-            .push(Effect::Metric(Metric::count("DeletionRequests")));
+            .push(Command::Metric(Metric::count("DeletionRequests")));
         if self.rec.is_decided() {
             return;
         }
         self.rec.deadline = Some(deadline);
-        self.effects.push(Effect::ArmDeadline {
-            request_id: req.request_id.clone(),
-            at: deadline,
-        });
         // Votes that came first count now, in the order they arrived.
         for (at, vote) in std::mem::take(&mut self.rec.held) {
             if self.rec.is_decided() {
@@ -401,7 +469,7 @@ impl<'p> Machine<'p> {
             Some(vote.decision),
             Disposition::Counted,
         );
-        self.effects.push(Effect::Metric(Metric::by_voter(
+        self.effects.push(Command::Metric(Metric::by_voter(
             "DeletionVotes",
             &vote.voter,
         )));
@@ -479,7 +547,7 @@ impl<'p> Machine<'p> {
         let missing = self.rec.missing();
         for v in &missing {
             self.effects
-                .push(Effect::Metric(Metric::by_voter("VoterTimeout", v)));
+                .push(Command::Metric(Metric::by_voter("VoterTimeout", v)));
         }
         match self.flavour().timeout_outcome {
             Outcome::Deny => {
@@ -572,16 +640,8 @@ impl<'p> Machine<'p> {
             at: self.now,
             event_id,
         });
-        self.effects.push(Effect::Publish {
-            event_id: event.event_id.clone(),
-        });
         self.rec.outbox.push(event);
-        if self.rec.deadline.is_some_and(|d| self.now < d) {
-            self.effects.push(Effect::CancelDeadline {
-                request_id: req.request_id.clone(),
-            });
-        }
-        self.effects.push(Effect::Metric(Metric::count(
+        self.effects.push(Command::Metric(Metric::count(
             if status == Status::Approved {
                 "DeletionApprovals"
             } else {

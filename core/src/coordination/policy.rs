@@ -3,7 +3,9 @@
 //! voter's error means. Configuration, not code: it reads from TOML and
 //! every field has the notes' default.
 
+use super::input::Flavour;
 use crate::event::{sources, DeletionRequested};
+use crate::targets::{COMPLETION_CONSUMERS, VOTERS};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -114,14 +116,12 @@ impl Default for Policy {
         Policy {
             voting: FlavourPolicy::voting(),
             completion: FlavourPolicy::completion(),
-            voter_sources: BTreeMap::from([
-                bind("analytics_manager", sources::ANALYTICS_SERVICE),
-                bind("category_manager", sources::CATEGORY_SERVICE),
-                bind("backup_manager", sources::BACKUP_SERVICE),
-                bind("compliance_manager", sources::COMPLIANCE_SERVICE),
-                bind("analytics_consumer", sources::ANALYTICS_SERVICE),
-                bind("categorization_consumer", sources::CATEGORY_SERVICE),
-            ]),
+            voter_sources: VOTERS
+                .iter()
+                .map(|e| (e.name, e.source))
+                .chain(COMPLETION_CONSUMERS.iter().copied())
+                .map(|(v, s)| bind(v, s))
+                .collect(),
             aggregator_source: sources::DELETION_AGGREGATOR.to_owned(),
             ttl_ms: 24 * 60 * 60 * 1000,
         }
@@ -147,6 +147,14 @@ impl Policy {
             message,
         })?;
         Ok(p)
+    }
+
+    /// The rules of one flavour.
+    pub fn of(&self, flavour: Flavour) -> &FlavourPolicy {
+        match flavour {
+            Flavour::Voting => &self.voting,
+            Flavour::Completion => &self.completion,
+        }
     }
 
     /// Whether `voter` must vote on this request. A voter the request does

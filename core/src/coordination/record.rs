@@ -137,6 +137,25 @@ impl Record {
         self.status != Status::Waiting
     }
 
+    /// When the record needs a visit that no delivery may bring, if ever:
+    /// a waiting record at its deadline (a timer input decides it), and a
+    /// record whose outbox holds events at once (from its creation: a
+    /// publish died, and a timer decision is never redelivered). The
+    /// sweeper, the replay's timers and both record stores' `due` read it.
+    pub fn next_wakeup(&self) -> Option<Millis> {
+        let deadline = self.deadline.filter(|_| !self.is_decided());
+        let stuck = (!self.outbox.is_empty()).then_some(self.created_at);
+        match (deadline, stuck) {
+            (Some(d), Some(c)) => Some(d.min(c)),
+            (d, c) => d.or(c),
+        }
+    }
+
+    /// Whether the sweeper should visit the record at `now`.
+    pub fn is_due(&self, now: Millis) -> bool {
+        self.next_wakeup().is_some_and(|at| at <= now)
+    }
+
     /// Required voters that have not voted yet.
     pub fn missing(&self) -> Vec<String> {
         self.required

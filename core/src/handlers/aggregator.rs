@@ -1,11 +1,13 @@
-//! The aggregator: load the record, step, write it back on the version it
-//! read (a lost race re-reads and re-steps), publish the outbox, clear it.
+//! The aggregator: load the record, step, carry out the step's commands:
+//! write it back on the version it read (a lost race re-reads and
+//! re-steps), publish the outbox, and step the publish's completion, which
+//! clears it.
 //! A crash between any two of these loses nothing: the outbox is in the
 //! record, and the redelivered input (a duplicate to the step) finds it and
 //! publishes it again with the same event ids.
 
 use super::HandlerError;
-use crate::coordination::{step, Effect, Input, Policy, Record};
+use crate::coordination::{step, Command, Input, Policy, Record, Step};
 use crate::ports::{PortError, Publisher, RecordStore};
 use crate::time::Millis;
 
@@ -15,8 +17,9 @@ pub const MAX_RACES: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Handled {
-    /// The step's effects (deadlines to arm, metrics, refusals to audit).
-    pub effects: Vec<Effect>,
+    /// The step's commands (the save and publish carried out; the
+    /// refusals to audit and the metrics to emit are left to the caller).
+    pub commands: Vec<Command>,
     /// The record as written, if there is one.
     pub record: Option<Record>,
     /// How many lost races it took.
@@ -25,6 +28,20 @@ pub struct Handled {
     pub published: usize,
 }
 
+impl Handled {
+    /// The refusals, as (event id, reason).
+    pub fn refusals(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.commands.iter().filter_map(|c| match c {
+            Command::Refused { event_id, reason } => Some((event_id.as_str(), reason.as_str())),
+            _ => None,
+        })
+    }
+}
+
+/// The aggregator's one loop: step the input on the stored record and
+/// carry out the commands: the save (a lost race re-reads and re-steps),
+/// then the publish, whose completion is itself an input stepped the same
+/// way.
 pub async fn aggregate<S: RecordStore, P: Publisher>(
     store: &S,
     bus: &P,
@@ -32,72 +49,75 @@ pub async fn aggregate<S: RecordStore, P: Publisher>(
     now: Millis,
     policy: &Policy,
 ) -> Result<Handled, HandlerError> {
-    for races in 0..MAX_RACES {
-        let loaded = store.load(input.request_id()).await?;
-        let expected = loaded.as_ref().map_or(0, |r| r.version);
-        let s = step(loaded, input, now, policy);
-        let Some(record) = s.record else {
-            return Ok(Handled {
-                effects: s.effects,
-                record: None,
-                races,
-                published: 0,
-            });
-        };
-        if s.changed {
-            match store.save(&record, expected).await {
-                Ok(()) => {}
-                Err(PortError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let published = record.outbox.len();
-        let record = flush_outbox(store, bus, record).await?;
+    let (s, races) = settle(store, None, input, now, policy).await?;
+    let published = s.to_publish().map_or(0, <[String]>::len);
+    let Some(mut record) = s.record else {
         return Ok(Handled {
-            effects: s.effects,
-            record: Some(record),
-            races,
-            published,
+            commands: s.commands,
+            ..Handled::default()
         });
+    };
+    if published > 0 {
+        record = flush_outbox(store, bus, record, now, policy).await?;
     }
-    Err(HandlerError::Transient(format!(
-        "lost {MAX_RACES} races for record {}",
-        input.request_id()
-    )))
+    Ok(Handled {
+        commands: s.commands,
+        record: Some(record),
+        races,
+        published,
+    })
 }
 
-/// Publishes what the outbox holds, then clears it with a versioned write.
-/// If another writer moved the record meanwhile, only the events this call
-/// published are removed from the newer version.
+/// Publishes what the outbox holds, then steps the publish's completion
+/// (`Input::Published`), which takes those events out of the newest
+/// version of the record (another writer may have moved it meanwhile).
 pub async fn flush_outbox<S: RecordStore, P: Publisher>(
     store: &S,
     bus: &P,
-    mut record: Record,
+    record: Record,
+    now: Millis,
+    policy: &Policy,
 ) -> Result<Record, HandlerError> {
     if record.outbox.is_empty() {
         return Ok(record);
     }
     bus.publish(&record.outbox).await?;
-    let sent: Vec<String> = record.outbox.iter().map(|e| e.event_id.clone()).collect();
-    for _ in 0..MAX_RACES {
-        let expected = record.version;
-        record.outbox.retain(|e| !sent.contains(&e.event_id));
-        record.version += 1;
-        match store.save(&record, expected).await {
-            Ok(()) => return Ok(record),
-            Err(PortError::Conflict(_)) => match store.load(&record.request_id).await? {
-                Some(newer) if newer.outbox.iter().any(|e| sent.contains(&e.event_id)) => {
-                    record = newer
-                }
-                Some(newer) => return Ok(newer),
-                None => return Ok(record),
-            },
+    let done = Input::Published {
+        request_id: record.request_id.clone(),
+        event_ids: record.outbox.iter().map(|e| e.event_id.clone()).collect(),
+    };
+    let (cleared, _) = settle(store, Some(Some(record.clone())), &done, now, policy).await?;
+    Ok(cleared.record.unwrap_or(record))
+}
+
+/// Steps `input` on the record (`held`, or as loaded) and saves what the
+/// step changed, on the version it read; a lost race loads the newer record
+/// and steps again. Returns the step that was saved (or needed no save).
+async fn settle<S: RecordStore>(
+    store: &S,
+    mut held: Option<Option<Record>>,
+    input: &Input,
+    now: Millis,
+    policy: &Policy,
+) -> Result<(Step, usize), HandlerError> {
+    for races in 0..MAX_RACES {
+        let loaded = match held.take() {
+            Some(r) => r,
+            None => store.load(input.request_id()).await?,
+        };
+        let s = step(loaded, input, now, policy);
+        let (Some(expected), Some(record)) = (s.save(), s.record.as_ref()) else {
+            return Ok((s, races));
+        };
+        match store.save(record, expected).await {
+            Ok(()) => return Ok((s, races)),
+            Err(PortError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(HandlerError::Transient(format!(
-        "could not clear the outbox of {}",
-        record.request_id
+        "lost {MAX_RACES} races for record {}",
+        input.request_id()
     )))
 }
 

@@ -5,14 +5,16 @@
 
 use super::aggregator::aggregate;
 use super::HandlerError;
-use crate::consumers::{self, voter::Voter, Settings};
-use crate::coordination::{Effect, Input, Policy};
+use crate::consumers::{self, voter::Answer, Settings};
+use crate::coordination::{Command, Input, Policy};
 use crate::event::{Event, EventData};
 use crate::ports::{
-    AnalyticsStore, CategoryRuleStore, ContentStore, FileStore, IdempotencyStore, Notifier,
-    Publisher, RecordStore, TransactionStore,
+    AnalyticsStore, AuditLog, CategoryRuleStore, Conduct, ContentStore, FileStore,
+    IdempotencyStore, Notifier, Publisher, RecordStore, TransactionStore, VoterConduct,
 };
+use crate::targets::Role;
 use crate::time::Millis;
+use crate::wire::sqs;
 use serde_json::{json, Value};
 
 /// Every port a rule target may need.
@@ -26,6 +28,8 @@ pub trait TargetPorts:
     + AnalyticsStore
     + CategoryRuleStore
     + Notifier
+    + AuditLog
+    + VoterConduct
 {
 }
 
@@ -39,36 +43,25 @@ impl<P> TargetPorts for P where
         + AnalyticsStore
         + CategoryRuleStore
         + Notifier
+        + AuditLog
+        + VoterConduct
 {
 }
 
 /// What a target did with one event: the handler's report (for a log
-/// line) and, for the aggregator, the step's effects (metrics, refusals).
+/// line) and, for the aggregator, the step's commands (the refusals and
+/// metrics are the caller's to log and emit).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Dispatched {
     pub report: Value,
-    pub effects: Vec<Effect>,
+    pub commands: Vec<Command>,
 }
 
-/// The voter a rule target is, if it is one.
-pub fn voter_of(target: &str) -> Option<Voter> {
-    Some(match target {
-        "analytics_voter" => Voter::AnalyticsManager,
-        "category_voter" => Voter::CategoryManager,
-        "backup_voter" => Voter::BackupManager,
-        "compliance_voter" => Voter::ComplianceManager,
-        _ => return None,
-    })
-}
-
-/// The completion consumer a rule target is, if it is one: the name its
-/// `consumer.completion` reports carry (and the policy requires).
-pub fn completion_consumer_of(target: &str) -> Option<&'static str> {
-    Some(match target {
-        "analytics" => consumers::analytics::CONSUMER,
-        "categorization" => consumers::categorization::CONSUMER,
-        _ => return None,
-    })
+fn silent(why: &str) -> Dispatched {
+    Dispatched {
+        report: json!({ "silent": why }),
+        commands: Vec::new(),
+    }
 }
 
 /// A handler's report as JSON, for a log line.
@@ -76,9 +69,42 @@ pub fn report<T: serde::Serialize>(r: &T) -> Value {
     serde_json::to_value(r).unwrap_or_else(|e| json!({ "unserializable": e.to_string() }))
 }
 
+/// Runs `target`'s handler on a delivered body (an SQS message's body, or
+/// the event EventBridge delivered, as text): the one entry of every
+/// function, in the Lambdas and in the simulator. The audit target takes
+/// the text as it came (it keeps events no other target could read);
+/// every other one the decoded event, which is returned for the caller's
+/// log.
+pub async fn dispatch_text<P: TargetPorts>(
+    ports: &P,
+    target: &str,
+    body: &str,
+    now: Millis,
+    policy: &Policy,
+    settings: &Settings,
+) -> Result<(Option<Event>, Dispatched), HandlerError> {
+    if target_of(target)?.role == Role::Audit {
+        let r = Box::pin(consumers::audit::handle_text(ports, body, now)).await?;
+        let d = Dispatched {
+            report: report(&r),
+            commands: Vec::new(),
+        };
+        return Ok((None, d));
+    }
+    let (_, event) = sqs::decode_body(body).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+    let d = dispatch(ports, target, &event, now, policy, settings).await?;
+    Ok((Some(event), d))
+}
+
+fn target_of(name: &str) -> Result<&'static crate::targets::Target, HandlerError> {
+    crate::targets::target(name).ok_or_else(|| {
+        HandlerError::Permanent(format!("no function is deployed for target {name}"))
+    })
+}
+
 /// Runs `target`'s handler on a decoded event. The audit target takes the
-/// delivered text instead (`consumers::audit::handle_text`): it keeps
-/// events no other target could read.
+/// delivered text instead (`dispatch_text`): it keeps events no other
+/// target could read.
 pub async fn dispatch<P: TargetPorts>(
     ports: &P,
     target: &str,
@@ -88,68 +114,86 @@ pub async fn dispatch<P: TargetPorts>(
     settings: &Settings,
 ) -> Result<Dispatched, HandlerError> {
     let s = settings;
-    let report = match target {
-        "aggregator" => {
-            let input = Input::from_event(event).ok_or_else(|| {
-                HandlerError::Permanent(format!(
-                    "the aggregator has no use for {}",
-                    event.event_type()
-                ))
-            })?;
-            let handled = Box::pin(aggregate(ports, ports, &input, now, policy)).await?;
-            let refused: Vec<Value> = handled
-                .effects
-                .iter()
-                .filter_map(|e| match e {
-                    Effect::Refused { event_id, reason } => {
-                        Some(json!({ "eventId": event_id, "reason": reason }))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let record = handled.record.as_ref();
-            return Ok(Dispatched {
-                report: json!({
-                    "status": record.map(|r| r.status.as_str()),
-                    "decision": record.and_then(|r| r.decision.as_ref()).map(report),
-                    "refused": refused,
-                    "published": handled.published,
-                    "races": handled.races,
-                }),
-                effects: handled.effects,
-            });
+    let t = target_of(target)?;
+    if let Some(consumer) = t.reports_as {
+        // A completion consumer answers a coordination as a voter does, so
+        // its conduct is the ports' to say.
+        if matches!(event.data, EventData::DeleteRequested(_))
+            && ports.conduct(t.name, consumer, now).await.0 == Conduct::Silent
+        {
+            return Ok(silent("the consumer does not report"));
         }
-        t if voter_of(t).is_some() => {
-            let voter = voter_of(t).expect("matched");
-            if let EventData::DeletionRequested(r) = &event.data {
-                if !policy.requires(voter.name(), r) {
-                    return Ok(Dispatched {
-                        report: json!({ "silent": "the policy does not require this voter for this request" }),
-                        effects: Vec::new(),
-                    });
-                }
+    }
+    let report =
+        match t.role {
+            Role::Aggregator => {
+                let input = Input::from_event(event).ok_or_else(|| {
+                    HandlerError::Permanent(format!(
+                        "the aggregator has no use for {}",
+                        event.event_type()
+                    ))
+                })?;
+                let handled = Box::pin(aggregate(ports, ports, &input, now, policy)).await?;
+                let refused: Vec<Value> = handled
+                    .refusals()
+                    .map(|(event_id, reason)| json!({ "eventId": event_id, "reason": reason }))
+                    .collect();
+                let record = handled.record.as_ref();
+                return Ok(Dispatched {
+                    report: json!({
+                        "status": record.map(|r| r.status.as_str()),
+                        "decision": record.and_then(|r| r.decision.as_ref()).map(report),
+                        "refused": refused,
+                        "published": handled.published,
+                        "races": handled.races,
+                    }),
+                    commands: handled.commands,
+                });
             }
-            report(&Box::pin(consumers::voter::handle(ports, voter, event, now, s)).await?)
-        }
-        "executor" => report(&Box::pin(consumers::executor::handle(ports, event, now, s)).await?),
-        "analytics" => report(&Box::pin(consumers::analytics::handle(ports, event, now, s)).await?),
-        "categorization" => {
-            report(&Box::pin(consumers::categorization::handle(ports, event, now, s)).await?)
-        }
-        "notification" => {
-            report(&Box::pin(consumers::notification::handle(ports, event, now, s)).await?)
-        }
-        "file_processor" => {
-            report(&Box::pin(consumers::file_processor::handle(ports, event, now, s)).await?)
-        }
-        other => {
-            return Err(HandlerError::Permanent(format!(
-                "no function is deployed for target {other}"
-            )))
-        }
-    };
+            Role::Voter(voter) => {
+                if let EventData::DeletionRequested(r) = &event.data {
+                    if !policy.requires(voter.name(), r) {
+                        return Ok(silent(
+                            "the policy does not require this voter for this request",
+                        ));
+                    }
+                }
+                let (conduct, at) = ports.conduct(t.name, voter.name(), now).await;
+                let how = match &conduct {
+                    Conduct::OwnWork => Answer::OwnWork,
+                    Conduct::Object(reason) => Answer::Object(reason),
+                    Conduct::Silent => return Ok(silent("the voter is silent")),
+                };
+                // The deployed policy says where a voter's votes count from.
+                let source = policy
+                    .voter_sources
+                    .get(voter.name())
+                    .map_or(voter.source(), String::as_str);
+                let answered = consumers::voter::answer(ports, voter, source, event, at, s, how);
+                report(&Box::pin(answered).await?)
+            }
+            Role::Executor => {
+                report(&Box::pin(consumers::executor::handle(ports, event, now, s)).await?)
+            }
+            Role::Analytics => {
+                report(&Box::pin(consumers::analytics::handle(ports, event, now, s)).await?)
+            }
+            Role::Categorization => {
+                report(&Box::pin(consumers::categorization::handle(ports, event, now, s)).await?)
+            }
+            Role::Notification => {
+                report(&Box::pin(consumers::notification::handle(ports, event, now, s)).await?)
+            }
+            Role::FileProcessor => {
+                report(&Box::pin(consumers::file_processor::handle(ports, event, now, s)).await?)
+            }
+            Role::Audit => return Err(HandlerError::Permanent(
+                "the audit keeps the delivered text, not a decoded event: dispatch_text runs it"
+                    .to_owned(),
+            )),
+        };
     Ok(Dispatched {
         report,
-        effects: Vec::new(),
+        commands: Vec::new(),
     })
 }

@@ -98,9 +98,8 @@ impl RecordStore for Memory {
         let mut due: Vec<(Millis, String)> = records
             .values()
             .filter_map(|r| {
-                let expired = r.deadline.filter(|d| !r.is_decided() && *d <= now);
-                let stuck = (!r.outbox.is_empty()).then_some(r.created_at);
-                expired.or(stuck).map(|at| (at, r.request_id.clone()))
+                let at = r.next_wakeup().filter(|at| *at <= now)?;
+                Some((at, r.request_id.clone()))
             })
             .collect();
         due.sort();
@@ -303,6 +302,8 @@ impl AuditLog for Memory {
         Ok(out)
     }
 }
+
+impl VoterConduct for Memory {}
 
 impl Notifier for Memory {
     async fn notify(&self, n: &Notification) -> Result<(), PortError> {

@@ -26,6 +26,33 @@ pub enum PortError {
     Permanent(String),
 }
 
+/// How a voter's (or a completion consumer's) function answers one
+/// request. A deployed one does its own work; a simulated one may be
+/// silent (stalled: the failure the deadline exists for), late, or object
+/// to everything. The dispatch honours it, so the voter's code is the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conduct {
+    OwnWork,
+    Object(String),
+    Silent,
+}
+
+/// Where a voter's conduct comes from: always its own work, unless the
+/// ports say otherwise (the simulator's voter faults and scripted votes).
+pub trait VoterConduct: Send + Sync {
+    /// How the function of `target` answers as `voter` a delivery that
+    /// arrived at `now`, and when it answers (a slow voter answers later).
+    fn conduct(
+        &self,
+        target: &str,
+        voter: &str,
+        now: Millis,
+    ) -> impl Future<Output = (Conduct, Millis)> + Send {
+        let _ = (target, voter);
+        std::future::ready((Conduct::OwnWork, now))
+    }
+}
+
 /// Coordination records with DynamoDB's semantics: a write succeeds only if
 /// the stored version is the one the writer read (0 means "absent").
 pub trait RecordStore: Send + Sync {

@@ -7,8 +7,8 @@
 use super::{Rules, TARGETS};
 use crate::coordination::{FlavourPolicy, Policy};
 use crate::event::{all_publishers, samples, Event, EventData, EventKind};
-use crate::handlers::dispatch::{completion_consumer_of, voter_of};
 use crate::pattern::Scratch;
+use crate::targets::{completion_consumer_of, voter_of};
 use crate::wire::{DeliveredEvent, Delivery};
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -15,19 +15,7 @@ pub const DEFAULT_RULES: &str = include_str!("../../../rules/default.toml");
 
 /// Consumers a rule may target: each is a handler in the core and a
 /// function in the deployment.
-pub const TARGETS: &[&str] = &[
-    "file_processor",
-    "analytics",
-    "categorization",
-    "notification",
-    "audit",
-    "analytics_voter",
-    "category_voter",
-    "backup_voter",
-    "compliance_voter",
-    "aggregator",
-    "executor",
-];
+pub use crate::targets::TARGET_NAMES as TARGETS;
 
 /// EventBridge's quota on an event pattern's size, in characters.
 pub const MAX_PATTERN_CHARS: usize = 2048;

@@ -9,124 +9,30 @@ use super::World;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tally_core::consumers;
-use tally_core::coordination::{Effect, Flavour, Input};
+use tally_core::coordination::{Command, Flavour, Input};
 use tally_core::event::{self, Event, EventData, CURRENT_VERSION};
-use tally_core::handlers::dispatch::dispatch;
+use tally_core::handlers::dispatch::{dispatch_text, Dispatched};
 use tally_core::handlers::HandlerError;
 use tally_core::ports::memory::run_ready;
 use tally_core::ports::{ContentStore, FileStore, Publisher};
-use tally_core::wire::sqs;
+use tally_core::targets::Role;
+use tally_core::time::Millis;
 
 impl World {
+    /// One invocation of `target`'s function on a delivered body: the
+    /// core's dispatch, as the Lambda runs it. Faults come only through the
+    /// ports (and the bus that made this delivery).
     pub(crate) async fn invoke(&self, target: &str, body: &str) -> Result<(), HandlerError> {
+        if !self.deployed.runs(target) {
+            return Ok(());
+        }
         let now = self.clock(target);
-        if self.replaying.load(std::sync::atomic::Ordering::SeqCst)
-            && !matches!(target, "aggregator" | "executor" | "audit")
-        {
-            return Ok(());
-        }
-        if target == "audit" {
-            return consumers::audit::handle_text(self, body, now)
-                .await
-                .map(|_| ());
-        }
-        let (_, event) =
-            sqs::decode_body(body).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        match target {
-            "analytics_voter" | "category_voter" | "backup_voter" | "compliance_voter" => {
-                self.vote(target, &event, now).await
-            }
-            // In the completion flavour these two report back like voters, and
-            // the voter faults (and scripted scenarios) apply to their reports.
-            "analytics" | "categorization"
-                if matches!(event.data, EventData::DeleteRequested(_)) && !self.reports(target) =>
-            {
-                Ok(())
-            }
-            _ => {
-                let d = dispatch(self, target, &event, now, &self.policy, &self.settings).await?;
-                self.observe_dispatch(target, &event, &d.report);
-                for e in d.effects {
-                    if let Effect::Refused { event_id, reason } = e {
-                        let request_id = Input::from_event(&event)
-                            .map(|i| i.request_id().to_owned())
-                            .unwrap_or_default();
-                        self.observations()
-                            .refusals
-                            .push((now, request_id, event_id, reason));
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// A voter function, with the voter faults of the run's mix: a stalled
-    /// voter returns without voting (the failure mode the deadline exists
-    /// for), a slow one pauses first, a denying one objects to everything.
-    async fn vote(&self, target: &str, event: &Event, now: i64) -> Result<(), HandlerError> {
-        let voter = tally_core::handlers::dispatch::voter_of(target).expect("a voter target");
-        let name = Some(voter.name().to_owned());
-        if !self
-            .automatic_voters
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            return Ok(());
-        }
-        if let EventData::DeletionRequested(r) = &event.data {
-            if !self.policy.requires(voter.name(), r) {
-                return Ok(());
-            }
-        }
-        if self.faults_on() && self.mix.stalled_voter == name {
-            return Ok(());
-        }
-        if self.faults_on() && self.mix.slow_voter == name {
-            let pause = self.policy.voting.deadline_ms as u64 * 3 / 2;
-            madsim::time::sleep(Duration::from_millis(self.draw(pause / 2, pause))).await;
-        }
-        let how = if self.faults_on() && self.mix.denying_voter == name {
-            consumers::voter::Answer::Object("simulated objection")
-        } else {
-            consumers::voter::Answer::OwnWork
-        };
-        let report = consumers::voter::answer(
-            self,
-            voter,
-            event,
-            self.clock(target).max(now),
-            &self.settings,
-            how,
-        )
-        .await?;
-        // Every request a voter handled gets a vote, and always the same
-        // one (one id per request and voter, whatever the deliveries).
-        if let EventData::DeletionRequested(r) = &event.data {
-            let vote = match report {
-                consumers::voter::Report::Voted { vote_id, .. } => Some(vote_id),
-                _ => None,
-            };
-            let mut obs = self.observations();
-            let ids = obs
-                .voted
-                .entry((r.request_id.clone(), voter.name().to_owned()))
-                .or_default();
-            ids.extend(vote);
+        let (event, d) =
+            dispatch_text(self, target, body, now, &self.policy, &self.settings).await?;
+        if let Some(event) = event {
+            self.observe_dispatch(target, &event, d, now);
         }
         Ok(())
-    }
-
-    /// Whether a completion consumer reports this time: not when scenarios
-    /// script the reports, not when the run stalls it.
-    fn reports(&self, target: &str) -> bool {
-        let consumer = if target == "analytics" {
-            "analytics_consumer"
-        } else {
-            "categorization_consumer"
-        };
-        self.automatic_voters
-            .load(std::sync::atomic::Ordering::SeqCst)
-            && !(self.faults_on() && self.mix.stalled_voter.as_deref() == Some(consumer))
     }
 
     /// Each user has an account and two category rules.
@@ -303,10 +209,10 @@ impl World {
             for e in &published {
                 match &e.data {
                     EventData::DeletionRequested(r) if forged.insert(r.request_id.clone()) => {
-                        let unrequired = crate::faults::VOTERS
+                        let unrequired = tally_core::targets::VOTERS
                             .iter()
-                            .find(|v| !self.policy.requires(v, r))
-                            .copied();
+                            .map(|v| v.name)
+                            .find(|v| !self.policy.requires(v, r));
                         let bound = |v: &str| {
                             self.policy
                                 .voter_sources
@@ -405,26 +311,51 @@ impl World {
     /// After each handled delivery: the record-level invariants on the
     /// record an aggregator call wrote (every step, not every minute), and
     /// the behaviours the coverage table counts.
-    fn observe_dispatch(&self, target: &str, event: &Event, report: &serde_json::Value) {
+    fn observe_dispatch(&self, target: &str, event: &Event, d: Dispatched, now: Millis) {
         use crate::observe::Behaviour;
-        match target {
-            "aggregator" => {
+        let report = &d.report;
+        let role = tally_core::targets::target(target).map(|t| t.role);
+        match role {
+            Some(Role::Aggregator) => {
                 let races = report["races"].as_u64().unwrap_or(0);
-                let found = Input::from_event(event)
-                    .and_then(|i| self.mem.record(i.request_id()))
+                let request_id = Input::from_event(event).map(|i| i.request_id().to_owned());
+                let found = request_id
+                    .as_deref()
+                    .and_then(|id| self.mem.record(id))
                     .map(|r| crate::invariants::check_record(&r, &self.policy))
                     .unwrap_or_default();
                 let mut obs = self.observations();
                 obs.coverage.add(Behaviour::LostRaceRestepped, races);
                 obs.step_violations.extend(found);
+                for c in d.commands {
+                    if let Command::Refused { event_id, reason } = c {
+                        let request_id = request_id.clone().unwrap_or_default();
+                        obs.refusals.push((now, request_id, event_id, reason));
+                    }
+                }
             }
-            "executor" => {
+            Some(Role::Executor) => {
                 let again = report["report"] == "already_executed" || report["resumed"] == true;
                 if again {
                     self.observations()
                         .coverage
                         .add(Behaviour::DuplicateApprovalAtExecutor, 1);
                 }
+            }
+            // Every request a voter handled gets a vote, and always the
+            // same one (one id per request and voter, whatever the
+            // deliveries): what each-voter-votes-once holds it to.
+            Some(Role::Voter(_)) if report["report"] == "voted" => {
+                let key = (
+                    report["request_id"].as_str().unwrap_or_default().to_owned(),
+                    report["voter"].as_str().unwrap_or_default().to_owned(),
+                );
+                let vote_id = report["vote_id"].as_str().unwrap_or_default().to_owned();
+                self.observations()
+                    .voted
+                    .entry(key)
+                    .or_default()
+                    .insert(vote_id);
             }
             _ => {}
         }

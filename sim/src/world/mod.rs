@@ -15,9 +15,11 @@ mod settle;
 pub use crate::observe::{DeadLetter, Observations};
 pub use replay::{replay_with_faults, FaultyReplay};
 pub use run::{run, RunConfig, RunReport, Stats, Workload};
+
 pub use script::{run_scenario, ScenarioReport};
 
 use crate::faults::FaultMix;
+use crate::invariants::{self, Evidence, Violation};
 use crate::rng::SimRng;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,6 +32,52 @@ use tally_core::time::Millis;
 
 /// 2025-01-15T10:30:00Z: the virtual clock's zero.
 pub const EPOCH: Millis = 1_736_937_000_000;
+
+/// What a driver deploys, fixed when the world is made: the functions'
+/// behaviour follows from it and from the ports, never from a switch
+/// flipped while the run goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deployed {
+    /// Voters and completion consumers answer by themselves (false: the
+    /// scenario scripts every answer).
+    pub automatic_voters: bool,
+    /// Only the coordination's own functions run (aggregator, executor,
+    /// audit): a replayed trace already holds every other one's output.
+    pub coordination_only: bool,
+}
+
+impl Deployed {
+    /// The whole deployment, voters answering by themselves.
+    pub const ALL: Deployed = Deployed {
+        automatic_voters: true,
+        coordination_only: false,
+    };
+
+    /// Whether the function of `target` is deployed.
+    pub fn runs(&self, target: &str) -> bool {
+        use tally_core::targets::{target as find, Role};
+        !self.coordination_only
+            || find(target)
+                .is_some_and(|t| matches!(t.role, Role::Aggregator | Role::Executor | Role::Audit))
+    }
+}
+
+/// Runs a driver on a fresh OS thread with a fresh madsim runtime seeded
+/// with `seed` (so no state leaks between runs: madsim issue 240). Every
+/// driver (explore, scenarios, replay under faults) starts here.
+pub(crate) fn on_own_runtime<T, F, Fut>(seed: u64, drive: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        rt.block_on(drive())
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
 
 pub struct World {
     me: Weak<World>,
@@ -47,11 +95,8 @@ pub struct World {
     start: madsim::time::Instant,
     /// What the virtual clock reads at the start.
     epoch: Millis,
-    /// Replaying a trace: only the coordination's own functions run (the
-    /// trace already holds every other function's output).
-    pub(crate) replaying: AtomicBool,
-    /// False in scenarios that script every vote themselves.
-    pub(crate) automatic_voters: AtomicBool,
+    /// What the driver deployed (fixed for the run).
+    pub(crate) deployed: Deployed,
     /// Files the workload uploaded.
     uploaded: Mutex<std::collections::BTreeSet<String>>,
     /// Where each uploaded file's content lives (its metadata, which says
@@ -66,8 +111,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl World {
-    pub fn new(seed: u64, mix: FaultMix, rules: Rules, policy: Policy) -> Arc<World> {
-        World::starting_at(EPOCH, seed, mix, rules, policy)
+    pub fn new(
+        seed: u64,
+        mix: FaultMix,
+        rules: Rules,
+        policy: Policy,
+        deployed: Deployed,
+    ) -> Arc<World> {
+        World::starting_at(EPOCH, seed, mix, rules, policy, deployed)
     }
 
     pub fn starting_at(
@@ -76,6 +127,7 @@ impl World {
         mix: FaultMix,
         rules: Rules,
         policy: Policy,
+        deployed: Deployed,
     ) -> Arc<World> {
         let mut skew_rng = SimRng::fork(seed, "skew");
         let skew = tally_core::rules::TARGETS
@@ -108,10 +160,9 @@ impl World {
             bus_seq: AtomicU64::new(0),
             start: madsim::time::Instant::now(),
             epoch,
-            replaying: AtomicBool::new(false),
+            deployed,
             uploaded: Mutex::new(Default::default()),
             content_keys: Mutex::new(Default::default()),
-            automatic_voters: AtomicBool::new(true),
             skew,
         })
     }
@@ -157,5 +208,25 @@ impl World {
 
     pub fn inflight(&self) -> u64 {
         self.inflight.load(Ordering::SeqCst)
+    }
+
+    /// Every invariant over what the world holds and observed now.
+    pub(crate) fn check_invariants(&self, settled: bool, horizon_ms: Millis) -> Vec<Violation> {
+        let records = self.mem.records();
+        let audit = self.mem.audit_entries();
+        let deleted_files = self.deleted_files();
+        let obs = self.observations();
+        let view = self.view();
+        invariants::check(&Evidence {
+            records: &records,
+            obs: &obs,
+            audit: &audit,
+            deleted_files: &deleted_files,
+            policy: &self.policy,
+            settled,
+            horizon_ms,
+            inflight: self.inflight(),
+            view: &view,
+        })
     }
 }

@@ -133,6 +133,33 @@ impl World {
     }
 }
 
+/// The voter faults of the run's mix, while faults are on: a stalled voter
+/// stays silent (the failure the deadline exists for), a slow one answers
+/// after up to one and a half deadlines, a denying one objects to
+/// everything; and in a scenario that scripts every vote, no voter answers
+/// by itself.
+impl VoterConduct for World {
+    async fn conduct(&self, target: &str, voter: &str, now: Millis) -> (Conduct, Millis) {
+        if !self.deployed.automatic_voters {
+            return (Conduct::Silent, now);
+        }
+        let named = |v: &Option<String>| self.faults_on() && v.as_deref() == Some(voter);
+        if named(&self.mix.stalled_voter) {
+            return (Conduct::Silent, now);
+        }
+        if named(&self.mix.slow_voter) {
+            let pause = self.policy.voting.deadline_ms as u64 * 3 / 2;
+            madsim::time::sleep(Duration::from_millis(self.draw(pause / 2, pause))).await;
+        }
+        let conduct = if named(&self.mix.denying_voter) {
+            Conduct::Object("simulated objection".to_owned())
+        } else {
+            Conduct::OwnWork
+        };
+        (conduct, self.clock(target).max(now))
+    }
+}
+
 /// Each store call as the world makes it: latency and throttling, then the
 /// crash points (`write` calls have one after the call as well).
 macro_rules! delegate {

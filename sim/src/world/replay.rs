@@ -6,12 +6,11 @@
 //! every other function's output, votes included.
 
 use super::settle::SCRIPTED_HORIZON_MS;
-use super::World;
+use super::{Deployed, World};
 use crate::faults::FaultMix;
-use crate::invariants::{self, Evidence, Violation};
+use crate::invariants::Violation;
 use crate::replay::decision_of;
 use crate::trace::{DecisionOut, Trace};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tally_core::coordination::{log, Input, Policy, Record};
 use tally_core::ports::Publisher;
@@ -47,12 +46,7 @@ pub fn replay_with_faults(
                 .map(|e| (t.arrival(), e.clone()))
         })
         .collect();
-    std::thread::spawn(move || {
-        let rt = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-        rt.block_on(drive(inputs, seed, mix, rules, policy))
-    })
-    .join()
-    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    super::on_own_runtime(seed, move || drive(inputs, seed, mix, rules, policy))
 }
 
 async fn drive(
@@ -64,9 +58,11 @@ async fn drive(
 ) -> FaultyReplay {
     let count = inputs.len();
     let epoch = inputs.first().map_or(super::EPOCH, |(at, _)| *at);
-    let world = World::starting_at(epoch, seed, mix, rules, policy.clone());
-    world.replaying.store(true, Ordering::SeqCst);
-    world.automatic_voters.store(false, Ordering::SeqCst);
+    let deployed = Deployed {
+        automatic_voters: false,
+        coordination_only: true,
+    };
+    let world = World::starting_at(epoch, seed, mix, rules, policy, deployed);
     let sweeper = world.spawn_sweeper(1000);
     let last = inputs.last().map_or(epoch, |(at, _)| *at);
     for (at, ev) in inputs {
@@ -83,26 +79,8 @@ async fn drive(
     world.settle_after_inputs((last - epoch) as u64).await;
     sweeper.abort();
     let records = world.mem.records();
-    let mut decided: Vec<&Record> = records.iter().filter(|r| r.decision.is_some()).collect();
-    decided.sort_by(|a, b| {
-        (a.decision.as_ref().map(|d| d.at), &a.request_id)
-            .cmp(&(b.decision.as_ref().map(|d| d.at), &b.request_id))
-    });
-    let audit = world.mem.audit_entries();
-    let deleted = world.deleted_files();
-    let obs = world.observations();
-    let view = world.view();
-    let violations = invariants::check(&Evidence {
-        records: &records,
-        obs: &obs,
-        audit: &audit,
-        deleted_files: &deleted,
-        policy: &policy,
-        settled: true,
-        horizon_ms: SCRIPTED_HORIZON_MS,
-        inflight: world.inflight(),
-        view: &view,
-    });
+    let decided = log::in_decision_order(&records);
+    let violations = world.check_invariants(true, SCRIPTED_HORIZON_MS);
     FaultyReplay {
         decisions: decided.iter().filter_map(|r| decision_of(r)).collect(),
         log: decided

@@ -2,15 +2,15 @@
 //! safety phase with faults, then a liveness phase without them (after an
 //! operator's redrive of the dead-letter queues), and check the invariants.
 
-use super::{World, EPOCH};
+use super::{Deployed, World, EPOCH};
 use crate::args::ConfigArgs;
 use crate::faults::{FaultMix, Pins};
-use crate::invariants::{self, Evidence, Violation};
+use crate::invariants::Violation;
 use crate::rng::SimRng;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tally_core::coordination::{log, Flavour, Policy, Record};
+use tally_core::coordination::{log, Flavour, Policy};
 use tally_core::rules::Rules;
 use tally_core::time::Millis;
 
@@ -121,22 +121,21 @@ impl RunReport {
     }
 }
 
-/// Runs one seed on a fresh OS thread with a fresh madsim runtime (so no
-/// state leaks between runs: madsim issue 240).
+/// Runs one seed on its own thread and runtime.
 pub fn run(cfg: &RunConfig) -> RunReport {
     let cfg = cfg.clone();
-    std::thread::spawn(move || {
-        let rt =
-            madsim::runtime::Runtime::with_seed_and_config(cfg.seed, madsim::Config::default());
-        rt.block_on(drive(cfg))
-    })
-    .join()
-    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    super::on_own_runtime(cfg.seed, move || drive(cfg))
 }
 
 async fn drive(cfg: RunConfig) -> RunReport {
     let mix = cfg.mix();
-    let world = World::new(cfg.seed, mix.clone(), cfg.rules.clone(), cfg.policy.clone());
+    let world = World::new(
+        cfg.seed,
+        mix.clone(),
+        cfg.rules.clone(),
+        cfg.policy.clone(),
+        Deployed::ALL,
+    );
     if cfg.record_deliveries {
         world.observations().deliveries = Some(Vec::new());
     }
@@ -236,22 +235,7 @@ fn horizon_ms(cfg: &RunConfig) -> Millis {
 }
 
 fn check(world: &Arc<World>, cfg: &RunConfig, settled: bool) -> Vec<Violation> {
-    let records = world.mem.records();
-    let audit = world.mem.audit_entries();
-    let deleted_files = world.deleted_files();
-    let obs = world.observations();
-    let view = world.view();
-    invariants::check(&Evidence {
-        records: &records,
-        obs: &obs,
-        audit: &audit,
-        deleted_files: &deleted_files,
-        policy: &cfg.policy,
-        settled,
-        horizon_ms: horizon_ms(cfg),
-        inflight: world.inflight(),
-        view: &view,
-    })
+    world.check_invariants(settled, horizon_ms(cfg))
 }
 
 fn report(
@@ -261,11 +245,7 @@ fn report(
     violations: Vec<Violation>,
 ) -> RunReport {
     let records = world.mem.records();
-    let mut decided: Vec<&Record> = records.iter().filter(|r| r.decision.is_some()).collect();
-    decided.sort_by(|a, b| {
-        (a.decision.as_ref().map(|d| d.at), &a.request_id)
-            .cmp(&(b.decision.as_ref().map(|d| d.at), &b.request_id))
-    });
+    let decided = log::in_decision_order(&records);
     let decision_log = decided
         .iter()
         .filter_map(|r| log::decision_line(r))

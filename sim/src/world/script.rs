@@ -4,8 +4,8 @@
 //! refusals and deletions in virtual-time order.
 
 use super::settle::SCRIPTED_HORIZON_MS;
-use super::World;
-use crate::invariants::{self, Evidence, Violation};
+use super::{Deployed, World};
+use crate::invariants::Violation;
 use crate::scenario::{Action, Scenario};
 use std::time::Duration;
 use tally_core::coordination::{log, Policy, Record};
@@ -35,12 +35,7 @@ pub fn run_scenario(s: &Scenario, rules: Rules, policy: Policy) -> ScenarioRepor
         return explore_run(s, e, rules, policy);
     }
     let s = s.clone();
-    std::thread::spawn(move || {
-        let rt = madsim::runtime::Runtime::with_seed_and_config(s.seed, madsim::Config::default());
-        rt.block_on(drive(s, rules, policy))
-    })
-    .join()
-    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    super::on_own_runtime(s.seed, move || drive(s, rules, policy))
 }
 
 /// A scenario that is one seeded explore run (a shrunk failure): the run,
@@ -83,10 +78,11 @@ fn explore_run(
 
 async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
     let mix = s.faults.apply(crate::faults::FaultMix::none());
-    let world = World::new(s.seed, mix, rules, policy.clone());
-    world
-        .automatic_voters
-        .store(s.automatic_voters, std::sync::atomic::Ordering::SeqCst);
+    let deployed = Deployed {
+        automatic_voters: s.automatic_voters,
+        ..Deployed::ALL
+    };
+    let world = World::new(s.seed, mix, rules, policy, deployed);
     let users: Vec<String> = s.files.iter().map(|f| f.owner.clone()).collect();
     world.seed_users(&users);
     let sweeper = world.spawn_sweeper(100);
@@ -130,7 +126,7 @@ async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
     }
     world.settle_after_inputs(last as u64).await;
     sweeper.abort();
-    report(&world, &s, &policy)
+    report(&world, &s)
 }
 
 impl World {
@@ -161,7 +157,7 @@ impl World {
     }
 }
 
-fn report(world: &World, s: &Scenario, policy: &Policy) -> ScenarioReport {
+fn report(world: &World, s: &Scenario) -> ScenarioReport {
     let records = world.mem.records();
     let mut lines: Vec<(Millis, String)> = Vec::new();
     for r in &records {
@@ -246,19 +242,8 @@ fn report(world: &World, s: &Scenario, policy: &Policy) -> ScenarioReport {
             }
         }
     }
-    let audit = world.mem.audit_entries();
-    let view = world.view();
-    let mut violations = invariants::check(&Evidence {
-        records: &records,
-        obs: &obs,
-        audit: &audit,
-        deleted_files: &deleted_files,
-        policy,
-        settled: true,
-        horizon_ms: SCRIPTED_HORIZON_MS,
-        inflight: world.inflight(),
-        view: &view,
-    });
+    drop(obs);
+    let mut violations = world.check_invariants(true, SCRIPTED_HORIZON_MS);
     // Violations the scenario exists to show are expected; each must occur.
     for name in &s.expect_violations {
         if !violations.iter().any(|v| v.invariant.name() == name) {

@@ -5,13 +5,11 @@
 
 use crate::{AwsPorts, Config};
 use serde_json::Value;
-use tally_core::consumers;
-use tally_core::coordination::{Effect, Input, Metric};
+use tally_core::coordination::{Command, Input, Metric};
 use tally_core::event::Event;
-use tally_core::handlers::dispatch::{dispatch, report};
+use tally_core::handlers::dispatch::dispatch_text;
 use tally_core::handlers::HandlerError;
 use tally_core::time::Millis;
-use tally_core::wire::sqs;
 
 /// What a handled event did: the core's report (for the log line) and its
 /// metrics (for EMF).
@@ -51,29 +49,22 @@ pub async fn deliver(
             tally_core::wire::putevents::MAX_ENTRY_BYTES / 1024
         )));
     }
-    if target == "audit" {
-        // The audit keeps the text byte for byte, even of events no other
-        // consumer could read.
-        let r = Box::pin(consumers::audit::handle_text(ports, text, now)).await?;
-        return Ok(Delivered {
-            report: report(&r),
+    let (event, d) = dispatch_text(ports, target, text, now, &cfg.policy, &cfg.settings).await?;
+    let mut out = match &event {
+        Some(event) => Delivered {
+            event_id: Some(event.event_id.clone()),
+            event_type: Some(event.event_type().to_owned()),
+            correlation_id: event.correlation_id.clone(),
+            request_id: request_id_of(event),
             ..Delivered::default()
-        });
-    }
-    let (_, event) = sqs::decode_body(text).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-    let mut out = Delivered {
-        event_id: Some(event.event_id.clone()),
-        event_type: Some(event.event_type().to_owned()),
-        correlation_id: event.correlation_id.clone(),
-        request_id: request_id_of(&event),
-        ..Delivered::default()
+        },
+        None => Delivered::default(),
     };
-    let d = dispatch(ports, target, &event, now, &cfg.policy, &cfg.settings).await?;
     out.metrics = d
-        .effects
+        .commands
         .into_iter()
-        .filter_map(|e| match e {
-            Effect::Metric(m) => Some(m),
+        .filter_map(|c| match c {
+            Command::Metric(m) => Some(m),
             _ => None,
         })
         .collect();

@@ -259,6 +259,9 @@ impl AwsPorts {
     }
 }
 
+/// Deployed voters always do their own work.
+impl tally_core::ports::VoterConduct for AwsPorts {}
+
 impl Notifier for AwsPorts {
     async fn notify(&self, note: &Notification) -> Result<(), PortError> {
         let mut item = to_item("notification", note)?;

@@ -25,17 +25,6 @@ pub fn partition_key(request_id: &str) -> String {
     format!("REQUEST#{request_id}")
 }
 
-/// When the sweeper should visit, if ever: the deadline of a waiting
-/// record, or at once (its creation time) when its outbox holds events.
-pub fn due_at(r: &Record) -> Option<Millis> {
-    let deadline = r.deadline.filter(|_| !r.is_decided());
-    let stuck = (!r.outbox.is_empty()).then_some(r.created_at);
-    match (deadline, stuck) {
-        (Some(d), Some(c)) => Some(d.min(c)),
-        (d, c) => d.or(c),
-    }
-}
-
 fn item_of(r: &Record) -> Result<Item, PortError> {
     let body = serde_json::to_string(r)
         .map_err(|e| PortError::Permanent(format!("record {}: {e}", r.request_id)))?;
@@ -51,7 +40,7 @@ fn item_of(r: &Record) -> Result<Item, PortError> {
     if let Some(req) = &r.request {
         item.insert("fileId".to_owned(), s(&req.file_id));
     }
-    if let Some(at) = due_at(r) {
+    if let Some(at) = r.next_wakeup() {
         item.insert("dueShard".to_owned(), s(DUE_SHARD));
         item.insert("dueAt".to_owned(), n(at));
     }
