@@ -2285,3 +2285,33 @@ fn the_executor_refuses_a_file_of_another_user_and_retries_a_failed_publish() {
         tally_core::ids::derive("deleted", &["req-1"])
     );
 }
+
+/// A policy that binds a voter to another source is the one the deployed
+/// voter follows: its vote comes from that source and counts (it used to
+/// come from the voter's default source and be refused, silencing the
+/// voter until the deadline).
+#[test]
+fn a_voter_votes_from_the_source_its_policy_binds() {
+    use tally_core::handlers::dispatch::dispatch;
+    let mem = Memory::new();
+    seed_file(&mem, "f-bound", 2);
+    let mut policy = Policy::default();
+    policy
+        .voter_sources
+        .insert("category_manager".into(), "ledger.category".into());
+    let req = deletion_request("r-bound", "f-bound", 2);
+    let s = Settings::default();
+    run_ready(dispatch(&mem, "category_voter", &req, T0, &policy, &s)).unwrap();
+    let published = mem.published();
+    let vote = published
+        .iter()
+        .find(|e| matches!(e.data, EventData::DeletionVote(_)))
+        .expect("the voter voted");
+    assert_eq!(vote.source, "ledger.category");
+    let input = Input::from_event(vote).unwrap();
+    let request = Input::from_event(&req).unwrap();
+    run_ready(aggregate(&mem, &mem, &request, T0, &policy)).unwrap();
+    let h = run_ready(aggregate(&mem, &mem, &input, T0 + SEC, &policy)).unwrap();
+    assert_eq!(h.refusals().count(), 0, "{:?}", h.commands);
+    assert!(h.record.unwrap().votes.contains_key("category_manager"));
+}

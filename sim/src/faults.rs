@@ -7,15 +7,19 @@ use tally_core::targets::VOTERS;
 
 /// What one kind of knob is: its value in a mix, its value as a pin (a
 /// flag, or a scenario's `[faults]` key), and how the two meet.
-pub trait Kind {
+pub trait Kind: Read {
     type Mix: Clone + PartialEq + std::fmt::Debug;
-    type Pin: Clone + PartialEq + std::fmt::Debug;
     const NONE: Self::Mix;
     /// The pin that turns the knob off.
     fn off() -> Self::Pin;
     fn apply(pin: &Option<Self::Pin>, mix: Self::Mix) -> Self::Mix;
     fn pinned(mix: &Self::Mix) -> Self::Pin;
     fn show(mix: &Self::Mix) -> String;
+}
+
+/// How a pin is read and checked.
+pub trait Read {
+    type Pin: Clone + PartialEq + std::fmt::Debug;
     /// Reads a flag's value; the error says what was expected.
     fn parse(text: &str) -> Result<Self::Pin, String>;
     /// Checks a pin read another way (a scenario's TOML).
@@ -31,22 +35,36 @@ pub struct Named;
 /// On or off.
 pub struct Flag;
 
-impl Kind for Rate {
-    type Mix = f64;
+/// A knob whose pin is its value in the mix, and whose off is its none.
+macro_rules! plain_kind {
+    ($($kind:ident: $ty:ty = $none:expr;)*) => {$(
+        impl Kind for $kind {
+            type Mix = $ty;
+            const NONE: $ty = $none;
+            fn off() -> $ty {
+                $none
+            }
+            fn apply(pin: &Option<$ty>, mix: $ty) -> $ty {
+                pin.unwrap_or(mix)
+            }
+            fn pinned(mix: &$ty) -> $ty {
+                *mix
+            }
+            fn show(mix: &$ty) -> String {
+                mix.to_string()
+            }
+        }
+    )*};
+}
+
+plain_kind! {
+    Rate: f64 = 0.0;
+    Ms: u64 = 0;
+    Flag: bool = false;
+}
+
+impl Read for Rate {
     type Pin = f64;
-    const NONE: f64 = 0.0;
-    fn off() -> f64 {
-        0.0
-    }
-    fn apply(pin: &Option<f64>, mix: f64) -> f64 {
-        pin.unwrap_or(mix)
-    }
-    fn pinned(mix: &f64) -> f64 {
-        *mix
-    }
-    fn show(mix: &f64) -> String {
-        mix.to_string()
-    }
     fn parse(text: &str) -> Result<f64, String> {
         let p: f64 = text
             .parse()
@@ -62,22 +80,8 @@ impl Kind for Rate {
     }
 }
 
-impl Kind for Ms {
-    type Mix = u64;
+impl Read for Ms {
     type Pin = u64;
-    const NONE: u64 = 0;
-    fn off() -> u64 {
-        0
-    }
-    fn apply(pin: &Option<u64>, mix: u64) -> u64 {
-        pin.unwrap_or(mix)
-    }
-    fn pinned(mix: &u64) -> u64 {
-        *mix
-    }
-    fn show(mix: &u64) -> String {
-        mix.to_string()
-    }
     fn parse(text: &str) -> Result<u64, String> {
         text.parse()
             .map_err(|_| format!("expected a whole number of milliseconds, found {text:?}"))
@@ -87,9 +91,19 @@ impl Kind for Ms {
     }
 }
 
+impl Read for Flag {
+    type Pin = bool;
+    fn parse(text: &str) -> Result<bool, String> {
+        text.parse()
+            .map_err(|_| format!("expected true or false, found {text:?}"))
+    }
+    fn check(_: &bool) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 impl Kind for Named {
     type Mix = Option<String>;
-    type Pin = String;
     const NONE: Option<String> = None;
     fn off() -> String {
         "none".to_owned()
@@ -107,6 +121,10 @@ impl Kind for Named {
     fn show(mix: &Option<String>) -> String {
         mix.clone().unwrap_or_else(|| "-".to_owned())
     }
+}
+
+impl Read for Named {
+    type Pin = String;
     fn parse(text: &str) -> Result<String, String> {
         Named::check(&text.to_owned()).map(|()| text.to_owned())
     }
@@ -114,31 +132,6 @@ impl Kind for Named {
         if pin.trim().is_empty() {
             return Err("expected a voter's name, or none".to_owned());
         }
-        Ok(())
-    }
-}
-
-impl Kind for Flag {
-    type Mix = bool;
-    type Pin = bool;
-    const NONE: bool = false;
-    fn off() -> bool {
-        false
-    }
-    fn apply(pin: &Option<bool>, mix: bool) -> bool {
-        pin.unwrap_or(mix)
-    }
-    fn pinned(mix: &bool) -> bool {
-        *mix
-    }
-    fn show(mix: &bool) -> String {
-        mix.to_string()
-    }
-    fn parse(text: &str) -> Result<bool, String> {
-        text.parse()
-            .map_err(|_| format!("expected true or false, found {text:?}"))
-    }
-    fn check(_: &bool) -> Result<(), String> {
         Ok(())
     }
 }
@@ -191,8 +184,8 @@ macro_rules! knobs {
             pub no_faults: bool,
             $(
                 #[doc = $help]
-                #[arg(long, value_parser = <$kind as Kind>::parse)]
-                pub $name: Option<<$kind as Kind>::Pin>,
+                #[arg(long, value_parser = <$kind as Read>::parse)]
+                pub $name: Option<<$kind as Read>::Pin>,
             )*
         }
 
@@ -237,7 +230,7 @@ macro_rules! knobs {
             pub fn check(&self) -> Result<(), (&'static str, String)> {
                 $(
                     if let Some(p) = &self.$name {
-                        <$kind as Kind>::check(p).map_err(|e| (stringify!($name), e))?;
+                        <$kind as Read>::check(p).map_err(|e| (stringify!($name), e))?;
                     }
                 )*
                 Ok(())

@@ -9,6 +9,7 @@ pub mod compare;
 pub(crate) mod envelope_scan;
 pub mod faults;
 pub mod housef3;
+pub(crate) mod interpose;
 pub mod invariants;
 pub mod observe;
 pub mod oracle;

@@ -18,7 +18,7 @@
 use crate::invariants::{Invariant, Violation};
 use crate::observe::{Aggregated, Observations};
 use std::collections::{BTreeMap, BTreeSet};
-use tally_core::coordination::{Flavour, Input, Outcome, Policy, Record, Request, Status};
+use tally_core::coordination::{Input, Outcome, Policy, Record, Request, Status};
 use tally_core::event::{DecisionCause, Event, EventData, VoteDecision};
 use tally_core::rules::{Rules, TARGETS};
 use tally_core::targets::voter_of;
@@ -164,10 +164,7 @@ fn expect(x: &Expected<'_>, policy: &Policy, margin: i64) -> Option<(Status, Vec
     if x.ambiguous {
         return None;
     }
-    let flavour = match x.request.flavour {
-        Flavour::Voting => &policy.voting,
-        Flavour::Completion => &policy.completion,
-    };
+    let flavour = policy.of(x.request.flavour);
     let in_time = |s: &Seen| {
         s.reached
             .is_some_and(|at| at.max(x.reached.unwrap_or(at)) + margin < x.deadline)
@@ -260,10 +257,7 @@ pub fn check(
         if requests.contains_key(&r.request_id) {
             continue;
         }
-        let flavour = match r.flavour {
-            Flavour::Voting => &policy.voting,
-            Flavour::Completion => &policy.completion,
-        };
+        let flavour = policy.of(r.flavour);
         let at = reached.get(e.event_id.as_str()).copied();
         let base = match at {
             Some(a) if r.requested_at > 0 => r.requested_at.min(a),

@@ -73,6 +73,29 @@ impl Memory {
     pub fn job(&self, user_id: &str) -> Option<AnalyticsJob> {
         lock(&self.jobs).get(user_id).cloned()
     }
+
+    /// A digest of every stored table (what was published and notified
+    /// aside: those are logs, not state a handler reads back). Two stores
+    /// with the same digest hold the same items, so a model checker can
+    /// tell a state it has seen.
+    pub fn digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        format!(
+            "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+            *lock(&self.records),
+            *lock(&self.claims),
+            *lock(&self.memos),
+            *lock(&self.files),
+            *lock(&self.transactions),
+            *lock(&self.content),
+            *lock(&self.jobs),
+            *lock(&self.rules),
+            *lock(&self.audit),
+        )
+        .hash(&mut h);
+        h.finish()
+    }
 }
 
 impl RecordStore for Memory {

@@ -13,9 +13,12 @@ use tally_core::handlers::HandlerError;
 use tally_core::ids;
 use tally_core::wire::{DeliveredEvent, Delivery};
 
-/// Backoff before retry `n` (1-based): 1 s doubling, capped at 5 minutes.
+/// The most a retry `n` (1-based) waits: 1 s for the first, doubling,
+/// capped at 5 minutes. EventBridge documents "exponential back off and
+/// jitter" and points to AWS's full-jitter scheme, which waits a uniform
+/// draw from nothing up to this bound (`retry_wait_ms`).
 fn backoff_ms(attempt: u32) -> u64 {
-    (1000u64 << attempt.min(16)).min(300_000)
+    (1000u64 << attempt.saturating_sub(1).min(16)).min(300_000)
 }
 
 impl World {
@@ -202,7 +205,7 @@ impl World {
                 Err(HandlerError::Transient(reason)) => {
                     self.observations().transient_failures += 1;
                     attempt += 1;
-                    let wait = self.draw(backoff_ms(attempt) / 2, backoff_ms(attempt));
+                    let wait = self.draw(0, backoff_ms(attempt));
                     let age_after = (self.now() - first) as u64 + wait;
                     if attempt > retry.maximum_retry_attempts
                         || age_after > retry.maximum_event_age_seconds as u64 * 1000
@@ -231,5 +234,20 @@ impl World {
                 .expect("dead letters name real rules");
             self.schedule(d.json, d.event_id, d.event_type, rule, d.target, None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn the_first_retry_waits_at_most_a_second_and_the_bound_doubles_to_five_minutes() {
+        assert_eq!(backoff_ms(1), 1_000);
+        assert_eq!(backoff_ms(2), 2_000);
+        assert_eq!(backoff_ms(3), 4_000);
+        assert_eq!(backoff_ms(9), 256_000);
+        assert_eq!(backoff_ms(10), 300_000);
+        assert_eq!(backoff_ms(185), 300_000);
     }
 }

@@ -111,17 +111,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl World {
+    /// A world whose virtual clock reads `epoch` at the start (`EPOCH`,
+    /// unless a replay starts it at its trace's first line).
     pub fn new(
-        seed: u64,
-        mix: FaultMix,
-        rules: Rules,
-        policy: Policy,
-        deployed: Deployed,
-    ) -> Arc<World> {
-        World::starting_at(EPOCH, seed, mix, rules, policy, deployed)
-    }
-
-    pub fn starting_at(
         epoch: Millis,
         seed: u64,
         mix: FaultMix,

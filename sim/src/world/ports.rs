@@ -7,9 +7,6 @@
 use super::World;
 use std::time::Duration;
 use tally_core::coordination::Record;
-use tally_core::domain::{
-    AnalyticsJob, AuditEntry, CategoryRule, FileMeta, Notification, Transaction,
-};
 use tally_core::event::Event;
 use tally_core::ports::*;
 use tally_core::time::Millis;
@@ -160,61 +157,21 @@ impl VoterConduct for World {
     }
 }
 
-/// Each store call as the world makes it: latency and throttling, then the
-/// crash points (`write` calls have one after the call as well).
-macro_rules! delegate {
-    ($trait:ident { $( $kind:ident fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )* }) => {
-        impl $trait for World {
-            $(
-                async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    let what = concat!(stringify!($trait), ".", stringify!($name));
-                    self.io(what).await?;
-                    self.crash_before(what)?;
-                    let out = self.mem.$name($($arg),*).await?;
-                    self.crash_after(what, stringify!($kind) == "write")?;
-                    Ok(out)
-                }
-            )*
-        }
-    };
-}
+// Each store call as the world makes it: latency and throttling, then the
+// crash points (`write` calls have one after the call as well).
+crate::interpose::store_ports!(World);
 
-delegate!(IdempotencyStore {
-    write fn claim(&self, consumer: &str, event_id: &str, expires_at: Millis) -> Result<bool, PortError>;
-    write fn release(&self, consumer: &str, event_id: &str) -> Result<(), PortError>;
-    write fn remember(&self, consumer: &str, key: &str, value: &str, expires_at: Millis) -> Result<Remembered, PortError>;
-    read fn recall(&self, consumer: &str, key: &str) -> Result<Option<String>, PortError>;
-});
-delegate!(FileStore {
-    read fn get_file(&self, file_id: &str) -> Result<Option<FileMeta>, PortError>;
-    write fn put_file(&self, file: &FileMeta) -> Result<(), PortError>;
-    write fn update_file(&self, file: &FileMeta) -> Result<bool, PortError>;
-    write fn delete_file(&self, file_id: &str) -> Result<bool, PortError>;
-});
-delegate!(TransactionStore {
-    read fn transactions_of_file(&self, file_id: &str) -> Result<Vec<Transaction>, PortError>;
-    read fn transactions_of_user(&self, user_id: &str) -> Result<Vec<Transaction>, PortError>;
-    read fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError>;
-    write fn put_new_transactions(&self, txs: &[Transaction]) -> Result<usize, PortError>;
-    write fn set_category(&self, transaction_id: &str, category_id: &str) -> Result<(), PortError>;
-    write fn delete_transactions_of_file(&self, file_id: &str) -> Result<Vec<String>, PortError>;
-});
-delegate!(ContentStore {
-    read fn get_content(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
-    write fn put_content(&self, key: &str, bytes: &[u8]) -> Result<(), PortError>;
-    write fn delete_content(&self, key: &str) -> Result<bool, PortError>;
-});
-delegate!(AnalyticsStore {
-    read fn pending_job(&self, user_id: &str) -> Result<Option<AnalyticsJob>, PortError>;
-    write fn put_job(&self, job: &AnalyticsJob) -> Result<(), PortError>;
-});
-delegate!(CategoryRuleStore {
-    read fn rules_of_user(&self, user_id: &str) -> Result<Vec<CategoryRule>, PortError>;
-});
-delegate!(AuditLog {
-    write fn append(&self, entry: &AuditEntry) -> Result<bool, PortError>;
-    read fn entries(&self, since: Millis, until: Millis) -> Result<Vec<AuditEntry>, PortError>;
-});
-delegate!(Notifier {
-    write fn notify(&self, n: &Notification) -> Result<(), PortError>;
-});
+impl World {
+    async fn before(&self, what: &'static str) -> Result<(), PortError> {
+        self.io(what).await?;
+        self.crash_before(what)
+    }
+
+    fn after(&self, what: &'static str, wrote: bool) -> Result<(), PortError> {
+        self.crash_after(what, wrote)
+    }
+
+    fn store(&self) -> &tally_core::ports::memory::Memory {
+        &self.mem
+    }
+}

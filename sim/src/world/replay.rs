@@ -62,7 +62,7 @@ async fn drive(
         automatic_voters: false,
         coordination_only: true,
     };
-    let world = World::starting_at(epoch, seed, mix, rules, policy, deployed);
+    let world = World::new(epoch, seed, mix, rules, policy, deployed);
     let sweeper = world.spawn_sweeper(1000);
     let last = inputs.last().map_or(epoch, |(at, _)| *at);
     for (at, ev) in inputs {

@@ -130,6 +130,7 @@ pub fn run(cfg: &RunConfig) -> RunReport {
 async fn drive(cfg: RunConfig) -> RunReport {
     let mix = cfg.mix();
     let world = World::new(
+        EPOCH,
         cfg.seed,
         mix.clone(),
         cfg.rules.clone(),

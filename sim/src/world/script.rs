@@ -82,7 +82,7 @@ async fn drive(s: Scenario, rules: Rules, policy: Policy) -> ScenarioReport {
         automatic_voters: s.automatic_voters,
         ..Deployed::ALL
     };
-    let world = World::new(s.seed, mix, rules, policy, deployed);
+    let world = World::new(super::EPOCH, s.seed, mix, rules, policy, deployed);
     let users: Vec<String> = s.files.iter().map(|f| f.owner.clone()).collect();
     world.seed_users(&users);
     let sweeper = world.spawn_sweeper(100);
