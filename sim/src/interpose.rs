@@ -12,7 +12,7 @@ macro_rules! delegate {
             $(
                 async fn $name(&self $(, $arg: $argty)*) -> $ret {
                     let what = concat!(stringify!($trait), ".", stringify!($name));
-                    self.before(what).await?;
+                    self.before(what, stringify!($kind) == "write").await?;
                     let out = self.store().$name($($arg),*).await?;
                     self.after(what, stringify!($kind) == "write")?;
                     Ok(out)

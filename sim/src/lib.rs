@@ -5,6 +5,7 @@
 //! the seeded generator, the fault mixes and the invariants are plain code.
 
 pub mod args;
+pub mod check;
 pub mod compare;
 pub(crate) mod envelope_scan;
 pub mod faults;

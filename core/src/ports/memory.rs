@@ -74,6 +74,24 @@ impl Memory {
         lock(&self.jobs).get(user_id).cloned()
     }
 
+    /// A copy of every table, for a model checker that branches from a
+    /// state instead of replaying its way back to it.
+    pub fn snapshot(&self) -> Memory {
+        Memory {
+            records: Mutex::new(lock(&self.records).clone()),
+            published: Mutex::new(lock(&self.published).clone()),
+            claims: Mutex::new(lock(&self.claims).clone()),
+            memos: Mutex::new(lock(&self.memos).clone()),
+            files: Mutex::new(lock(&self.files).clone()),
+            transactions: Mutex::new(lock(&self.transactions).clone()),
+            content: Mutex::new(lock(&self.content).clone()),
+            jobs: Mutex::new(lock(&self.jobs).clone()),
+            rules: Mutex::new(lock(&self.rules).clone()),
+            audit: Mutex::new(lock(&self.audit).clone()),
+            notifications: Mutex::new(lock(&self.notifications).clone()),
+        }
+    }
+
     /// A digest of every stored table (what was published and notified
     /// aside: those are logs, not state a handler reads back). Two stores
     /// with the same digest hold the same items, so a model checker can

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod check;
 pub mod explore;
 pub mod pattern;
 pub mod rules;
@@ -29,6 +30,9 @@ pub enum Command {
     Pattern(pattern::PatternCmd),
     /// Simulate the deployment under seeded faults and check every invariant.
     Explore(Box<explore::ExploreArgs>),
+    /// Every schedule of a small deployment, explored exhaustively with the
+    /// production handlers.
+    Check(Box<check::CheckArgs>),
     /// One simulated run: its decision log, as JSON, or a Mermaid diagram.
     Show(Box<show::ShowArgs>),
     /// Run scenario files: print their decision logs, check their expectations.
@@ -51,6 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pattern(cmd) => pattern::run(cmd),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Explore(args) => explore::run(*args),
+        Command::Check(args) => check::run(*args),
         Command::Run(args) => scenarios::run(args),
         Command::Show(args) => show::run(*args),
         Command::Replay(args) => trace::replay(*args),

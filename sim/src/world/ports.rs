@@ -162,7 +162,7 @@ impl VoterConduct for World {
 crate::interpose::store_ports!(World);
 
 impl World {
-    async fn before(&self, what: &'static str) -> Result<(), PortError> {
+    async fn before(&self, what: &'static str, _write: bool) -> Result<(), PortError> {
         self.io(what).await?;
         self.crash_before(what)
     }

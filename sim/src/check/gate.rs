@@ -1,0 +1,147 @@
+//! The ports of a checked deployment: the in-memory stores behind a gate
+//! that stops an invocation before each of its port calls. The checker
+//! polls invocations by hand, so a stop is where it chooses who goes next:
+//! another invocation, a crash of this one, a new delivery, the sweeper or
+//! the deadline.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tally_core::coordination::Record;
+use tally_core::event::Event;
+use tally_core::ports::memory::Memory;
+use tally_core::ports::{Conduct, PortError, PublishError, Publisher, RecordStore, VoterConduct};
+use tally_core::time::Millis;
+
+/// Pending once, then ready: the stop before a port call.
+#[derive(Default)]
+struct Stop(bool);
+
+impl Future for Stop {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        Poll::Pending
+    }
+}
+
+/// Where an invocation stopped: before which port call, on what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    pub what: &'static str,
+    /// The item, where the call names one (a record's requestId).
+    pub key: Option<String>,
+    pub write: bool,
+}
+
+impl At {
+    pub const START: At = At {
+        what: "start",
+        key: None,
+        write: false,
+    };
+
+    /// Whether the two calls commute: other tables, other items, or both
+    /// reads. A publish commutes with everything (the bus keeps a set,
+    /// and no handler reads it back).
+    pub fn independent(&self, other: &At) -> bool {
+        let table = |a: &At| a.what.split('.').next().unwrap_or_default();
+        if table(self) == "Publisher" || table(other) == "Publisher" {
+            return true;
+        }
+        table(self) != table(other)
+            || !(self.write || other.write)
+            || matches!((&self.key, &other.key), (Some(a), Some(b)) if a != b)
+    }
+}
+
+/// One invocation's view of the deployment: the shared stores, and how a
+/// voter invoked this time answers (the checker's choice).
+pub struct Gate {
+    pub mem: Arc<Memory>,
+    pub conduct: Conduct,
+    /// The port call the invocation stopped before (for the schedule's log).
+    pub at: Arc<Mutex<At>>,
+}
+
+impl Gate {
+    async fn before(&self, what: &'static str, write: bool) -> Result<(), PortError> {
+        self.stop(At {
+            what,
+            key: None,
+            write,
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn stop(&self, at: At) {
+        *self.at.lock().unwrap_or_else(|p| p.into_inner()) = at;
+        Stop::default().await;
+    }
+
+    fn after(&self, _what: &'static str, _wrote: bool) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    fn store(&self) -> &Memory {
+        &self.mem
+    }
+}
+
+crate::interpose::store_ports!(Gate);
+
+impl RecordStore for Gate {
+    async fn load(&self, id: &str) -> Result<Option<Record>, PortError> {
+        self.stop(At {
+            what: "RecordStore.load",
+            key: Some(id.to_owned()),
+            write: false,
+        })
+        .await;
+        self.mem.load(id).await
+    }
+
+    async fn save(&self, record: &Record, expected: u64) -> Result<(), PortError> {
+        let key = Some(record.request_id.clone());
+        self.stop(At {
+            what: "RecordStore.save",
+            key,
+            write: true,
+        })
+        .await;
+        self.mem.save(record, expected).await
+    }
+
+    async fn due(&self, now: Millis, limit: usize) -> Result<Vec<String>, PortError> {
+        self.stop(At {
+            what: "RecordStore.due",
+            key: None,
+            write: false,
+        })
+        .await;
+        self.mem.due(now, limit).await
+    }
+}
+
+impl Publisher for Gate {
+    async fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
+        self.stop(At {
+            what: "Publisher.publish",
+            key: None,
+            write: true,
+        })
+        .await;
+        self.mem.publish(events).await
+    }
+}
+
+impl VoterConduct for Gate {
+    async fn conduct(&self, _target: &str, _voter: &str, now: Millis) -> (Conduct, Millis) {
+        (self.conduct.clone(), now)
+    }
+}

@@ -1,0 +1,815 @@
+//! One execution of a checked deployment, driven choice by choice: the
+//! production handlers (`dispatch_text`, `sweep`) as futures polled by
+//! hand over the gated in-memory ports, the bus as a list of in-flight
+//! deliveries, and the faults as choices (duplicate, lose, crash, redrive,
+//! the sweeper, the deadline).
+
+use super::gate::{At, Gate};
+use super::{Choice, Scope, Sometimes};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use tally_core::event::{DeletionRequested, Event, EventData, VoteDecision, CURRENT_VERSION};
+use tally_core::handlers::aggregator::sweep;
+use tally_core::handlers::dispatch::{dispatch_text, Dispatched};
+use tally_core::handlers::HandlerError;
+use tally_core::ports::memory::Memory;
+use tally_core::ports::{Conduct, ContentStore, FileStore, TransactionStore};
+use tally_core::targets::{self, Role};
+use tally_core::time::Millis;
+use tally_core::wire::{DeliveredEvent, Delivery as Stamp};
+
+/// The virtual clock before the deadline passes (2025-01-15T10:30:00Z).
+pub const T0: Millis = 1_736_937_000_000;
+
+/// One delivery the bus holds for a target.
+#[derive(Clone)]
+pub struct Delivery {
+    pub target: &'static str,
+    pub event: Arc<Event>,
+    pub body: Arc<str>,
+}
+
+impl Delivery {
+    /// What tells two deliveries apart (copies of one are the same).
+    fn key(&self) -> (&'static str, &str, &str) {
+        (self.target, &self.event.event_id, &self.body)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} <- {} {}",
+            self.target,
+            self.event.event_type(),
+            short(&self.event.event_id)
+        )
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+enum Job {
+    Deliver(Delivery),
+    Sweep,
+}
+
+enum Done {
+    Dispatched(Dispatched),
+    Swept,
+}
+
+type Running = Pin<Box<dyn Future<Output = Result<Done, HandlerError>>>>;
+
+struct Invocation {
+    job: Job,
+    /// The function it is (at most `concurrency` of one run at once).
+    function: &'static str,
+    /// The tables it works on: invocations of one group race, of two
+    /// groups commute (the aggregator and the sweeper share the records).
+    group: &'static str,
+    fut: Running,
+    /// The port call it stopped before.
+    at: Arc<Mutex<At>>,
+    /// Published events before it started (for the sweeper's coverage).
+    published_before: usize,
+}
+
+/// A broken property: its name (as `tally explore` names it) and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub property: &'static str,
+    pub detail: String,
+}
+
+pub struct World<'s> {
+    scope: &'s Scope,
+    mem: Arc<Memory>,
+    inflight: Vec<Delivery>,
+    dead: Vec<Delivery>,
+    running: Vec<Invocation>,
+    duplicates_left: u32,
+    losses_left: u32,
+    crashes_left: u32,
+    now: Millis,
+    advanced: bool,
+    pub published: Vec<(Millis, Event)>,
+    /// Votes the aggregator took before the deadline: (request, voter) ->
+    /// what the voter said (the first one that went through).
+    answered: BTreeMap<(String, String), VoteDecision>,
+    /// Deliveries a crash interrupted.
+    crashed: BTreeSet<(String, String)>,
+    pub sometimes: Sometimes,
+    pub log: Vec<String>,
+    /// Whether an invocation has taken a step since the last quiescent
+    /// state (after that, no new invocation joins: see `choices`).
+    resumed: bool,
+}
+
+fn poll_once(fut: &mut Running) -> Poll<Result<Done, HandlerError>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    fut.as_mut().poll(&mut cx)
+}
+
+impl<'s> World<'s> {
+    /// The deployment of `scope` with its files uploaded and each request
+    /// published by the API, nothing delivered yet.
+    pub fn new(scope: &'s Scope) -> World<'s> {
+        let mem = Arc::new(Memory::new());
+        let mut w = World {
+            scope,
+            mem,
+            inflight: Vec::new(),
+            dead: Vec::new(),
+            running: Vec::new(),
+            duplicates_left: scope.duplicates,
+            losses_left: scope.losses,
+            crashes_left: scope.crashes,
+            now: T0,
+            advanced: false,
+            published: Vec::new(),
+            answered: BTreeMap::new(),
+            crashed: BTreeSet::new(),
+            sometimes: Sometimes::default(),
+            log: Vec::new(),
+            resumed: false,
+        };
+        for n in 0..scope.requests {
+            let (file, owner) = (format!("file-{n}"), "user-0");
+            let mut meta =
+                crate::scenario::upload_meta(&file, owner, scope.account_type.as_deref());
+            meta.transaction_count = scope.transactions;
+            let txs: Vec<_> = (0..scope.transactions)
+                .map(|i| tally_core::domain::Transaction {
+                    transaction_id: format!("tx-{n}-{i}"),
+                    user_id: owner.into(),
+                    file_id: file.clone(),
+                    account_id: meta.account_id.clone(),
+                    date: "2025-01-02".into(),
+                    description: format!("COFFEE {i}"),
+                    amount_cents: -100,
+                    category_id: None,
+                })
+                .collect();
+            let put = async {
+                w.mem.put_file(&meta).await?;
+                w.mem
+                    .put_content(&meta.s3_key, b"date,description,amount\n")
+                    .await?;
+                w.mem.put_new_transactions(&txs).await.map(|_| ())
+            };
+            tally_core::ports::memory::run_ready(put)
+                .expect("the in-memory stores take the upload");
+            let request = Event {
+                event_id: format!("evt-request-{n}"),
+                event_version: CURRENT_VERSION.into(),
+                timestamp: T0,
+                source: tally_core::event::sources::FILE_SERVICE.into(),
+                user_id: owner.into(),
+                correlation_id: None,
+                causation_id: None,
+                data: EventData::DeletionRequested(DeletionRequested {
+                    file_id: file.clone(),
+                    user_id: owner.into(),
+                    account_id: meta.account_id.clone(),
+                    account_type: scope.account_type.clone(),
+                    file_name: meta.file_name.clone(),
+                    transaction_count: scope.transactions,
+                    request_id: format!("request-{n}"),
+                }),
+                metadata: None,
+            };
+            w.put(request);
+        }
+        w
+    }
+
+    /// PutEvents: the event is published, and routed to every deployed
+    /// target its rules name.
+    fn put(&mut self, event: Event) {
+        let id = tally_core::ids::derive("eb", &[&event.event_id]);
+        let body: Arc<str> = DeliveredEvent::wrap(&event, &id, &Stamp::default())
+            .to_json()
+            .into();
+        let mut scratch = tally_core::pattern::Scratch::default();
+        let mut hits = Vec::new();
+        self.scope
+            .rules
+            .route(body.as_bytes(), &mut scratch, &mut hits)
+            .expect("the matcher reads what the encoder wrote");
+        let event = Arc::new(event);
+        for rule in hits {
+            for target in &self.scope.rules.rules[rule].targets {
+                let Some(t) = targets::target(target).filter(|t| deployed(t.role)) else {
+                    continue;
+                };
+                self.inflight.push(Delivery {
+                    target: t.name,
+                    event: event.clone(),
+                    body: body.clone(),
+                });
+            }
+        }
+        self.published.push((self.now, (*event).clone()));
+    }
+
+    /// What the handlers published since the last look goes on the bus.
+    fn drain(&mut self) {
+        for e in self.mem.drain_published() {
+            self.put(e);
+        }
+    }
+
+    /// The distinct in-flight deliveries (copies of one are one choice),
+    /// as indices into `inflight`.
+    fn distinct(&self) -> Vec<usize> {
+        let mut seen = BTreeSet::new();
+        (0..self.inflight.len())
+            .filter(|&i| seen.insert(self.inflight[i].key()))
+            .collect()
+    }
+
+    fn running_of(&self, function: &str) -> usize {
+        self.running
+            .iter()
+            .filter(|r| r.function == function)
+            .count()
+    }
+
+    /// Every choice open here, in a fixed order. What runs at once is
+    /// what can race: while invocations of one function run, only their
+    /// steps, their crashes, and more invocations of that function (the
+    /// sweeper is the aggregator's) are open. Everything else commutes with
+    /// them (another function's port calls touch other tables; a duplicate,
+    /// a dead letter, a redrive or the deadline touches no store and no
+    /// running invocation reads it), so it waits for the next quiescent
+    /// state, where every choice is open.
+    pub fn choices(&self) -> Vec<Choice> {
+        let mut out = Vec::new();
+        let busy = self.running.first().map(|r| r.group);
+        // When every running invocation's next call commutes with every
+        // other's, the order is immaterial: the first goes.
+        let next: Vec<At> = (0..self.running.len()).map(|j| self.at(j)).collect();
+        let all_commute = next
+            .iter()
+            .enumerate()
+            .all(|(a, x)| next[a + 1..].iter().all(|y| x.independent(y)));
+        if all_commute && !next.is_empty() {
+            out.push(Choice::Resume(0));
+        } else {
+            out.extend((0..self.running.len()).map(Choice::Resume));
+        }
+        if self.crashes_left > 0 {
+            out.extend((0..self.running.len()).map(Choice::Crash));
+        }
+        for i in self.distinct() {
+            let d = &self.inflight[i];
+            let function = d.target;
+            // A new invocation runs to its first stop without touching a
+            // store, so joining later is joining now and waiting: it joins
+            // before the first step of the segment or not at all.
+            if busy.is_some_and(|b| b != group_of(function) || self.resumed) {
+                continue;
+            }
+            if self.running_of(function) < self.scope.concurrency {
+                out.push(Choice::Start(i));
+                if self.scope.objections && self.objectable(d) {
+                    out.push(Choice::Object(i));
+                }
+            }
+            if busy.is_none() && self.duplicates_left > 0 {
+                out.push(Choice::Duplicate(i));
+            }
+            if busy.is_none() && self.losses_left > 0 {
+                out.push(Choice::Lose(i));
+            }
+        }
+        if busy.is_none() && !self.dead.is_empty() {
+            out.push(Choice::Redrive);
+        }
+        let sweeping = self.running.iter().any(|r| matches!(r.job, Job::Sweep));
+        // A sweep with nothing due changes nothing.
+        let due = self.mem.records().iter().any(|r| r.is_due(self.now));
+        if due && !sweeping && busy.is_none_or(|b| b == group_of("sweeper") && !self.resumed) {
+            out.push(Choice::Sweep);
+        }
+        if busy.is_none() && !self.advanced {
+            out.push(Choice::Deadline);
+        }
+        out
+    }
+
+    /// A voter's first answer to a request it must vote on (a later one
+    /// re-publishes what was kept, so objecting again changes nothing).
+    fn objectable(&self, d: &Delivery) -> bool {
+        let Some(voter) = targets::voter_of(d.target) else {
+            return false;
+        };
+        let EventData::DeletionRequested(r) = &d.event.data else {
+            return false;
+        };
+        self.scope.policy.requires(voter.name(), r)
+            && !self.published.iter().any(|(_, e)| {
+                matches!(&e.data, EventData::DeletionVote(v) if v.voter == voter.name() && v.request_id == r.request_id)
+            })
+    }
+
+    /// Carries out one choice (which `choices` offered), then every step
+    /// that is the only choice there is (a lone invocation that nothing
+    /// can race or crash runs on to its end): such a chain is one schedule,
+    /// not one per step.
+    pub fn apply(&mut self, c: Choice) {
+        self.apply_one(c);
+        while self.running.len() == 1 && self.choices() == [Choice::Resume(0)] {
+            self.apply_one(Choice::Resume(0));
+        }
+    }
+
+    fn apply_one(&mut self, c: Choice) {
+        match c {
+            Choice::Start(i) | Choice::Object(i) => {
+                let d = self.inflight.remove(i);
+                let conduct = if matches!(c, Choice::Object(_)) {
+                    Conduct::Object("objects (the checker's choice)".to_owned())
+                } else {
+                    Conduct::OwnWork
+                };
+                self.log.push(format!(
+                    "{} {}",
+                    if matches!(c, Choice::Object(_)) {
+                        "start (objecting)"
+                    } else {
+                        "start"
+                    },
+                    d.describe()
+                ));
+                self.start(Job::Deliver(d), conduct);
+            }
+            Choice::Resume(j) => {
+                let at = self.at(j);
+                self.log
+                    .push(format!("resume {} at {}", self.name(j), at.what));
+                self.resumed = true;
+                self.poll(j);
+            }
+            Choice::Crash(j) => {
+                self.crashes_left -= 1;
+                let at = self.at(j);
+                self.log
+                    .push(format!("crash {} before {}", self.name(j), at.what));
+                let inv = self.running.remove(j);
+                if self.running.is_empty() {
+                    self.resumed = false;
+                }
+                if let Job::Deliver(d) = inv.job {
+                    self.crashed
+                        .insert((d.target.to_owned(), d.event.event_id.clone()));
+                    self.inflight.push(d);
+                }
+            }
+            Choice::Duplicate(i) => {
+                self.duplicates_left -= 1;
+                self.log
+                    .push(format!("duplicate {}", self.inflight[i].describe()));
+                self.inflight.push(self.inflight[i].clone());
+            }
+            Choice::Lose(i) => {
+                self.losses_left -= 1;
+                let d = self.inflight.remove(i);
+                self.log.push(format!("dead-letter {}", d.describe()));
+                self.dead.push(d);
+            }
+            Choice::Redrive => {
+                self.log
+                    .push(format!("redrive {} dead letters", self.dead.len()));
+                self.inflight.append(&mut self.dead);
+            }
+            Choice::Sweep => {
+                self.log.push("start sweeper".to_owned());
+                self.start(Job::Sweep, Conduct::OwnWork);
+            }
+            Choice::Deadline => {
+                let p = &self.scope.policy;
+                self.now = T0 + p.voting.deadline_ms.max(p.completion.deadline_ms) + 1;
+                self.advanced = true;
+                self.log.push("the deadline passes".to_owned());
+            }
+        }
+    }
+
+    fn at(&self, j: usize) -> At {
+        self.running[j]
+            .at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn name(&self, j: usize) -> String {
+        match &self.running[j].job {
+            Job::Deliver(d) => d.describe(),
+            Job::Sweep => "sweeper".to_owned(),
+        }
+    }
+
+    fn start(&mut self, job: Job, conduct: Conduct) {
+        let at = Arc::new(Mutex::new(At::START));
+        let gate = Gate {
+            mem: self.mem.clone(),
+            conduct,
+            at: at.clone(),
+        };
+        let (now, policy) = (self.now, self.scope.policy.clone());
+        let (fut, function): (Running, &'static str) = match &job {
+            Job::Deliver(d) => {
+                let (target, body) = (d.target, d.body.clone());
+                let fut = async move {
+                    let settings = tally_core::consumers::Settings::default();
+                    dispatch_text(&gate, target, &body, now, &policy, &settings)
+                        .await
+                        .map(|(_, d)| Done::Dispatched(d))
+                };
+                (Box::pin(fut), target)
+            }
+            Job::Sweep => {
+                let fut = async move {
+                    sweep(&gate, &gate, now, &policy, 100)
+                        .await
+                        .map(|_| Done::Swept)
+                };
+                (Box::pin(fut), "sweeper")
+            }
+        };
+        self.running.push(Invocation {
+            job,
+            function,
+            group: group_of(function),
+            fut,
+            at,
+            published_before: self.published.len(),
+        });
+        let j = self.running.len() - 1;
+        self.poll(j);
+    }
+
+    /// Runs invocation `j` to its next stop (or its end).
+    fn poll(&mut self, j: usize) {
+        let out = poll_once(&mut self.running[j].fut);
+        self.drain();
+        let Poll::Ready(out) = out else { return };
+        let inv = self.running.remove(j);
+        if self.running.is_empty() {
+            self.resumed = false;
+        }
+        match (inv.job, out) {
+            (Job::Deliver(d), Ok(done)) => {
+                self.observe(&d, done);
+                self.log.push(format!("  {} done", d.describe()));
+            }
+            (Job::Sweep, Ok(_)) => {
+                if self.published.len() > inv.published_before && !self.crashed.is_empty() {
+                    self.sometimes.crash_recovered_by_sweeper = true;
+                }
+                self.log.push("  sweeper done".to_owned());
+            }
+            (Job::Deliver(d), Err(e)) => {
+                self.log.push(format!("  {} failed: {e}", d.describe()));
+                if e.is_transient() {
+                    self.inflight.push(d);
+                } else {
+                    self.dead.push(d);
+                }
+            }
+            (Job::Sweep, Err(e)) => self.log.push(format!("  sweeper failed: {e}")),
+        }
+    }
+
+    fn observe(&mut self, d: &Delivery, done: Done) {
+        let Done::Dispatched(out) = done else { return };
+        let key = (d.target.to_owned(), d.event.event_id.clone());
+        if self.crashed.contains(&key) {
+            self.sometimes.crash_recovered_by_redelivery = true;
+        }
+        let report = &out.report;
+        match targets::target(d.target).map(|t| t.role) {
+            Some(Role::Aggregator) => {
+                if report["races"].as_u64().unwrap_or(0) > 0 {
+                    self.sometimes.lost_race_restepped = true;
+                }
+                if let EventData::DeletionVote(v) = &d.event.data {
+                    if !self.advanced && report["refused"].as_array().is_some_and(Vec::is_empty) {
+                        self.answered
+                            .entry((v.request_id.clone(), v.voter.clone()))
+                            .or_insert(v.decision);
+                    }
+                }
+            }
+            Some(Role::Executor)
+                if report["report"] == "already_executed" || report["resumed"] == true =>
+            {
+                self.sometimes.duplicate_approval_at_executor = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// A copy of a quiescent world (nothing running, so nothing but data),
+    /// from which the search branches.
+    pub fn fork(&self) -> World<'s> {
+        assert!(self.running.is_empty(), "only a quiescent world forks");
+        World {
+            scope: self.scope,
+            mem: Arc::new(self.mem.snapshot()),
+            inflight: self.inflight.clone(),
+            dead: self.dead.clone(),
+            running: Vec::new(),
+            duplicates_left: self.duplicates_left,
+            losses_left: self.losses_left,
+            crashes_left: self.crashes_left,
+            now: self.now,
+            advanced: self.advanced,
+            published: self.published.clone(),
+            answered: self.answered.clone(),
+            crashed: self.crashed.clone(),
+            sometimes: self.sometimes,
+            log: self.log.clone(),
+            resumed: false,
+        }
+    }
+
+    /// Nothing running: a state the checker can recognise again.
+    pub fn quiescent(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// What a quiescent state is: the stores, what the bus holds, what
+    /// was published (as a set: a republished event is the same event),
+    /// the budgets left, the clock, and what the oracle knows.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        self.mem.digest().hash(&mut h);
+        let mut keys: Vec<_> = self.inflight.iter().map(Delivery::key).collect();
+        keys.sort();
+        keys.hash(&mut h);
+        let mut dead: Vec<_> = self.dead.iter().map(Delivery::key).collect();
+        dead.sort();
+        dead.hash(&mut h);
+        let published: BTreeSet<String> = self
+            .published
+            .iter()
+            .map(|(_, e)| serde_json::to_string(e).unwrap_or_default())
+            .collect();
+        published.hash(&mut h);
+        (self.duplicates_left, self.losses_left, self.crashes_left).hash(&mut h);
+        self.advanced.hash(&mut h);
+        format!("{:?}", self.answered).hash(&mut h);
+        h.finish()
+    }
+
+    /// Every always-property over the state now.
+    pub fn check_always(&mut self) -> Vec<Broken> {
+        let mut out = Vec::new();
+        let records = self.mem.records();
+        for r in &records {
+            for v in crate::invariants::check_record(r, &self.scope.policy) {
+                out.push(Broken {
+                    property: v.invariant.name(),
+                    detail: v.detail,
+                });
+            }
+            if let Some(d) = &r.decision {
+                match d.cause {
+                    tally_core::event::DecisionCause::Vetoed => self.sometimes.veto = true,
+                    tally_core::event::DecisionCause::Timeout => self.sometimes.timeout = true,
+                    tally_core::event::DecisionCause::AllProceeded => {
+                        self.sometimes.approved_by_all = true
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.extend(
+            crate::invariants::one_id_one_content(&self.published)
+                .into_iter()
+                .map(|v| Broken {
+                    property: v.invariant.name(),
+                    detail: v.detail,
+                }),
+        );
+        let mut decisions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut votes: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+        let mut deletions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (_, e) in &self.published {
+            match &e.data {
+                EventData::DeletionApproved(a) => {
+                    decisions
+                        .entry(&a.request_id)
+                        .or_default()
+                        .insert(&e.event_id);
+                }
+                EventData::DeletionDenied(d) => {
+                    decisions
+                        .entry(&d.request_id)
+                        .or_default()
+                        .insert(&e.event_id);
+                }
+                EventData::DeletionVote(v) => {
+                    votes
+                        .entry((&v.request_id, &v.voter))
+                        .or_default()
+                        .insert(&e.event_id);
+                }
+                EventData::FileDeleted(f) => {
+                    deletions.entry(&f.file_id).or_default().insert(&e.event_id);
+                }
+                _ => {}
+            }
+        }
+        for (request, ids) in &decisions {
+            if ids.len() > 1 {
+                out.push(Broken {
+                    property: "at-most-one-decision",
+                    detail: format!("{request} was decided {} times: {ids:?}", ids.len()),
+                });
+            }
+        }
+        for ((request, voter), ids) in &votes {
+            if ids.len() > 1 {
+                out.push(Broken {
+                    property: "each-voter-votes-once",
+                    detail: format!("{voter} voted {} times on {request}", ids.len()),
+                });
+            }
+        }
+        for (file, ids) in &deletions {
+            if ids.len() > 1 {
+                out.push(Broken {
+                    property: "file-deleted-at-most-once",
+                    detail: format!("{file} was deleted {} times", ids.len()),
+                });
+            }
+        }
+        for n in 0..self.scope.requests {
+            let file = format!("file-{n}");
+            let gone = tally_core::ports::memory::run_ready(self.mem.get_file(&file))
+                .ok()
+                .flatten()
+                .is_none();
+            let approved = records.iter().any(|r| {
+                r.status == tally_core::coordination::Status::Approved
+                    && r.request.as_ref().is_some_and(|q| q.file_id == file)
+            });
+            if gone && !approved {
+                out.push(Broken {
+                    property: "no-deletion-without-approval",
+                    detail: format!("{file}'s metadata is gone and no request for it is approved"),
+                });
+            }
+        }
+        out
+    }
+
+    /// Settles the run as the liveness phase of `tally explore` does (the
+    /// deadline passes, dead letters are redriven, everything in flight
+    /// runs to its end one at a time, the sweeper runs until it changes
+    /// nothing), then checks what must eventually hold.
+    pub fn settle_and_check(&mut self) -> Vec<Broken> {
+        if !self.advanced {
+            self.apply(Choice::Deadline);
+        }
+        self.crashes_left = 0;
+        self.duplicates_left = 0;
+        self.losses_left = 0;
+        let mut quiet_sweeps = 0;
+        for _ in 0..10_000 {
+            if !self.running.is_empty() {
+                self.apply(Choice::Resume(0));
+            } else if !self.dead.is_empty() {
+                self.apply(Choice::Redrive);
+            } else if !self.inflight.is_empty() {
+                self.apply(Choice::Start(0));
+            } else if quiet_sweeps < 2 {
+                let before = (self.mem.digest(), self.published.len());
+                self.apply(Choice::Sweep);
+                while !self.running.is_empty() {
+                    self.apply(Choice::Resume(0));
+                }
+                let quiet = before == (self.mem.digest(), self.published.len());
+                quiet_sweeps = if quiet && self.inflight.is_empty() {
+                    quiet_sweeps + 1
+                } else {
+                    0
+                };
+            } else {
+                return self.check_eventually();
+            }
+        }
+        vec![Broken {
+            property: "nothing-lost",
+            detail: "the run did not settle in 10,000 steps".to_owned(),
+        }]
+    }
+
+    fn check_eventually(&mut self) -> Vec<Broken> {
+        let mut out = self.check_always();
+        let records = self.mem.records();
+        for n in 0..self.scope.requests {
+            let (file, request) = (format!("file-{n}"), format!("request-{n}"));
+            let Some(r) = records.iter().find(|r| r.request_id == request) else {
+                out.push(Broken {
+                    property: "decided-in-time",
+                    detail: format!("{request} has no record once settled"),
+                });
+                continue;
+            };
+            let Some(d) = &r.decision else {
+                out.push(Broken {
+                    property: "decided-in-time",
+                    detail: format!("{request} is still {} once settled", r.status.as_str()),
+                });
+                continue;
+            };
+            if !self.published.iter().any(|(_, e)| e.event_id == d.event_id) {
+                out.push(Broken {
+                    property: "decision-published",
+                    detail: format!("{request}'s decision {} was never published", d.event_id),
+                });
+            }
+            let meta = tally_core::ports::memory::run_ready(self.mem.get_file(&file))
+                .ok()
+                .flatten();
+            let txs = tally_core::ports::memory::run_ready(self.mem.transactions_of_file(&file))
+                .unwrap_or_default();
+            let approved = r.status == tally_core::coordination::Status::Approved;
+            if approved && (meta.is_some() || !txs.is_empty()) {
+                out.push(Broken {
+                    property: "approved-file-deleted",
+                    detail: format!(
+                        "{request} is approved but {file} keeps its metadata ({}) and {} transactions",
+                        meta.is_some(),
+                        txs.len()
+                    ),
+                });
+            }
+            if approved && meta.is_none() {
+                self.sometimes.file_deleted = true;
+            }
+            if !approved && meta.is_none() {
+                out.push(Broken {
+                    property: "approved-file-deleted",
+                    detail: format!("{request} is {} but {file} is gone", r.status.as_str()),
+                });
+            }
+            // The oracle: what the votes the aggregator took before the
+            // deadline say, never what the record says.
+            let said: Vec<VoteDecision> = self
+                .answered
+                .iter()
+                .filter(|((q, _), _)| *q == request)
+                .map(|(_, d)| *d)
+                .collect();
+            let required = r.required.len();
+            let expected = if said.contains(&VoteDecision::Deny) {
+                Some(tally_core::coordination::Status::Denied)
+            } else if required > 0
+                && said.len() == required
+                && said.iter().all(|d| *d == VoteDecision::Proceed)
+            {
+                Some(tally_core::coordination::Status::Approved)
+            } else {
+                None
+            };
+            if let Some(want) = expected.filter(|w| *w != r.status) {
+                out.push(Broken {
+                    property: "decided-as-the-votes-say",
+                    detail: format!(
+                        "{request}: the votes taken before the deadline say {}, the record says {}",
+                        want.as_str(),
+                        r.status.as_str()
+                    ),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The targets a checked deployment runs: the coordination's own (the
+/// aggregator, the voters, the executor). Others' events are dropped.
+fn deployed(role: Role) -> bool {
+    matches!(role, Role::Aggregator | Role::Voter(_) | Role::Executor)
+}
+
+/// The tables a function works on, as a name: the sweeper steps the
+/// aggregator's records; every other function has tables of its own.
+fn group_of(function: &'static str) -> &'static str {
+    if function == "sweeper" {
+        "aggregator"
+    } else {
+        function
+    }
+}

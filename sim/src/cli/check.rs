@@ -1,0 +1,313 @@
+//! `tally check`: every schedule of a small deployment, explored.
+
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tally_sim::check::{self, Scope};
+
+/// What is and is not told apart: a state is the stores' items, the bus's
+/// in-flight deliveries and dead letters, the set of events published, the
+/// budgets left, whether the deadline passed, and the votes the aggregator
+/// took before it. Two schedules that reach one such state while nothing
+/// runs are explored once. Port calls of different functions commute (they
+/// touch different tables), so they run in one fixed order; the calls of
+/// invocations of one function interleave in every order. Deployed: the
+/// aggregator (and its sweeper), the voters and the executor; other
+/// targets' deliveries are dropped. The voting flavour only.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "A state is the stores' items, the bus's in-flight deliveries and dead \
+letters, the set of events published, the budgets left, whether the deadline passed and the \
+votes the aggregator took before it: schedules reaching one such state while nothing runs are \
+explored once. Port calls of different functions commute (they touch different tables) and run \
+in one fixed order; calls of invocations of one function interleave in every order. Deployed: \
+the aggregator and its sweeper, the voters, the executor; other targets' deliveries are dropped. \
+Voting flavour only.\n\nExit status: 0 every property held and every behaviour was reached; 1 a \
+property broke, a behaviour was never reached, or the search was cut short; 2 bad input."
+)]
+pub struct CheckArgs {
+    /// Deletion requests, each for its own file.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3))]
+    pub requests: u64,
+    /// Copies the bus may make, in all (1 does not finish yet: see the README).
+    #[arg(long, default_value_t = 0)]
+    pub duplicates: u32,
+    /// Deliveries that may be dead-lettered and later redriven, in all.
+    #[arg(long, default_value_t = 0)]
+    pub losses: u32,
+    /// Invocations that may die at one of their port calls, in all.
+    #[arg(long, default_value_t = 1)]
+    pub crashes: u32,
+    /// Invocations of one function in flight at once (the sweeper and the
+    /// aggregator are two functions on one table, so they race at 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4))]
+    pub concurrency: u64,
+    /// Voters never object (by default a voter may deny instead of doing
+    /// its own work, so that vetoes are explored).
+    #[arg(long)]
+    pub no_objections: bool,
+    /// Transactions in each request's file (over the policy's threshold
+    /// adds its large-file voters).
+    #[arg(long, default_value_t = 3)]
+    pub transactions: u64,
+    /// The account type of each request (the policy may add voters for it).
+    #[arg(long)]
+    pub account_type: Option<String>,
+    /// The voters every request waits for (the policy's `voting.required`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "policy")]
+    pub voters: Option<Vec<String>>,
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Stop (and fail) after this many schedules.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub max_schedules: usize,
+    /// Replay this schedule (as a counterexample prints it) step by step
+    /// instead of searching.
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Write the counterexample as a Mermaid sequence diagram here.
+    #[arg(long)]
+    pub mermaid: Option<PathBuf>,
+    /// One JSON object on stdout instead of the report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: CheckArgs) -> ExitCode {
+    let (rules, mut policy) =
+        match super::load_rules_and_policy(a.rules.as_ref(), a.policy.as_ref()) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    if let Some(voters) = &a.voters {
+        if let Some(v) = voters
+            .iter()
+            .find(|v| !policy.voter_sources.contains_key(*v))
+        {
+            eprintln!(
+                "error: --voters: {v:?} is not a voter the policy knows (known: {})",
+                policy
+                    .voter_sources
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return ExitCode::from(2);
+        }
+        policy.voting.required = voters.clone();
+    }
+    let scope = Scope {
+        requests: a.requests as usize,
+        duplicates: a.duplicates,
+        losses: a.losses,
+        crashes: a.crashes,
+        concurrency: a.concurrency as usize,
+        objections: !a.no_objections,
+        transactions: a.transactions,
+        account_type: a.account_type.clone(),
+        rules,
+        policy,
+        max_schedules: a.max_schedules,
+    };
+    if let Some(text) = &a.schedule {
+        return replay(&scope, text);
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {pos} schedules, {msg} {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    let report = check::check(&scope, |n, states| {
+        bar.set_position(n as u64);
+        bar.set_message(format!("{states} states"));
+    });
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", json(&report));
+    } else {
+        print!("{}", text(&report, &a));
+    }
+    if let (Some(path), Some(cx)) = (&a.mermaid, &report.counterexample) {
+        if let Err(e) = std::fs::write(path, mermaid(&cx.log)) {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn replay(scope: &Scope, text: &str) -> ExitCode {
+    let schedule = match check::parse_schedule(text) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --schedule: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut w = match check::replay(scope, &schedule) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: --schedule: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut broken = w.check_always();
+    if broken.is_empty() && w.quiescent() {
+        broken = w.settle_and_check();
+    }
+    for line in &w.log {
+        println!("{line}");
+    }
+    match broken.first() {
+        Some(b) => {
+            println!("BROKEN {}: {}", b.property, b.detail);
+            ExitCode::from(1)
+        }
+        None => {
+            println!("every property held");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn text(r: &check::Report, a: &CheckArgs) -> String {
+    let mut out = format!(
+        "{} schedules, {} distinct quiescent states, {} pruned, depth {}, {:.1} s ({:.0} schedules/s)\n",
+        r.schedules,
+        r.states,
+        r.pruned,
+        r.depth,
+        r.seconds,
+        r.schedules as f64 / r.seconds.max(1e-9)
+    );
+    if !r.complete && r.counterexample.is_none() {
+        out.push_str(&format!(
+            "INCOMPLETE: stopped at --max-schedules {}; nothing is proven\n",
+            a.max_schedules
+        ));
+    }
+    for (name, reached) in r.sometimes.each() {
+        out.push_str(&format!(
+            "  sometimes {name}: {}\n",
+            if reached {
+                "reached"
+            } else {
+                "NEVER REACHED (the scope is vacuous for it)"
+            }
+        ));
+    }
+    match &r.counterexample {
+        None if r.complete => {
+            out.push_str("every always and eventually property held in every schedule\n")
+        }
+        None => {}
+        Some(cx) => {
+            out.push_str(&format!(
+                "BROKEN {}: {}\nshortest schedule ({} steps):\n",
+                cx.broken.property,
+                cx.broken.detail,
+                cx.schedule.len()
+            ));
+            for line in &cx.log {
+                out.push_str(&format!("  {line}\n"));
+            }
+            out.push_str(&format!(
+                "reproduce: tally check{} --schedule '{}'\n",
+                flags(a),
+                check::schedule_text(&cx.schedule)
+            ));
+        }
+    }
+    out
+}
+
+/// The scope's flags that differ from the defaults, for the reproducer.
+fn flags(a: &CheckArgs) -> String {
+    let mut f = String::new();
+    let mut push = |s: String| f.push_str(&format!(" {s}"));
+    if a.requests != 1 {
+        push(format!("--requests {}", a.requests))
+    }
+    if a.duplicates != 1 {
+        push(format!("--duplicates {}", a.duplicates))
+    }
+    if a.losses != 1 {
+        push(format!("--losses {}", a.losses))
+    }
+    if a.crashes != 1 {
+        push(format!("--crashes {}", a.crashes))
+    }
+    if a.concurrency != 2 {
+        push(format!("--concurrency {}", a.concurrency))
+    }
+    if a.no_objections {
+        push("--no-objections".into())
+    }
+    if a.transactions != 3 {
+        push(format!("--transactions {}", a.transactions))
+    }
+    if let Some(t) = &a.account_type {
+        push(format!("--account-type {t}"))
+    }
+    if let Some(v) = &a.voters {
+        push(format!("--voters {}", v.join(",")))
+    }
+    if let Some(p) = &a.rules {
+        push(format!("--rules {}", p.display()))
+    }
+    if let Some(p) = &a.policy {
+        push(format!("--policy {}", p.display()))
+    }
+    f
+}
+
+fn json(r: &check::Report) -> serde_json::Value {
+    serde_json::json!({
+        "type": "check",
+        "ok": r.ok(),
+        "complete": r.complete,
+        "schedules": r.schedules,
+        "states": r.states,
+        "pruned": r.pruned,
+        "depth": r.depth,
+        "seconds": r.seconds,
+        "sometimes": r.sometimes.each().iter().map(|(n, b)| serde_json::json!({"behaviour": n, "reached": b})).collect::<Vec<_>>(),
+        "counterexample": r.counterexample.as_ref().map(|cx| serde_json::json!({
+            "property": cx.broken.property,
+            "detail": cx.broken.detail,
+            "schedule": check::schedule_text(&cx.schedule),
+            "log": cx.log,
+        })),
+    })
+}
+
+/// The counterexample's log as a Mermaid sequence diagram: one lane per
+/// function, the bus as the caller.
+fn mermaid(log: &[String]) -> String {
+    let mut out = String::from("sequenceDiagram\n    participant bus\n");
+    for line in log {
+        let line = line.trim();
+        let lane = line
+            .split_whitespace()
+            .find(|w| tally_core::targets::target(w).is_some())
+            .unwrap_or("bus");
+        let text = line.replace([':', ';', '#'], " ");
+        if lane == "bus" {
+            out.push_str(&format!("    Note over bus: {text}\n"));
+        } else {
+            out.push_str(&format!("    bus->>{lane}: {text}\n"));
+        }
+    }
+    out
+}
