@@ -10,6 +10,7 @@ pub(crate) mod envelope_scan;
 pub mod faults;
 pub mod housef3;
 pub mod invariants;
+pub mod json;
 pub mod observe;
 pub mod oracle;
 pub mod replay;

@@ -14,13 +14,13 @@ pub struct ExploreArgs {
     /// Run exactly this seed (and print its decision log).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// How many seeds to run, starting at --first.
-    #[arg(long, default_value_t = 100)]
+    /// How many seeds to run, starting at --first (at least 1).
+    #[arg(long, default_value_t = 100, value_parser = tally_sim::workload::at_least_one_u64)]
     pub seeds: u64,
     #[arg(long, visible_alias = "from", default_value_t = 0)]
     pub first: u64,
-    /// Seeds run at once (each on its own thread and runtime).
-    #[arg(long, default_value_t = 1)]
+    /// Seeds run at once (each on its own thread and runtime; at least 1).
+    #[arg(long, default_value_t = 1, value_parser = tally_sim::workload::at_least_one)]
     pub jobs: usize,
     /// One JSON object per seed and a summary object, instead of text.
     #[arg(long)]
@@ -31,8 +31,9 @@ pub struct ExploreArgs {
     /// Print every run's decision log, not only a failing one's.
     #[arg(long)]
     pub verbose: bool,
-    /// With --seed: write the run's audit log to FILE as a trace (JSON Lines
-    /// of delivered events, what `tally replay` reads).
+    /// With one seed (--seed, or --seeds 1): write the run's audit log to
+    /// FILE as a trace (JSON Lines of delivered events, what `tally replay`
+    /// reads).
     #[arg(long, value_name = "FILE")]
     pub export_trace: Option<std::path::PathBuf>,
     /// A failing seed's reproducer is appended here (once); the suite
@@ -53,8 +54,34 @@ pub struct ExploreArgs {
     pub config: tally_sim::args::ConfigArgs,
 }
 
+impl ExploreArgs {
+    /// The seeds this run covers.
+    fn seed_list(&self) -> Vec<u64> {
+        match self.seed {
+            Some(s) => vec![s],
+            None => (self.first..self.first.saturating_add(self.seeds)).collect(),
+        }
+    }
+
+    /// Flags that cannot work together, refused before anything runs.
+    fn check(&self) -> Result<(), String> {
+        let n = self.seed_list().len();
+        if let (Some(path), true) = (&self.export_trace, n > 1) {
+            return Err(format!(
+                "--export-trace {}: one trace file holds one run, and this runs {n} seeds; run one seed (--seed S, or --seeds 1)",
+                path.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(not(madsim))]
-pub fn run(_: ExploreArgs) -> ExitCode {
+pub fn run(args: ExploreArgs) -> ExitCode {
+    if let Err(e) = args.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     eprintln!("error: this `tally` was built without the simulator (it needs --cfg madsim); run ./scripts/tally explore");
     ExitCode::from(2)
 }
@@ -107,6 +134,10 @@ fn shrink_and_write(
 #[cfg(madsim)]
 pub fn run(args: ExploreArgs) -> ExitCode {
     use tally_sim::world::{run as run_one, RunReport};
+    if let Err(e) = args.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let (rules, policy) = match args.config.load() {
         Ok(x) => x,
         Err(e) => {
@@ -135,10 +166,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         }
         println!("reproduce with: {}", r.reproducer);
     };
-    let seeds: Vec<u64> = match args.seed {
-        Some(s) => vec![s],
-        None => (args.first..args.first + args.seeds).collect(),
-    };
+    let seeds = args.seed_list();
     let single = seeds.len() == 1;
     let progress = super::progress(seeds.len() as u64, "seeds");
     if args.json {
@@ -148,7 +176,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let (mut decisions, mut runs) = (0usize, 0u64);
     let mut coverage = tally_sim::observe::Coverage::default();
     use tally_sim::observe::Behaviour;
-    let jobs = args.jobs.max(1);
+    let jobs = args.jobs;
     for chunk in seeds.chunks(jobs) {
         // Each run has its own thread and runtime; results come back in
         // seed order whatever finishes first.

@@ -4,6 +4,7 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tally_core::time::Millis;
 use tally_sim::compare::{compare, Comparison};
 use tally_sim::trace::{self, BadLines, DecisionOut};
 
@@ -66,10 +67,23 @@ pub struct CaptureArgs {
     /// Pull the events out of Lambda log lines (JSON logs).
     #[arg(long, value_name = "FILE")]
     pub from_logs: Option<PathBuf>,
+    /// Only events at or after this instant (RFC 3339; by the event's
+    /// `time`).
     #[arg(long)]
     pub since: Option<String>,
+    /// Only events before this instant (RFC 3339; by the event's `time`).
     #[arg(long)]
     pub until: Option<String>,
+}
+
+/// `--since`/`--until` as an instant, or an error naming the flag and value.
+fn instant(flag: &str, value: Option<&str>, default: Millis) -> Result<Millis, String> {
+    match value {
+        None => Ok(default),
+        Some(v) => tally_core::time::parse_rfc3339(v).ok_or_else(|| {
+            format!("--{flag} {v:?}: expected an RFC 3339 time such as 2025-01-15T10:30:00Z")
+        }),
+    }
 }
 
 fn read(path: &PathBuf) -> Result<String, String> {
@@ -103,7 +117,38 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// Fault pins `replay` would take and then ignore, refused: without
+/// `--faults` no fault is injected at all, and with it the votes come from
+/// the trace, so no voter function runs to stall, slow down, deny, or be
+/// imitated by the forger.
+fn check_pins(args: &ReplayArgs) -> Result<(), String> {
+    let pins = &args.pins;
+    if !args.faults {
+        let flags = tally_sim::args::to_flags(pins, &tally_sim::faults::Pins::default())?;
+        if !flags.is_empty() {
+            return Err(format!(
+                "{}: fault flags act only on a replay through the simulated world; add --faults, or leave them out",
+                tally_sim::args::join(&flags)
+            ));
+        }
+        return Ok(());
+    }
+    for (flag, voter) in tally_sim::args::voter_pins(pins) {
+        if let Some(v) = voter {
+            return Err(format!("--{flag} {v:?}: a replay takes every vote from the trace, so no voter function runs for this fault to act on"));
+        }
+    }
+    if let Some(f) = pins.forger {
+        return Err(format!("--forger {f}: a replay takes every vote from the trace; the forger exists only in `tally explore` runs"));
+    }
+    Ok(())
+}
+
 pub fn replay(args: ReplayArgs) -> ExitCode {
+    if let Err(e) = check_pins(&args) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let text = match read(&args.trace) {
         Ok(t) => t,
         Err(e) => {
@@ -301,9 +346,15 @@ fn faulty(
     rules: tally_core::rules::Rules,
     policy: tally_core::coordination::Policy,
 ) -> Result<Replayed, ExitCode> {
-    let mix = args
+    let mut mix = args
         .pins
         .apply(tally_sim::faults::FaultMix::draw(args.seed));
+    // Voters do not run in a replay (check_pins): the drawn voter faults
+    // would be printed and do nothing.
+    mix.stalled_voter = None;
+    mix.slow_voter = None;
+    mix.denying_voter = None;
+    mix.forger = false;
     eprintln!("fault mix: {}", mix.describe());
     let r = tally_sim::world::replay_with_faults(trace, args.seed, mix, rules, policy);
     Ok(Replayed {
@@ -369,6 +420,15 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         eprintln!("error: capturing from the DynamoDB audit table {table:?} talks to AWS, which this CLI never links: run `cargo run -p tally-aws-cli --bin tally-aws -- capture --table {table}` (same --since/--until), or use --from-logs");
         return ExitCode::from(2);
     }
+    let range = instant("since", args.since.as_deref(), Millis::MIN)
+        .and_then(|s| Ok((s, instant("until", args.until.as_deref(), Millis::MAX)?)));
+    let (since, until) = match range {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let Some(path) = args.from_logs else {
         eprintln!("error: say where to capture from: --from-logs FILE (or --table NAME)");
         return ExitCode::from(2);
@@ -381,14 +441,28 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         }
     };
     let (events, skipped) = tally_sim::trace::from_logs(&text);
-    for line in &events {
+    // An event whose time cannot be read is kept: the replay reports it as
+    // a bad line with its reason, which dropping it here would hide.
+    let in_range = |line: &&String| {
+        let time = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| {
+                v.get("time")?
+                    .as_str()
+                    .and_then(tally_core::time::parse_rfc3339)
+            });
+        time.is_none_or(|t| since <= t && t < until)
+    };
+    let kept: Vec<&String> = events.iter().filter(in_range).collect();
+    for line in &kept {
         println!("{line}");
     }
     eprintln!(
-        "{} events captured from {} ({} lines held no event)",
-        events.len(),
+        "{} events captured from {} ({} lines held no event, {} outside --since/--until)",
+        kept.len(),
         path.display(),
-        skipped
+        skipped,
+        events.len() - kept.len()
     );
     ExitCode::SUCCESS
 }

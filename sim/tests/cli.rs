@@ -1,0 +1,247 @@
+//! The command line as a person meets it: every input it cannot act on is
+//! an error that names the flag (or field), the value and what was
+//! expected, never a run that quietly ignores it; and exit codes scripts
+//! can branch on. Each test runs the real `tally` binary.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn tally(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(args)
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh folder of this test's own.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tally-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The command failed as a usage error (2) and said all of `words`.
+#[track_caller]
+fn refused(o: &Output, words: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stderr: {e}\nstdout: {}",
+        stdout(o)
+    );
+    for w in words {
+        assert!(e.contains(w), "{w:?} missing from: {e}");
+    }
+}
+
+#[test]
+fn workload_counts_and_shares_out_of_range_are_refused() {
+    for (flag, value, expected) in [
+        ("--completion-percent", "150", "0 to 100"),
+        ("--large-percent", "101", "0 to 100"),
+        ("--users", "0", "at least 1"),
+        ("--files", "0", "at least 1"),
+    ] {
+        for cmd in ["explore", "show"] {
+            let mut args = vec![cmd, flag, value];
+            if cmd == "show" {
+                args.extend(["--seed", "1"]);
+            }
+            refused(&tally(&args), &[flag, value, expected]);
+        }
+    }
+}
+
+#[test]
+fn explore_refuses_zero_seeds_and_zero_jobs() {
+    refused(
+        &tally(&["explore", "--seeds", "0"]),
+        &["--seeds", "'0'", "at least 1"],
+    );
+    refused(
+        &tally(&["explore", "--jobs", "0"]),
+        &["--jobs", "'0'", "at least 1"],
+    );
+}
+
+#[test]
+fn a_trace_export_of_several_seeds_is_refused() {
+    let dir = scratch("export");
+    let path = dir.join("x.jsonl");
+    let o = tally(&[
+        "explore",
+        "--seeds",
+        "3",
+        "--export-trace",
+        path.to_str().unwrap(),
+    ]);
+    refused(&o, &["--export-trace", "3 seeds", "--seed"]);
+    assert!(!path.exists(), "nothing may be written");
+}
+
+#[cfg(madsim)]
+#[test]
+fn a_voter_pin_the_policy_does_not_know_is_refused() {
+    for flag in ["--stalled-voter", "--slow-voter", "--denying-voter"] {
+        let o = tally(&["explore", "--seeds", "1", flag, "bogus_manager"]);
+        refused(&o, &[flag, "\"bogus_manager\"", "category_manager", "none"]);
+        let o = tally(&["show", "--seed", "1", flag, "bogus_manager"]);
+        refused(&o, &[flag, "\"bogus_manager\""]);
+    }
+    // `none` and the policy's own voters stay accepted.
+    let o = tally(&[
+        "explore",
+        "--seeds",
+        "1",
+        "--no-faults",
+        "--files",
+        "1",
+        "--stalled-voter",
+        "none",
+        "--denying-voter",
+        "category_manager",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn pattern_test_exits_as_grep_does() {
+    let pattern = r#"{"source":["a"]}"#;
+    let o = tally(&[
+        "pattern",
+        "test",
+        "--pattern",
+        pattern,
+        "--event",
+        r#"{"source":"a"}"#,
+    ]);
+    assert_eq!((o.status.code(), stdout(&o).trim()), (Some(0), "match"));
+    let o = tally(&[
+        "pattern",
+        "test",
+        "--pattern",
+        pattern,
+        "--event",
+        r#"{"source":"b"}"#,
+    ]);
+    assert_eq!((o.status.code(), stdout(&o).trim()), (Some(1), "no-match"));
+    let o = tally(&["pattern", "test", "--pattern", "[1]", "--event", "{}"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).starts_with("invalid: "), "{}", stdout(&o));
+    let help = stdout(&tally(&["pattern", "test", "--help"]));
+    assert!(help.contains("0 match, 1 no-match, 2 invalid"), "{help}");
+}
+
+#[test]
+fn pattern_check_prints_a_broken_lines_error_not_dashes() {
+    let dir = scratch("check");
+    let path = dir.join("cases.jsonl");
+    std::fs::write(&path, "{\"name\":\"broken\",\"expect\":\"match\"\n").unwrap();
+    let o = tally(&["pattern", "check", path.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("line 1 is not JSON: EOF while parsing"),
+        "{out}"
+    );
+    assert!(!out.contains(": -"), "{out}");
+}
+
+/// A minimal trace with one request, for the replay flags.
+fn one_line_trace(dir: &std::path::Path) -> PathBuf {
+    let line = include_str!("../../scenarios/traces/production-sample.jsonl")
+        .lines()
+        .find(|l| l.contains("\"detail-type\":\"file.deletion.requested\""))
+        .unwrap();
+    let path = dir.join("t.jsonl");
+    std::fs::write(&path, format!("{line}\n")).unwrap();
+    path
+}
+
+#[test]
+fn replay_refuses_fault_pins_without_faults() {
+    let dir = scratch("replay-pins");
+    let trace = one_line_trace(&dir);
+    let t = trace.to_str().unwrap();
+    let o = tally(&[
+        "replay",
+        t,
+        "--no-recorded",
+        "--denying-voter",
+        "category_manager",
+    ]);
+    refused(&o, &["--denying-voter", "--faults"]);
+    let o = tally(&["replay", t, "--no-recorded", "--duplicate-rate", "0.5"]);
+    refused(&o, &["--duplicate-rate", "--faults"]);
+}
+
+#[test]
+fn replay_refuses_voter_faults_its_votes_from_the_trace_make_void() {
+    let dir = scratch("replay-voters");
+    let trace = one_line_trace(&dir);
+    let t = trace.to_str().unwrap();
+    for flag in ["--denying-voter", "--stalled-voter", "--slow-voter"] {
+        let o = tally(&[
+            "replay",
+            t,
+            "--faults",
+            "--no-faults",
+            flag,
+            "category_manager",
+        ]);
+        refused(&o, &[flag, "\"category_manager\"", "the trace"]);
+    }
+    let o = tally(&["replay", t, "--faults", "--forger", "true"]);
+    refused(&o, &["--forger", "the trace"]);
+}
+
+#[test]
+fn capture_validates_since_and_until_and_applies_them_to_logs() {
+    let dir = scratch("capture");
+    let sample = include_str!("../../scenarios/traces/production-sample.jsonl");
+    let mut lines: Vec<&str> = sample.lines().take(40).collect();
+    let time = |l: &str| -> i64 {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        tally_core::time::parse_rfc3339(v["time"].as_str().unwrap()).unwrap()
+    };
+    lines.sort_by_key(|l| time(l));
+    let logs: String = lines
+        .iter()
+        .map(|l| format!("{{\"level\":\"INFO\",\"event\":{l}}}\n"))
+        .collect();
+    let path = dir.join("logs.jsonl");
+    std::fs::write(&path, logs).unwrap();
+    let p = path.to_str().unwrap();
+    refused(
+        &tally(&["capture", "--from-logs", p, "--since", "yesterday"]),
+        &["--since", "\"yesterday\"", "RFC 3339"],
+    );
+    refused(
+        &tally(&["capture", "--from-logs", p, "--until", "soon"]),
+        &["--until", "\"soon\"", "RFC 3339"],
+    );
+    let (first, last) = (time(lines[0]), time(lines[lines.len() - 1]));
+    assert!(first < last, "the sample spans some time");
+    let middle = time(lines[lines.len() / 2]);
+    let at = tally_core::time::to_rfc3339_millis(middle);
+    let o = tally(&["capture", "--from-logs", p, "--since", &at]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kept: Vec<i64> = stdout(&o).lines().map(time).collect();
+    assert!(!kept.is_empty() && kept.len() < lines.len(), "{kept:?}");
+    assert!(kept.iter().all(|t| *t >= middle), "{kept:?}");
+    let o = tally(&["capture", "--from-logs", p, "--until", &at]);
+    let before: Vec<i64> = stdout(&o).lines().map(time).collect();
+    assert!(before.iter().all(|t| *t < middle), "{before:?}");
+    assert_eq!(before.len() + kept.len(), lines.len());
+}
