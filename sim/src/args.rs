@@ -50,6 +50,21 @@ impl ConfigArgs {
         }
         join(&words)
     }
+
+    /// The command that writes the run of `seed` with this configuration
+    /// as one self-contained HTML page (`tally show --format html`).
+    pub fn show_command(&self, seed: u64) -> String {
+        let mut words = ["./scripts/tally", "show", "--seed"]
+            .map(str::to_owned)
+            .to_vec();
+        words.push(seed.to_string());
+        match to_flags(self, &ConfigArgs::default()) {
+            Ok(flags) => words.extend(flags),
+            Err(e) => words.push(format!("<{e}>")),
+        }
+        words.extend(["--format".to_owned(), "html".to_owned()]);
+        format!("{} > seed-{seed}.html", join(&words))
+    }
 }
 
 #[cfg(madsim)]

@@ -439,6 +439,31 @@ pub fn load(path: &std::path::Path) -> Result<Loaded, String> {
     })
 }
 
+/// Whether a file in a scenario folder is a scenario: a `.toml` file that
+/// is not a rules file (`NAME.rules.toml`) or a policy file
+/// (`NAME.policy.toml`) kept beside the scenarios that use it.
+pub fn is_scenario_file(path: &std::path::Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with(".toml") && !name.ends_with(".rules.toml") && !name.ends_with(".policy.toml")
+}
+
+/// The snapshot file of the suite's scenario `path`, when `path` lies
+/// directly in `scenarios` (the folder the snapshot suite globs, under the
+/// name `scenario`); `None` for a scenario the suite does not run.
+pub fn snapshot_path(
+    path: &std::path::Path,
+    scenarios: &std::path::Path,
+    snapshots: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+    let dir = canonical(path.parent()?)?;
+    if !is_scenario_file(path) || dir != canonical(scenarios)? {
+        return None;
+    }
+    let name = path.file_name()?.to_string_lossy();
+    Some(snapshots.join(format!("scenarios__scenario@{name}.snap")))
+}
+
 /// The scenario files named, folders expanded (sorted, so runs are
 /// stable); rules and policy files beside them are not scenarios.
 pub fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, String> {
@@ -448,12 +473,7 @@ pub fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, S
             let mut inside: Vec<std::path::PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| format!("cannot read folder {}: {e}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    let name = f.to_string_lossy();
-                    name.ends_with(".toml")
-                        && !name.ends_with(".rules.toml")
-                        && !name.ends_with(".policy.toml")
-                })
+                .filter(|f| is_scenario_file(f))
                 .collect();
             inside.sort();
             out.extend(inside);
@@ -538,6 +558,26 @@ mod tests {
             .expect("a policy file read as a scenario");
         assert!(e.contains(".policy.toml"), "{e}");
         assert!(e.contains(".rules.toml"), "{e}");
+    }
+
+    /// A new scenario of the suite has a snapshot path that does not exist
+    /// yet (what `tally run` reports); one outside the suite has none.
+    #[test]
+    fn a_scenario_without_a_snapshot_is_told_apart() {
+        let root = std::env::temp_dir().join(format!("tally-snap-{}", std::process::id()));
+        let (scenarios, snapshots) = (root.join("scenarios"), root.join("snapshots"));
+        std::fs::create_dir_all(&scenarios).unwrap();
+        std::fs::create_dir_all(&snapshots).unwrap();
+        let new = scenarios.join("12-new.toml");
+        std::fs::write(&new, "name = \"x\"\n").unwrap();
+        let snap = snapshot_path(&new, &scenarios, &snapshots).unwrap();
+        assert_eq!(snap, snapshots.join("scenarios__scenario@12-new.toml.snap"));
+        assert!(!snap.exists());
+        let policy = scenarios.join("p.policy.toml");
+        std::fs::write(&policy, "").unwrap();
+        assert_eq!(snapshot_path(&policy, &scenarios, &snapshots), None);
+        assert_eq!(snapshot_path(&new, &snapshots, &snapshots), None);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -151,6 +151,24 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         c
     };
     let print_failure = |r: &RunReport, what: &str| {
+        if args.json {
+            let reason = if what.contains("determinism") {
+                "determinism"
+            } else {
+                "invariant"
+            };
+            let failure = serde_json::json!({
+                "seed": r.seed,
+                "reason": reason,
+                "faults": tally_sim::json::mix_object(&r.mix),
+                "violations": r.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "decisionLog": r.decision_log,
+                "reproducer": r.reproducer,
+                "show": args.config.show_command(r.seed),
+            });
+            println!("{}", tally_sim::json::typed("failure", failure));
+            return;
+        }
         println!("FAILED: {what}");
         println!("seed: {}", r.seed);
         println!("fault mix: {}", r.mix.describe());
@@ -165,6 +183,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             println!("  {line}");
         }
         println!("reproduce with: {}", r.reproducer);
+        println!("see it as a page: {}", args.config.show_command(r.seed));
     };
     let seeds = args.seed_list();
     let single = seeds.len() == 1;
@@ -201,9 +220,11 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 {
                     progress.finish_and_clear();
                     print_failure(&report, "the same seed gave a different run (determinism)");
-                    println!("second run's decision log:");
-                    for line in &again.decision_log {
-                        println!("  {line}");
+                    if !args.json {
+                        println!("second run's decision log:");
+                        for line in &again.decision_log {
+                            println!("  {line}");
+                        }
                     }
                     return ExitCode::FAILURE;
                 }
@@ -235,23 +256,24 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             if args.json {
                 println!(
                     "{}",
-                    serde_json::json!({
-                        "seed": report.seed,
-                        "ok": report.ok(),
-                        "faults": report.mix.describe(),
-                        "requests": s.requests, "approved": s.approved, "denied": s.denied,
-                        "deliveries": s.deliveries, "duplicates": s.duplicates, "transientFailures": s.transient_failures,
-                        "crashes": s.crashes, "redriven": s.redriven, "fingerprint": report.fingerprint,
-                        "violations": report.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        "reproducer": report.reproducer,
-                    })
+                    tally_sim::json::typed(
+                        "seed",
+                        serde_json::json!({
+                            "seed": report.seed,
+                            "ok": report.ok(),
+                            "faults": tally_sim::json::mix_object(&report.mix),
+                            "requests": s.requests, "approved": s.approved, "denied": s.denied,
+                            "deliveries": s.deliveries, "duplicates": s.duplicates, "transientFailures": s.transient_failures,
+                            "crashes": s.crashes, "redriven": s.redriven, "fingerprint": report.fingerprint,
+                            "violations": report.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                            "reproducer": report.reproducer,
+                        })
+                    )
                 );
             }
             if !report.ok() {
                 progress.finish_and_clear();
-                if !args.json {
-                    print_failure(&report, "an invariant was violated");
-                }
+                print_failure(&report, "an invariant was violated");
                 let path = args.regressions.display();
                 let findings = tally_core::rules::lint(&rules, &policy).len();
                 if findings > 0 {
@@ -292,7 +314,10 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "coverage": reached, "ok": true})
+            tally_sim::json::typed(
+                "summary",
+                serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "coverage": reached, "ok": true})
+            )
         );
         return ExitCode::SUCCESS;
     }

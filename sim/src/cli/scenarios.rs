@@ -28,6 +28,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let scenarios = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"));
+    let snapshots = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
+    let mut unreviewed = Vec::new();
     let (mut passed, mut failed) = (0, 0);
     for path in files {
         let Loaded {
@@ -57,12 +60,29 @@ pub fn run(args: RunArgs) -> ExitCode {
         for v in &report.violations {
             println!("  FAILED invariant: {v}");
         }
+        if let Some(snap) = tally_sim::scenario::snapshot_path(&path, scenarios, snapshots) {
+            if !snap.exists() {
+                println!(
+                    "  no snapshot yet: ./scripts/review shows this log to accept as {}",
+                    snap.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                );
+                unreviewed.push(path.display().to_string());
+            }
+        }
         if report.ok() {
             passed += 1;
         } else {
             println!("  reproduce with: ./scripts/tally run {}", path.display());
             failed += 1;
         }
+    }
+    if !unreviewed.is_empty() {
+        println!(
+            "{} scenarios have no snapshot yet ({}): review them with ./scripts/review",
+            unreviewed.len(),
+            unreviewed.join(", ")
+        );
     }
     println!("{passed} passed, {failed} failed");
     if failed == 0 {

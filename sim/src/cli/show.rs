@@ -178,7 +178,7 @@ fn render(
         }
         Format::Json => {
             for d in &decisions {
-                line(d.to_json());
+                line(d.to_typed_json());
             }
         }
         Format::Mermaid => {

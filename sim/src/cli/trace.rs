@@ -199,7 +199,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     };
     if args.json {
         for d in &replayed.decisions {
-            println!("{}", d.to_json());
+            println!("{}", d.to_typed_json());
         }
     } else {
         for line in &replayed.log {
@@ -222,6 +222,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     let verdict = verdict(&args, &trace, &recognised, &replayed, &policy, &cmp);
     if args.json {
         let report = serde_json::json!({
+            "type": "report",
             "summary": summary,
             "skipped": trace.bad.iter().map(|b| serde_json::json!({"line": b.line, "reason": b.reason})).collect::<Vec<_>>(),
             "differences": cmp.differing,
