@@ -245,3 +245,78 @@ fn capture_validates_since_and_until_and_applies_them_to_logs() {
     assert!(before.iter().all(|t| *t < middle), "{before:?}");
     assert_eq!(before.len() + kept.len(), lines.len());
 }
+
+/// A conformance file with one disagreement, for the colour tests.
+fn failing_cases(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("cases.jsonl");
+    let case = r#"{"name":"wrong","expect":"no-match","pattern":"{\"source\":[\"a\"]}","event":"{\"source\":\"a\"}"}"#;
+    std::fs::write(&path, format!("{case}\n")).unwrap();
+    path
+}
+
+fn with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tally"));
+    c.args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// Colour only where a person reads it: never into a pipe, and never
+/// with NO_COLOR set, whatever forces it otherwise (as cargo does).
+#[test]
+fn colour_goes_to_terminals_only_and_no_color_turns_it_off() {
+    let dir = scratch("colour");
+    let cases = failing_cases(&dir);
+    let args = ["pattern", "check", cases.to_str().unwrap()];
+    let escape = |o: &Output| stdout(o).contains('\u{1b}');
+    let piped = with_env(&args, &[]);
+    assert!(stdout(&piped).contains("FAIL wrong"), "{}", stdout(&piped));
+    assert!(!escape(&piped), "colour into a pipe: {:?}", stdout(&piped));
+    let forced = with_env(&args, &[("CLICOLOR_FORCE", "1")]);
+    assert!(
+        escape(&forced),
+        "no colour even when forced: {:?}",
+        stdout(&forced)
+    );
+    let off = with_env(&args, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(!escape(&off), "NO_COLOR ignored: {:?}", stdout(&off));
+}
+
+#[cfg(madsim)]
+#[test]
+fn quiet_long_commands_print_only_their_verdict() {
+    let loud = tally(&["explore", "--seeds", "2", "--files", "1", "--traffic", "0"]);
+    let quiet = tally(&[
+        "explore",
+        "--seeds",
+        "2",
+        "--files",
+        "1",
+        "--traffic",
+        "0",
+        "--quiet",
+    ]);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert!(stdout(&loud).lines().count() > 5, "{}", stdout(&loud));
+    let last = stdout(&loud).lines().last().unwrap().to_owned();
+    assert_eq!(stdout(&quiet).trim(), last);
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/01-voting-happy-path.toml"
+    );
+    let o = tally(&["run", "--quiet", scenario]);
+    assert_eq!(stdout(&o).trim(), "1 passed, 0 failed");
+    let trace = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/traces/production-sample.jsonl"
+    );
+    let o = tally(&["replay", "--quiet", trace]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("passed: "), "{}", stderr(&o));
+}

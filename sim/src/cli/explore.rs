@@ -29,8 +29,12 @@ pub struct ExploreArgs {
     #[arg(long)]
     pub check_determinism: bool,
     /// Print every run's decision log, not only a failing one's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     pub verbose: bool,
+    /// No progress bar, no per-seed lines, no tables: only a failure (in
+    /// full) or the closing line.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// With one seed (--seed, or --seeds 1): write the run's audit log to
     /// FILE as a trace (JSON Lines of delivered events, what `tally replay`
     /// reads).
@@ -169,11 +173,17 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             println!("{}", tally_sim::json::typed("failure", failure));
             return;
         }
-        println!("FAILED: {what}");
+        anstream::println!(
+            "{}: {what}",
+            super::style::paint(super::style::FAIL, "FAILED")
+        );
         println!("seed: {}", r.seed);
         println!("fault mix: {}", r.mix.describe());
         for v in &r.violations {
-            println!("violated: {v}");
+            anstream::println!(
+                "{}: {v}",
+                super::style::paint(super::style::FAIL, "violated")
+            );
         }
         println!(
             "decision log up to the stop ({} decisions):",
@@ -188,7 +198,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let seeds = args.seed_list();
     let single = seeds.len() == 1;
     let progress = super::progress(seeds.len() as u64, "seeds");
-    if args.json {
+    if args.json || args.quiet {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let mut totals = tally_sim::world::Stats::default();
@@ -290,7 +300,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 }
                 return ExitCode::FAILURE;
             }
-            if !args.json && (single || args.verbose) {
+            if !args.json && !args.quiet && (single || args.verbose) {
                 progress.suspend(|| {
                     println!("seed {} | {}", report.seed, report.mix.describe());
                     println!(
@@ -321,6 +331,19 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    let verdict = format!(
+        "{runs} seeds, {decisions} decisions, {}{}",
+        super::style::paint(super::style::PASS, "every invariant held"),
+        if args.check_determinism {
+            ", every seed deterministic"
+        } else {
+            ""
+        }
+    );
+    if args.quiet {
+        anstream::println!("{verdict}");
+        return ExitCode::SUCCESS;
+    }
     println!("behaviours reached (sometimes-properties), over {runs} seeds:");
     for b in Behaviour::ALL {
         let n = coverage.get(b);
@@ -342,14 +365,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         "decisions: {} requests, {} approved, {} denied; {} invariant checks ({} invariants x {runs} seeds)",
         totals.requests, totals.approved, totals.denied, checked, tally_sim::invariants::ALL.len()
     );
-    println!(
-        "{runs} seeds, {decisions} decisions, every invariant held{}",
-        if args.check_determinism {
-            ", every seed deterministic"
-        } else {
-            ""
-        }
-    );
+    anstream::println!("{verdict}");
     ExitCode::SUCCESS
 }
 

@@ -8,6 +8,7 @@ pub mod pattern;
 pub mod rules;
 pub mod scenarios;
 pub mod show;
+pub mod style;
 pub mod template;
 pub mod trace;
 

@@ -66,15 +66,16 @@ fn check(file: &PathBuf) -> ExitCode {
 fn print_disagreement(r: &CaseResult) {
     // A line that could not be read has no outcome on either side: its
     // error is all there is to say.
+    let fail = super::style::paint(super::style::FAIL, "FAIL");
     let Some(expected) = r.expected else {
-        println!(
-            "FAIL line {}: {}",
+        anstream::println!(
+            "{fail} line {}: {}",
             r.line,
             r.message.as_deref().unwrap_or("unreadable line")
         );
         return;
     };
-    println!("FAIL {} (line {})", r.name, r.line);
+    anstream::println!("{fail} {} (line {})", r.name, r.line);
     println!("  expected: {expected}");
     match (r.got, &r.message) {
         (Some(got), _) => println!("  got:      {got}"),

@@ -7,9 +7,13 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario files (TOML), or folders of them.
+    /// Scenario files (TOML), or folders of them (which hold scenarios
+    /// and, beside them, NAME.rules.toml and NAME.policy.toml files).
     #[arg(required = true)]
     pub scenarios: Vec<PathBuf>,
+    /// Print only failing scenarios and the closing "N passed, M failed".
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[cfg(not(madsim))]
@@ -20,6 +24,7 @@ pub fn run(_: RunArgs) -> ExitCode {
 
 #[cfg(madsim)]
 pub fn run(args: RunArgs) -> ExitCode {
+    use super::style::{paint, FAIL, NOTE};
     use tally_sim::scenario::{expand, load, Loaded};
     let files = match expand(&args.scenarios) {
         Ok(f) => f,
@@ -40,13 +45,22 @@ pub fn run(args: RunArgs) -> ExitCode {
         } = match load(&path) {
             Ok(x) => x,
             Err(e) => {
-                println!("== {}\nFAILED: {e}", path.display());
+                anstream::println!("== {}\n{}: {e}", path.display(), paint(FAIL, "FAILED"));
                 failed += 1;
                 continue;
             }
         };
         let lint = tally_core::rules::lint(&rules, &policy);
         let report = tally_sim::world::run_scenario(&s, rules, policy);
+        let snapshot = tally_sim::scenario::snapshot_path(&path, scenarios, snapshots)
+            .filter(|snap| !snap.exists());
+        if args.quiet && report.ok() {
+            passed += 1;
+            if snapshot.is_some() {
+                unreviewed.push(path.display().to_string());
+            }
+            continue;
+        }
         println!("== {} ({})", report.name, path.display());
         for f in &lint {
             println!("  lint: {f}");
@@ -54,21 +68,21 @@ pub fn run(args: RunArgs) -> ExitCode {
         for line in &report.log {
             println!("  {line}");
         }
+        let failed_word = paint(FAIL, "FAILED");
         for f in &report.failures {
-            println!("  FAILED expectation: {f}");
+            anstream::println!("  {failed_word} expectation: {f}");
         }
         for v in &report.violations {
-            println!("  FAILED invariant: {v}");
+            anstream::println!("  {failed_word} invariant: {v}");
         }
-        if let Some(snap) = tally_sim::scenario::snapshot_path(&path, scenarios, snapshots) {
-            if !snap.exists() {
-                println!(
-                    "  no snapshot yet: ./scripts/review shows this log to accept as {}",
-                    snap.file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-                );
-                unreviewed.push(path.display().to_string());
-            }
+        if let Some(snap) = snapshot {
+            anstream::println!(
+                "  {}: ./scripts/review shows this log to accept as {}",
+                paint(NOTE, "no snapshot yet"),
+                snap.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            );
+            unreviewed.push(path.display().to_string());
         }
         if report.ok() {
             passed += 1;
@@ -77,7 +91,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             failed += 1;
         }
     }
-    if !unreviewed.is_empty() {
+    if !unreviewed.is_empty() && !args.quiet {
         println!(
             "{} scenarios have no snapshot yet ({}): review them with ./scripts/review",
             unreviewed.len(),

@@ -48,6 +48,10 @@ pub struct ReplayArgs {
     /// replay them without failing for want of anything to compare.
     #[arg(long)]
     pub no_recorded: bool,
+    /// No decision log and no summary: only what differs, what failed,
+    /// and the one-line verdict.
+    #[arg(long, short, conflicts_with = "json")]
+    pub quiet: bool,
     #[command(flatten)]
     pub pins: tally_sim::faults::Pins,
 }
@@ -167,7 +171,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !args.json {
+    if !args.json && !args.quiet {
         for b in &trace.bad {
             eprintln!("skipped {}: {b}", args.trace.display());
         }
@@ -201,7 +205,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         for d in &replayed.decisions {
             println!("{}", d.to_typed_json());
         }
-    } else {
+    } else if !args.quiet {
         for line in &replayed.log {
             println!("{line}");
         }
@@ -232,32 +236,40 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         });
         eprintln!("{report}");
     } else {
+        use super::style::{paint, FAIL, PASS};
         for v in &replayed.violations {
-            eprintln!("violated: {v}");
+            anstream::eprintln!("{}: {v}", paint(FAIL, "violated"));
         }
         for d in &cmp.differing {
             eprintln!("{d}");
         }
-        if !cmp.replay_only.is_empty() {
+        if !cmp.replay_only.is_empty() && !args.quiet {
             eprintln!(
                 "{} requests decided here have no recorded decision in the trace (not compared)",
                 cmp.replay_only.len()
             );
         }
-        eprintln!("{summary}");
-        if args.faults && !cmp.differing.is_empty() {
+        if !args.quiet {
+            eprintln!("{summary}");
+        }
+        if args.faults && !cmp.differing.is_empty() && !args.quiet {
             eprintln!("(with --faults, differences can come from the injected delays and losses; the exit status follows the invariants)");
         }
         match &verdict {
-            Ok(()) if !cmp.differing.is_empty() => eprintln!(
-                "passed: every invariant held ({} recorded decisions differ under the injected faults)",
+            Ok(()) if !cmp.differing.is_empty() => anstream::eprintln!(
+                "{}: every invariant held ({} recorded decisions differ under the injected faults)",
+                paint(PASS, "passed"),
                 cmp.differing.len()
             ),
-            Ok(()) if cmp.compared == 0 => {
-                eprintln!("passed: no recorded decision to compare, as --no-recorded said")
-            }
-            Ok(()) => eprintln!("passed: every recorded decision is decided the same way"),
-            Err(why) => eprintln!("FAILED: {why}"),
+            Ok(()) if cmp.compared == 0 => anstream::eprintln!(
+                "{}: no recorded decision to compare, as --no-recorded said",
+                paint(PASS, "passed")
+            ),
+            Ok(()) => anstream::eprintln!(
+                "{}: every recorded decision is decided the same way",
+                paint(PASS, "passed")
+            ),
+            Err(why) => anstream::eprintln!("{}: {why}", paint(FAIL, "FAILED")),
         }
     }
     if verdict.is_ok() {
