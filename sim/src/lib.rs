@@ -18,6 +18,7 @@ pub mod rng;
 pub mod scenario;
 #[cfg(madsim)]
 pub mod shrink;
+pub mod timeline;
 pub mod trace;
 pub mod workload;
 #[cfg(madsim)]

@@ -61,6 +61,39 @@ pub struct Observations {
     /// The vote ids each voter function published, by (request, voter),
     /// for every request it handled (an empty set: it answered no vote).
     pub voted: BTreeMap<(String, String), BTreeSet<String>>,
+    /// Faults and retries where they happened, kept with the deliveries
+    /// (`tally show` draws them).
+    pub marks: Vec<crate::timeline::Mark>,
+}
+
+impl Observations {
+    /// Keeps the mark `make` builds, when the run keeps its deliveries
+    /// (building it decodes the event, which other runs need not pay for).
+    pub fn mark(
+        &mut self,
+        at: Millis,
+        kind: crate::timeline::Kind,
+        event_id: &str,
+        event_type: &str,
+        target: &str,
+        ids: impl FnOnce() -> Option<(String, String)>,
+        detail: String,
+    ) {
+        if self.deliveries.is_none() {
+            return;
+        }
+        let (request, file) = ids().map_or((None, None), |(r, f)| (Some(r), Some(f)));
+        self.marks.push(crate::timeline::Mark {
+            at,
+            kind,
+            event_id: event_id.to_owned(),
+            event_type: event_type.to_owned(),
+            target: target.to_owned(),
+            request,
+            file,
+            detail,
+        });
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

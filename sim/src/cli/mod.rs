@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod explore;
+pub mod html;
 pub mod pattern;
 pub mod rules;
 pub mod scenarios;
@@ -30,7 +31,7 @@ pub enum Command {
     Pattern(pattern::PatternCmd),
     /// Simulate the deployment under seeded faults and check every invariant.
     Explore(Box<explore::ExploreArgs>),
-    /// One simulated run: its decision log, as JSON, or a Mermaid diagram.
+    /// One simulated run: its decision log, as JSON, a Mermaid diagram or an HTML page.
     Show(Box<show::ShowArgs>),
     /// Run scenario files: print their decision logs, check their expectations.
     Run(scenarios::RunArgs),

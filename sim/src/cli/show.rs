@@ -1,6 +1,7 @@
-//! `tally show --seed N`: one run, as its decision log, as JSON, or as a
-//! Mermaid sequence diagram of the deletion events between services;
-//! `--request ID` keeps only that request's decision and flow.
+//! `tally show --seed N`: one run, as its decision log, as JSON, as a
+//! Mermaid sequence diagram of the deletion flow, or as one self-contained
+//! HTML page; `--request ID` or `--file ID` narrows every format to that
+//! request's (or file's) decisions, flow and faults.
 
 use clap::{Args, ValueEnum};
 use std::process::ExitCode;
@@ -11,8 +12,12 @@ pub enum Format {
     Text,
     /// One JSON object per decision (as `tally replay --json`).
     Json,
-    /// A Mermaid sequence diagram of the deletion flow between services.
+    /// A Mermaid sequence diagram of the deletion flow: deliveries with
+    /// their request, decisions, timeouts, refusals, deletions and faults.
     Mermaid,
+    /// One self-contained HTML page (no network): a timeline with a lane
+    /// per function, a request filter, each event's JSON on a click.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -22,52 +27,15 @@ pub struct ShowArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Only this request (its requestId, or coordinationId in the
-    /// completion flavour): its decision and the deliveries of its flow.
-    #[arg(long, value_name = "ID")]
+    /// completion flavour): its decision, its flow and its faults.
+    #[arg(long, value_name = "ID", conflicts_with = "file")]
     pub request: Option<String>,
+    /// Only the requests for this file (its fileId).
+    #[arg(long, value_name = "ID")]
+    pub file: Option<String>,
     /// Workload, rules, policy and pinned faults, as `explore` takes them.
     #[command(flatten)]
     pub config: tally_sim::args::ConfigArgs,
-}
-
-/// The events of the deletion flow (the rest of the traffic would drown it).
-#[cfg_attr(not(madsim), allow(dead_code))]
-const FLOW: &[&str] = &[
-    "file.deletion.requested",
-    "file.deletion.vote",
-    "file.deletion.approved",
-    "file.deletion.denied",
-    "file.deleted",
-    "file.delete_requested",
-    "consumer.completion",
-];
-
-/// Mermaid participant ids must be plain words; names keep their dots as labels.
-#[cfg_attr(not(madsim), allow(dead_code))]
-fn mermaid_id(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
-/// The request a deletion-flow event is about.
-#[cfg_attr(not(madsim), allow(dead_code))]
-fn request_of(json: &str) -> Option<String> {
-    use tally_core::event::EventData;
-    let event = tally_core::wire::DeliveredEvent::from_json(json)
-        .ok()?
-        .decode()
-        .ok()?;
-    Some(match event.data {
-        EventData::DeletionRequested(r) => r.request_id,
-        EventData::DeletionVote(v) => v.request_id,
-        EventData::DeletionApproved(a) => a.request_id,
-        EventData::DeletionDenied(d) => d.request_id,
-        EventData::FileDeleted(f) => f.request_id,
-        EventData::DeleteRequested(r) => r.coordination_id,
-        EventData::ConsumerCompletion(c) => c.coordination_id,
-        _ => return None,
-    })
 }
 
 #[cfg(not(madsim))]
@@ -78,6 +46,7 @@ pub fn run(_: ShowArgs) -> ExitCode {
 
 #[cfg(madsim)]
 pub fn run(args: ShowArgs) -> ExitCode {
+    use tally_sim::timeline::Only;
     let (rules, policy) = match args.config.load() {
         Ok(x) => x,
         Err(e) => {
@@ -86,9 +55,15 @@ pub fn run(args: ShowArgs) -> ExitCode {
         }
     };
     let mut c = args.config.run_config(args.seed, &rules, &policy);
-    c.record_deliveries = matches!(args.format, Format::Mermaid) || args.request.is_some();
+    c.record_deliveries =
+        !matches!(args.format, Format::Json) || args.request.is_some() || args.file.is_some();
     let r = tally_sim::world::run(&c);
-    match render(args.format, args.request.as_deref(), &r) {
+    let only = match (&args.request, &args.file) {
+        (Some(id), _) => Only::Request(id),
+        (None, Some(id)) => Only::File(id),
+        (None, None) => Only::All,
+    };
+    match render(args.format, only, &r) {
         Ok(text) => print!("{text}"),
         Err(e) => {
             eprintln!("error: {e}");
@@ -106,48 +81,86 @@ pub fn run(args: ShowArgs) -> ExitCode {
     }
 }
 
-/// The run in `format`, limited to request `only` when given (an error
-/// naming it when the run has no such request).
+/// A request id short enough for a diagram's arrow (a UUID's first block).
+#[cfg_attr(not(madsim), allow(dead_code))]
+fn short(id: &str) -> &str {
+    if id.len() > 12 {
+        id.get(..8).unwrap_or(id)
+    } else {
+        id
+    }
+}
+
+/// Mermaid participant ids must be plain words; names keep their dots as labels.
+#[cfg_attr(not(madsim), allow(dead_code))]
+fn mermaid_id(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Text Mermaid would read as syntax (`;`, `#`, `:` inside a message)
+/// written so that it cannot.
+#[cfg_attr(not(madsim), allow(dead_code))]
+fn mermaid_text(text: &str) -> String {
+    text.replace(';', ",")
+        .replace('#', "no.")
+        .replace(['\n', '\r'], " ")
+}
+
+/// The run in `format`, narrowed to `only` (an error naming the request
+/// or file when the run has none such).
 #[cfg(madsim)]
 fn render(
     format: Format,
-    only: Option<&str>,
+    only: tally_sim::timeline::Only<'_>,
     r: &tally_sim::world::RunReport,
 ) -> Result<String, String> {
     use std::fmt::Write;
     use tally_core::time::to_rfc3339_millis;
-    let flow: Vec<&tally_sim::observe::Delivered> = r
-        .deliveries
+    use tally_sim::timeline::{self, DecisionAt, Kind, Only, Parts};
+    let decided: Vec<DecisionAt> = r
+        .decisions
         .iter()
-        .filter(|d| FLOW.contains(&d.event_type.as_str()) && d.target != "audit")
-        .filter(|d| only.is_none() || request_of(&d.json).as_deref() == only)
+        .map(|d| DecisionAt {
+            at: d.at,
+            request_id: d.request_id.clone(),
+            file_id: d.file_id.clone(),
+            outcome: d.outcome.clone(),
+            cause: d.cause.clone(),
+        })
         .collect();
+    let parts = Parts {
+        deliveries: &r.deliveries,
+        decisions: &decided,
+        refusals: &r.refusals,
+        marks: &r.marks,
+    };
+    let entries = timeline::build(&parts, only);
     let decisions: Vec<&tally_sim::trace::DecisionOut> = r
         .decisions
         .iter()
-        .filter(|d| only.is_none_or(|id| d.request_id == id))
+        .filter(|d| only.keeps(Some(&d.request_id), Some(&d.file_id)))
         .collect();
-    if let Some(id) = only {
-        if flow.is_empty() && decisions.is_empty() {
-            let mut known: Vec<String> = r
-                .decisions
-                .iter()
-                .map(|d| d.request_id.clone())
-                .chain(r.deliveries.iter().filter_map(|d| request_of(&d.json)))
-                .collect();
-            known.sort();
-            known.dedup();
-            return Err(format!(
-                "--request {id:?}: the run of seed {} has no such request; its requests are: {}",
-                r.seed,
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            ));
+    let none = |flag: &str, id: &str, known: Vec<String>| {
+        format!(
+            "--{flag} {id:?}: the run of seed {} has no such {flag}; its {flag}s are: {}",
+            r.seed,
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )
+    };
+    if entries.is_empty() && decisions.is_empty() {
+        match only {
+            Only::Request(id) => return Err(none("request", id, timeline::requests(&parts))),
+            Only::File(id) => return Err(none("file", id, timeline::files(&parts))),
+            Only::All => {}
         }
     }
+    let narrowed = !matches!(only, Only::All);
     let mut out = String::new();
     // Writing to a String cannot fail.
     let mut line = |l: String| {
@@ -157,22 +170,27 @@ fn render(
         Format::Text => {
             line(format!("# seed {} | {}", r.seed, r.mix.describe()));
             // A decision line is `<time> <requestId> file=...` (coordination::log).
-            for l in r
-                .decision_log
-                .iter()
-                .filter(|l| only.is_none_or(|id| l.split(' ').nth(1) == Some(id)))
-            {
+            let kept = |l: &&String| {
+                !narrowed
+                    || decisions
+                        .iter()
+                        .any(|d| l.split(' ').nth(1) == Some(d.request_id.as_str()))
+            };
+            for l in r.decision_log.iter().filter(kept) {
                 line(l.clone());
             }
-            if only.is_some() {
-                for d in &flow {
-                    line(format!(
-                        "  {} {} -> {}: {}",
-                        to_rfc3339_millis(d.at),
-                        d.source,
-                        d.target,
-                        d.event_type
-                    ));
+            if narrowed {
+                for e in entries
+                    .iter()
+                    .filter(|e| !matches!(e.kind, Kind::Decision | Kind::Timeout))
+                {
+                    let at = to_rfc3339_millis(e.at);
+                    match e.kind {
+                        Kind::Delivery => {
+                            line(format!("  {at} {} -> {}: {}", e.from, e.to, e.event_type))
+                        }
+                        _ => line(format!("  {at} {}: {}", e.from, e.label)),
+                    }
                 }
             }
         }
@@ -183,24 +201,51 @@ fn render(
         }
         Format::Mermaid => {
             line("sequenceDiagram".to_owned());
-            let mut names: Vec<&str> = flow
+            let mut names: Vec<&str> = entries
                 .iter()
-                .flat_map(|d| [d.source.as_str(), d.target.as_str()])
+                .flat_map(|e| [e.from.as_str(), e.to.as_str()])
                 .collect();
             let mut seen = std::collections::BTreeSet::new();
             names.retain(|n| seen.insert(*n));
             for n in &names {
                 line(format!("    participant {} as {n}", mermaid_id(n)));
             }
-            for d in &flow {
-                line(format!(
-                    "    {}->>{}: {} {}",
-                    mermaid_id(&d.source),
-                    mermaid_id(&d.target),
-                    to_rfc3339_millis(d.at).get(11..23).unwrap_or(""),
-                    d.event_type
-                ));
+            for e in &entries {
+                let at = to_rfc3339_millis(e.at).get(11..23).unwrap_or("").to_owned();
+                let req = e
+                    .request
+                    .as_deref()
+                    .map_or(String::new(), |id| format!(" [{}]", short(id)));
+                match e.kind {
+                    Kind::Delivery => line(format!(
+                        "    {}->>{}: {at} {}{req}",
+                        mermaid_id(&e.from),
+                        mermaid_id(&e.to),
+                        e.event_type
+                    )),
+                    kind => {
+                        let mark = if kind.is_fault() { "FAULT " } else { "" };
+                        line(format!(
+                            "    Note over {}: {at} {mark}{}{req}",
+                            mermaid_id(&e.from),
+                            mermaid_text(&e.label)
+                        ))
+                    }
+                }
             }
+        }
+        Format::Html => {
+            let title = match only {
+                Only::All => format!("tally: seed {}", r.seed),
+                Only::Request(id) => format!("tally: seed {}, request {id}", r.seed),
+                Only::File(id) => format!("tally: seed {}, file {id}", r.seed),
+            };
+            out.push_str(&super::html::page(
+                &title,
+                &r.mix.describe(),
+                &r.reproducer,
+                &entries,
+            ));
         }
     }
     Ok(out)
@@ -209,6 +254,7 @@ fn render(
 #[cfg(all(test, madsim))]
 mod tests {
     use super::*;
+    use tally_sim::timeline::Only;
     use tally_sim::world::{run, RunConfig};
 
     fn report() -> tally_sim::world::RunReport {
@@ -231,14 +277,14 @@ mod tests {
             .iter()
             .map(|d| d.request_id.as_str())
             .collect();
-        let text = render(Format::Text, Some(id), &r).unwrap();
+        let text = render(Format::Text, Only::Request(id), &r).unwrap();
         assert_eq!(text.lines().filter(|l| l.contains(id)).count(), 1, "{text}");
         assert!(text.contains(" -> aggregator: "), "{text}");
-        let json = render(Format::Json, Some(id), &r).unwrap();
+        let json = render(Format::Json, Only::Request(id), &r).unwrap();
         assert_eq!(json.lines().count(), 1, "{json}");
         assert!(json.contains(id), "{json}");
-        let all = render(Format::Mermaid, None, &r).unwrap();
-        let one = render(Format::Mermaid, Some(id), &r).unwrap();
+        let all = render(Format::Mermaid, Only::All, &r).unwrap();
+        let one = render(Format::Mermaid, Only::Request(id), &r).unwrap();
         assert!(one.lines().count() > 3 && one.lines().count() < all.lines().count());
         for other in others {
             assert!(!text.contains(other) && !json.contains(other), "{other}");
@@ -248,7 +294,7 @@ mod tests {
     #[test]
     fn an_unknown_request_is_an_error_naming_it() {
         let r = report();
-        let e = render(Format::Json, Some("req-nope"), &r).unwrap_err();
+        let e = render(Format::Json, Only::Request("req-nope"), &r).unwrap_err();
         assert!(
             e.starts_with(
                 "--request \"req-nope\": the run of seed 5 has no such request; its requests are: "

@@ -61,7 +61,27 @@ impl World {
                 } else {
                     vec![None]
                 };
-                self.observations().duplicates += copies.len() as u64 - 1;
+                let mut obs = self.observations();
+                obs.duplicates += copies.len() as u64 - 1;
+                if copies.len() > 1 {
+                    let kind = if copies.len() == 3 {
+                        crate::timeline::Kind::Burst
+                    } else {
+                        crate::timeline::Kind::Duplicate
+                    };
+                    let detail = format!("{} copies to {target}", copies.len());
+                    let now = self.now();
+                    obs.mark(
+                        now,
+                        kind,
+                        &event.event_id,
+                        event.event_type(),
+                        &target,
+                        || crate::timeline::ids_of_data(event.data.clone()),
+                        detail,
+                    );
+                }
+                drop(obs);
                 for delay in copies {
                     self.schedule(
                         json.clone(),
@@ -136,9 +156,7 @@ impl World {
             json: json.clone(),
         };
         if self.fault(self.mix.drop_rate) {
-            self.observations()
-                .dead_letters
-                .push(dead("dropped: ran out of retries (injected loss)".into()));
+            self.dead_letter(dead("dropped: ran out of retries (injected loss)".into()));
             return;
         }
         let retry = self.rules.rules[rule].retry;
@@ -194,20 +212,36 @@ impl World {
                     return;
                 }
                 Err(HandlerError::Permanent(reason)) => {
-                    self.observations()
-                        .dead_letters
-                        .push(dead(format!("permanent: {reason}")));
+                    self.dead_letter(dead(format!("permanent: {reason}")));
                     return;
                 }
                 Err(HandlerError::Transient(reason)) => {
-                    self.observations().transient_failures += 1;
+                    let now = self.now();
+                    {
+                        let mut obs = self.observations();
+                        obs.transient_failures += 1;
+                        let kind = if reason.contains("simulated crash") {
+                            crate::timeline::Kind::Crash
+                        } else {
+                            crate::timeline::Kind::Retry
+                        };
+                        obs.mark(
+                            now,
+                            kind,
+                            &event_id,
+                            &event_type,
+                            &target,
+                            || crate::timeline::ids_of(&json),
+                            reason.clone(),
+                        );
+                    }
                     attempt += 1;
                     let wait = self.draw(backoff_ms(attempt) / 2, backoff_ms(attempt));
                     let age_after = (self.now() - first) as u64 + wait;
                     if attempt > retry.maximum_retry_attempts
                         || age_after > retry.maximum_event_age_seconds as u64 * 1000
                     {
-                        self.observations().dead_letters.push(dead(format!(
+                        self.dead_letter(dead(format!(
                             "ran out of retries after {attempt} attempts: {reason}"
                         )));
                         return;
@@ -216,6 +250,22 @@ impl World {
                 }
             }
         }
+    }
+
+    /// A delivery to the dead-letter queue, marked where it happened.
+    fn dead_letter(&self, d: DeadLetter) {
+        let mut obs = self.observations();
+        let json = d.json.clone();
+        obs.mark(
+            d.at,
+            crate::timeline::Kind::DeadLetter,
+            &d.event_id,
+            &d.event_type,
+            &d.target,
+            || crate::timeline::ids_of(&json),
+            d.reason.clone(),
+        );
+        obs.dead_letters.push(d);
     }
 
     /// An operator's redrive: every dead letter is delivered again.

@@ -414,8 +414,23 @@ impl World {
                     .and_then(|i| self.mem.record(i.request_id()))
                     .map(|r| crate::invariants::check_record(&r, &self.policy))
                     .unwrap_or_default();
+                let now = self.now();
                 let mut obs = self.observations();
                 obs.coverage.add(Behaviour::LostRaceRestepped, races);
+                if races > 0 {
+                    let ids = || crate::timeline::ids_of_data(event.data.clone());
+                    let detail = format!("{races} lost, stepped again");
+                    let kind = crate::timeline::Kind::LostRace;
+                    obs.mark(
+                        now,
+                        kind,
+                        &event.event_id,
+                        event.event_type(),
+                        target,
+                        ids,
+                        detail,
+                    );
+                }
                 obs.step_violations.extend(found);
             }
             "executor" => {
