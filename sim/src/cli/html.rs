@@ -155,11 +155,7 @@ const TEMPLATE: &str = r##"<!DOCTYPE html>
     }
     const title = el("title", {}, g);
     title.textContent = `${time(e.at)} ${e.label}${e.request ? " [" + e.request + "]" : ""}`;
-    g.addEventListener("click", () => {
-      shapes.forEach(s => s.classList.remove("selected"));
-      g.classList.add("selected");
-      detail.textContent = JSON.stringify(e.json || e, null, 2);
-    });
+    g.addEventListener("click", () => show(i));
     shapes.push(g);
   });
   document.getElementById("chart").appendChild(svg);
@@ -183,7 +179,18 @@ const TEMPLATE: &str = r##"<!DOCTYPE html>
     count.textContent = `${shown} of ${shapes.length} events`;
   };
   select.addEventListener("change", apply);
+  const show = i => {
+    shapes.forEach(s => s.classList.remove("selected"));
+    shapes[i].classList.add("selected");
+    detail.textContent = JSON.stringify(entries[i].json || entries[i], null, 2);
+  };
+  // A link can name a request to filter to and an event to open:
+  // page.html#request=ID&event=N.
+  const asked = new URLSearchParams(location.hash.slice(1));
+  if (asked.has("request")) select.value = asked.get("request");
   apply();
+  const n = Number(asked.get("event"));
+  if (asked.has("event") && shapes[n]) show(n);
   document.body.setAttribute("data-drawn", String(shapes.length));
 })();
 </script>

@@ -291,6 +291,86 @@ mod tests {
         }
     }
 
+    /// A run with every kind of fault the diagram must show.
+    fn faulty_report() -> tally_sim::world::RunReport {
+        let mut c = RunConfig::new(11);
+        c.workload.files = 4;
+        c.workload.traffic = 0;
+        c.pins = tally_sim::faults::Pins {
+            no_faults: true,
+            duplicate_rate: Some(0.4),
+            invoke_failure_rate: Some(0.2),
+            crash_rate: Some(0.2),
+            drop_rate: Some(0.05),
+            stalled_voter: Some("category_manager".into()),
+            ..Default::default()
+        };
+        c.record_deliveries = true;
+        run(&c)
+    }
+
+    /// Every arrow names its request, and the diagram shows each decision,
+    /// each timeout and the faults injected, not only the deliveries.
+    #[test]
+    fn the_diagram_names_requests_and_shows_decisions_and_faults() {
+        let r = faulty_report();
+        let d = render(Format::Mermaid, Only::All, &r).unwrap();
+        let arrows: Vec<&str> = d.lines().filter(|l| l.contains("->>")).collect();
+        assert!(!arrows.is_empty(), "{d}");
+        for a in &arrows {
+            assert!(
+                a.ends_with(']') && a.contains(" ["),
+                "an arrow without its request: {a}"
+            );
+        }
+        for dec in &r.decisions {
+            let note = format!("{} ({})", dec.outcome, dec.cause);
+            let id = short(&dec.request_id);
+            assert!(
+                d.lines().any(|l| l.contains("Note over aggregator")
+                    && l.contains(&note)
+                    && l.contains(id)),
+                "{note} of {id} not drawn:\n{d}"
+            );
+        }
+        assert!(
+            r.decisions.iter().any(|x| x.cause == "timeout"),
+            "the stalled voter times requests out"
+        );
+        for kind in ["duplicate", "crash", "retry"] {
+            assert!(
+                d.lines().any(|l| l.contains(&format!("FAULT {kind}: "))),
+                "no {kind} drawn:\n{d}"
+            );
+        }
+    }
+
+    /// `--file` keeps the requests for that file and nothing else.
+    #[test]
+    fn one_file_only() {
+        let r = faulty_report();
+        let file = r.decisions[0].file_id.as_str();
+        let text = render(Format::Json, Only::File(file), &r).unwrap();
+        let mine = r.decisions.iter().filter(|d| d.file_id == file).count();
+        assert_eq!(text.lines().count(), mine, "{text}");
+        assert!(
+            text.lines()
+                .all(|l| l.contains(&format!("\"fileId\":\"{file}\""))),
+            "{text}"
+        );
+        let d = render(Format::Mermaid, Only::File(file), &r).unwrap();
+        for other in r.decisions.iter().filter(|d| d.file_id != file) {
+            assert!(!d.contains(short(&other.request_id)), "{d}");
+        }
+        let e = render(Format::Text, Only::File("file-nope"), &r).unwrap_err();
+        assert!(
+            e.starts_with(
+                "--file \"file-nope\": the run of seed 11 has no such file; its files are: "
+            ),
+            "{e}"
+        );
+    }
+
     #[test]
     fn an_unknown_request_is_an_error_naming_it() {
         let r = report();
