@@ -69,30 +69,10 @@ pub struct Observations {
 impl Observations {
     /// Keeps the mark `make` builds, when the run keeps its deliveries
     /// (building it decodes the event, which other runs need not pay for).
-    pub fn mark(
-        &mut self,
-        at: Millis,
-        kind: crate::timeline::Kind,
-        event_id: &str,
-        event_type: &str,
-        target: &str,
-        ids: impl FnOnce() -> Option<(String, String)>,
-        detail: String,
-    ) {
-        if self.deliveries.is_none() {
-            return;
+    pub fn mark(&mut self, make: impl FnOnce() -> crate::timeline::Mark) {
+        if self.deliveries.is_some() {
+            self.marks.push(make());
         }
-        let (request, file) = ids().map_or((None, None), |(r, f)| (Some(r), Some(f)));
-        self.marks.push(crate::timeline::Mark {
-            at,
-            kind,
-            event_id: event_id.to_owned(),
-            event_type: event_type.to_owned(),
-            target: target.to_owned(),
-            request,
-            file,
-            detail,
-        });
     }
 }
 

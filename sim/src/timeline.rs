@@ -96,6 +96,33 @@ pub struct Mark {
     pub detail: String,
 }
 
+impl Mark {
+    /// A mark of `kind` on the delivery of `event_id` to `target`, about
+    /// the request and file `ids` names (`ids_of`).
+    pub fn new(at: Millis, kind: Kind, delivery: (&str, &str, &str), detail: String) -> Mark {
+        let (event_id, event_type, target) = delivery;
+        Mark {
+            at,
+            kind,
+            event_id: event_id.to_owned(),
+            event_type: event_type.to_owned(),
+            target: target.to_owned(),
+            request: None,
+            file: None,
+            detail,
+        }
+    }
+
+    /// The mark, tied to the request and file `ids` names.
+    pub fn about(mut self, ids: Option<(String, String)>) -> Mark {
+        if let Some((request, file)) = ids {
+            self.request = Some(request);
+            self.file = Some(file);
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {

@@ -6,6 +6,8 @@
 //! JSON of any event shown on a click. The run's data is embedded as JSON;
 //! the drawing is the page's own script, so what a browser shows is what
 //! the data says.
+// Only `show`, which needs the simulator, draws a page.
+#![cfg_attr(not(madsim), allow(dead_code))]
 
 use tally_sim::timeline::Entry;
 

@@ -6,6 +6,8 @@ use anstyle::{AnsiColor, Style};
 
 pub const FAIL: Style = AnsiColor::Red.on_default().bold();
 pub const PASS: Style = AnsiColor::Green.on_default().bold();
+// Only `run`, which needs the simulator, prints notes.
+#[cfg_attr(not(madsim), allow(dead_code))]
 pub const NOTE: Style = AnsiColor::Yellow.on_default();
 
 /// `text` in `style`.

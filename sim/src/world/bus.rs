@@ -69,17 +69,16 @@ impl World {
                     } else {
                         crate::timeline::Kind::Duplicate
                     };
-                    let detail = format!("{} copies to {target}", copies.len());
                     let now = self.now();
-                    obs.mark(
-                        now,
-                        kind,
-                        &event.event_id,
-                        event.event_type(),
-                        &target,
-                        || crate::timeline::ids_of_data(event.data.clone()),
-                        detail,
-                    );
+                    obs.mark(|| {
+                        crate::timeline::Mark::new(
+                            now,
+                            kind,
+                            (&event.event_id, event.event_type(), &target),
+                            format!("{} copies to {target}", copies.len()),
+                        )
+                        .about(crate::timeline::ids_of_data(event.data.clone()))
+                    });
                 }
                 drop(obs);
                 for delay in copies {
@@ -225,15 +224,15 @@ impl World {
                         } else {
                             crate::timeline::Kind::Retry
                         };
-                        obs.mark(
-                            now,
-                            kind,
-                            &event_id,
-                            &event_type,
-                            &target,
-                            || crate::timeline::ids_of(&json),
-                            reason.clone(),
-                        );
+                        obs.mark(|| {
+                            crate::timeline::Mark::new(
+                                now,
+                                kind,
+                                (&event_id, &event_type, &target),
+                                reason.clone(),
+                            )
+                            .about(crate::timeline::ids_of(&json))
+                        });
                     }
                     attempt += 1;
                     let wait = self.draw(backoff_ms(attempt) / 2, backoff_ms(attempt));
@@ -256,15 +255,15 @@ impl World {
     fn dead_letter(&self, d: DeadLetter) {
         let mut obs = self.observations();
         let json = d.json.clone();
-        obs.mark(
-            d.at,
-            crate::timeline::Kind::DeadLetter,
-            &d.event_id,
-            &d.event_type,
-            &d.target,
-            || crate::timeline::ids_of(&json),
-            d.reason.clone(),
-        );
+        obs.mark(|| {
+            crate::timeline::Mark::new(
+                d.at,
+                crate::timeline::Kind::DeadLetter,
+                (&d.event_id, &d.event_type, &d.target),
+                d.reason.clone(),
+            )
+            .about(crate::timeline::ids_of(&json))
+        });
         obs.dead_letters.push(d);
     }
 

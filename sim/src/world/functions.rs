@@ -419,17 +419,16 @@ impl World {
                 obs.coverage.add(Behaviour::LostRaceRestepped, races);
                 if races > 0 {
                     let ids = || crate::timeline::ids_of_data(event.data.clone());
-                    let detail = format!("{races} lost, stepped again");
                     let kind = crate::timeline::Kind::LostRace;
-                    obs.mark(
-                        now,
-                        kind,
-                        &event.event_id,
-                        event.event_type(),
-                        target,
-                        ids,
-                        detail,
-                    );
+                    obs.mark(|| {
+                        crate::timeline::Mark::new(
+                            now,
+                            kind,
+                            (&event.event_id, event.event_type(), target),
+                            format!("{races} lost, stepped again"),
+                        )
+                        .about(ids())
+                    });
                 }
                 obs.step_violations.extend(found);
             }
