@@ -216,10 +216,12 @@ pub fn build(parts: &Parts<'_>, only: Only<'_>) -> Vec<Entry> {
             .find(|d| d.request_id == req)
             .map(|d| d.file_id.clone())
     };
+    // file.deleted is routed to the audit alone: its deliveries there say
+    // when a file went, and only the other flow deliveries are drawn.
     for d in parts
         .deliveries
         .iter()
-        .filter(|d| FLOW.contains(&d.event_type.as_str()) && d.target != "audit")
+        .filter(|d| FLOW.contains(&d.event_type.as_str()))
     {
         let ids = ids_of(&d.json);
         let (request, file) = (ids.as_ref().map(|x| x.0.clone()), ids.map(|x| x.1));
@@ -244,6 +246,9 @@ pub fn build(parts: &Parts<'_>, only: Only<'_>) -> Vec<Entry> {
                 file: file.clone(),
                 json: None,
             });
+        }
+        if d.target == "audit" {
+            continue;
         }
         out.push(Entry {
             at: d.at,

@@ -320,3 +320,31 @@ fn quiet_long_commands_print_only_their_verdict() {
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).starts_with("passed: "), "{}", stderr(&o));
 }
+
+/// A failing seeded scenario (what explore's shrinking writes) names the
+/// command that draws its run, as explore's own failure does.
+#[cfg(madsim)]
+#[test]
+fn a_failing_seeded_scenario_names_the_command_that_draws_it() {
+    let dir = scratch("seeded");
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/broken/no-deletion-votes.rules.toml"
+    );
+    let path = dir.join("seed-0.toml");
+    std::fs::write(
+        &path,
+        format!("name = \"x\"\nrules = \"{rules}\"\n[explore]\nseed = 0\nfiles = 2\ntraffic = 0\n"),
+    )
+    .unwrap();
+    let o = tally(&["run", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.contains("see it as a page: "))
+        .unwrap_or_else(|| panic!("{out}"));
+    for w in ["show --seed 0", "--files 2", "--no-faults", "--format html"] {
+        assert!(line.contains(w), "{w:?} missing from {line}");
+    }
+}

@@ -88,6 +88,21 @@ pub fn run(args: RunArgs) -> ExitCode {
             passed += 1;
         } else {
             println!("  reproduce with: ./scripts/tally run {}", path.display());
+            if let Some(e) = &s.explore {
+                // A seeded run (a shrunk failure) can be drawn; a scripted
+                // scenario has no seed for `show` to re-run.
+                let dir = path.parent().unwrap_or(std::path::Path::new("."));
+                let config = tally_sim::args::ConfigArgs {
+                    workload: e.workload(),
+                    rules: s.rules.as_ref().map(|r| dir.join(r)),
+                    policy: s.policy.as_ref().map(|p| dir.join(p)),
+                    pins: tally_sim::faults::Pins {
+                        no_faults: true,
+                        ..s.faults.clone()
+                    },
+                };
+                println!("  see it as a page: {}", config.show_command(e.seed));
+            }
             failed += 1;
         }
     }

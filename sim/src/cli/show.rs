@@ -337,6 +337,20 @@ mod tests {
             r.decisions.iter().any(|x| x.cause == "timeout"),
             "the stalled voter times requests out"
         );
+        let approved: Vec<_> = r
+            .decisions
+            .iter()
+            .filter(|x| x.outcome == "approved")
+            .collect();
+        assert!(!approved.is_empty());
+        for a in approved {
+            let note = format!("deleted file {} [{}]", a.file_id, short(&a.request_id));
+            assert!(
+                d.lines()
+                    .any(|l| l.contains("Note over executor") && l.ends_with(&note)),
+                "{note}:\n{d}"
+            );
+        }
         for kind in ["duplicate", "crash", "retry"] {
             assert!(
                 d.lines().any(|l| l.contains(&format!("FAULT {kind}: "))),
