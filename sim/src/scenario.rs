@@ -524,6 +524,23 @@ mod tests {
     }
 
     #[test]
+    fn a_fault_on_a_voter_the_policy_does_not_know_is_an_error() {
+        let e = load_text(
+            "faults",
+            "name = \"x\"\n[faults]\nstalled_voter = \"bogus_manager\"\n",
+        )
+        .err()
+        .expect("a stalled voter the policy does not know was accepted");
+        for w in [
+            "faults.stalled_voter \"bogus_manager\"",
+            "category_manager",
+            "none",
+        ] {
+            assert!(e.contains(w), "{w:?} missing from {e}");
+        }
+    }
+
+    #[test]
     fn a_negative_or_fractional_at_is_an_error() {
         for at in ["-1", "\"-1s\"", "1.5", "true"] {
             let text = format!(
