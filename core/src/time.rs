@@ -131,9 +131,95 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
+/// A duration as people write it: whole milliseconds (`250`), or text with
+/// units as humantime reads it (`500ms`, `90s`, `5m`, `1h 30m`). Policies
+/// and scenarios read every duration through this one function.
+pub fn parse_duration(text: &str) -> Result<Millis, String> {
+    let t = text.trim();
+    let millis = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse::<Millis>().ok()
+    } else {
+        humantime::parse_duration(t)
+            .ok()
+            .and_then(|d| Millis::try_from(d.as_millis()).ok())
+    };
+    millis.ok_or_else(|| format!("{text:?}: expected {}", DurationVisitor::ANY.expected()))
+}
+
+/// Reads a duration field (serde's `deserialize_with`): an integer of
+/// milliseconds or [`parse_duration`]'s text. Any integer is read; the
+/// caller's validation says which are meaningful.
+pub fn deserialize_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+    d.deserialize_any(DurationVisitor::ANY)
+}
+
+/// The serde visitor behind [`deserialize_duration`], with the least
+/// number of milliseconds it accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct DurationVisitor {
+    pub min: Millis,
+}
+
+impl DurationVisitor {
+    pub const ANY: DurationVisitor = DurationVisitor { min: Millis::MIN };
+    pub const NON_NEGATIVE: DurationVisitor = DurationVisitor { min: 0 };
+
+    fn expected(self) -> String {
+        let bound = match self.min {
+            Millis::MIN => String::new(),
+            0 => " (0 or more)".to_owned(),
+            n => format!(" ({n} or more)"),
+        };
+        format!("milliseconds{bound} or a duration such as 500ms, 90s, 5m, 1h 30m")
+    }
+}
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = Millis;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.expected())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Millis, E> {
+        if v < self.min {
+            return Err(E::custom(format!("{v}: expected {}", self.expected())));
+        }
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Millis, E> {
+        Millis::try_from(v).map_err(|_| E::custom(format!("{v}: too many milliseconds")))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Millis, E> {
+        let ms = parse_duration(v)
+            .map_err(|_| E::custom(format!("{v:?}: expected {}", self.expected())))?;
+        self.visit_i64(ms)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("500ms"), Ok(500));
+        assert_eq!(parse_duration("90s"), Ok(90_000));
+        assert_eq!(parse_duration("5m"), Ok(300_000));
+        assert_eq!(parse_duration("1h 30m"), Ok(5_400_000));
+        assert_eq!(parse_duration("250"), Ok(250));
+        assert_eq!(
+            parse_duration("5 parsecs"),
+            Err(
+                "\"5 parsecs\": expected milliseconds or a duration such as 500ms, 90s, 5m, 1h 30m"
+                    .to_owned()
+            )
+        );
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("").is_err());
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -1105,6 +1105,29 @@ fn invalid_policy_files_name_the_field() {
     );
 }
 
+/// A policy reads durations as a scenario does: milliseconds, or text with
+/// units (humantime's), so `deadline_ms = "5m"` is five minutes.
+#[test]
+fn policy_durations_read_with_units_or_as_milliseconds() {
+    let p = Policy::parse(
+        "p.toml",
+        "ttl_ms = \"2h\"\n[voting]\ndeadline_ms = \"5m\"\n[completion]\ndeadline_ms = \"1m 30s\"\n",
+    )
+    .unwrap();
+    assert_eq!(p.voting.deadline_ms, 300_000);
+    assert_eq!(p.completion.deadline_ms, 90_000);
+    assert_eq!(p.ttl_ms, 7_200_000);
+    let p = Policy::parse("p.toml", "[voting]\ndeadline_ms = 120000\n").unwrap();
+    assert_eq!(p.voting.deadline_ms, 120_000);
+    let e = Policy::parse("p.toml", "[voting]\ndeadline_ms = \"5 parsecs\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("p.toml: "), "{e}");
+    for w in ["deadline_ms", "\"5 parsecs\"", "milliseconds or a duration"] {
+        assert!(e.contains(w), "{w:?} missing from {e}");
+    }
+}
+
 // -------------------------------------------------------------------- API
 
 #[test]

@@ -28,12 +28,12 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    /// The rules and policy files, read and checked (defaults when absent).
+    /// The rules and policy files, read and checked (defaults when absent),
+    /// and the pins checked against that policy.
     pub fn load(&self) -> Result<(Rules, Policy), String> {
-        Ok((
-            load_rules(self.rules.as_deref())?,
-            load_policy(self.policy.as_deref())?,
-        ))
+        let policy = load_policy(self.policy.as_deref())?;
+        check_voter_pins(&self.pins, &policy, Naming::Flag)?;
+        Ok((load_rules(self.rules.as_deref())?, policy))
     }
 
     /// The one command that replays exactly the run of `seed` with this
@@ -49,6 +49,21 @@ impl ConfigArgs {
             Err(e) => words.push(format!("<{e}>")),
         }
         join(&words)
+    }
+
+    /// The command that writes the run of `seed` with this configuration
+    /// as one self-contained HTML page (`tally show --format html`).
+    pub fn show_command(&self, seed: u64) -> String {
+        let mut words = ["./scripts/tally", "show", "--seed"]
+            .map(str::to_owned)
+            .to_vec();
+        words.push(seed.to_string());
+        match to_flags(self, &ConfigArgs::default()) {
+            Ok(flags) => words.extend(flags),
+            Err(e) => words.push(format!("<{e}>")),
+        }
+        words.extend(["--format".to_owned(), "html".to_owned()]);
+        format!("{} > seed-{seed}.html", join(&words))
     }
 }
 
@@ -94,6 +109,44 @@ pub fn parse_reproducer(line: &str) -> Result<(u64, ConfigArgs), String> {
     };
     let r = Reproducer::try_parse_from(rest).map_err(|e| format!("{line:?}: {e}"))?;
     Ok((r.seed, r.config))
+}
+
+/// How an error names a pin: as the flag, or as a scenario's `[faults]` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    Flag,
+    Key,
+}
+
+/// The pins that name a voter, each with its flag's name.
+pub fn voter_pins(pins: &Pins) -> [(&'static str, Option<&str>); 3] {
+    [
+        ("stalled-voter", pins.stalled_voter.as_deref()),
+        ("slow-voter", pins.slow_voter.as_deref()),
+        ("denying-voter", pins.denying_voter.as_deref()),
+    ]
+}
+
+/// Every voter a pin names is one the policy binds to a source (or
+/// `none`): a pin on a voter no request waits for would change nothing,
+/// and the run would pass without the fault it was asked for.
+pub fn check_voter_pins(pins: &Pins, policy: &Policy, naming: Naming) -> Result<(), String> {
+    for (flag, voter) in voter_pins(pins) {
+        let Some(voter) = voter else { continue };
+        if voter == "none" || policy.voter_sources.contains_key(voter) {
+            continue;
+        }
+        let name = match naming {
+            Naming::Flag => format!("--{flag}"),
+            Naming::Key => format!("faults.{}", flag.replace('-', "_")),
+        };
+        let known: Vec<&str> = policy.voter_sources.keys().map(String::as_str).collect();
+        return Err(format!(
+            "{name} {voter:?}: the policy knows no such voter; expected one of {}, or none",
+            known.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 pub fn load_rules(path: Option<&Path>) -> Result<Rules, String> {

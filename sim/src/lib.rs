@@ -12,6 +12,7 @@ pub mod faults;
 pub mod housef3;
 pub(crate) mod interpose;
 pub mod invariants;
+pub mod json;
 pub mod observe;
 pub mod oracle;
 pub mod replay;
@@ -19,6 +20,7 @@ pub mod rng;
 pub mod scenario;
 #[cfg(madsim)]
 pub mod shrink;
+pub mod timeline;
 pub mod trace;
 pub mod workload;
 #[cfg(madsim)]

@@ -61,6 +61,19 @@ pub struct Observations {
     /// The vote ids each voter function published, by (request, voter),
     /// for every request it handled (an empty set: it answered no vote).
     pub voted: BTreeMap<(String, String), BTreeSet<String>>,
+    /// Faults and retries where they happened, kept with the deliveries
+    /// (`tally show` draws them).
+    pub marks: Vec<crate::timeline::Mark>,
+}
+
+impl Observations {
+    /// Keeps the mark `make` builds, when the run keeps its deliveries
+    /// (building it decodes the event, which other runs need not pay for).
+    pub fn mark(&mut self, make: impl FnOnce() -> crate::timeline::Mark) {
+        if self.deliveries.is_some() {
+            self.marks.push(make());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -120,36 +120,28 @@ fn three() -> usize {
 }
 
 /// One thing that happens at `at` (milliseconds, or text like `90s`, `5m`).
-/// Unknown keys are refused by `Action` (serde cannot refuse them here too:
-/// `flatten` and `deny_unknown_fields` do not mix on one struct).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawStep")]
 pub struct Step {
-    #[serde(deserialize_with = "de_time")]
     pub at: Millis,
-    #[serde(flatten)]
     pub action: Action,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub enum Action {
     /// The owner uploads the file: S3 notifies, the pipeline processes it.
     Upload { file: String },
     /// DELETE /files/{file} through the API, by `caller` (the owner when omitted).
     Delete {
         file: String,
-        #[serde(default)]
         caller: Option<String>,
-        #[serde(default = "voting")]
         flavour: Flavour,
     },
     /// A deletion request published directly, with a known requestId.
     Request {
         file: String,
         request_id: String,
-        #[serde(default = "voting")]
         flavour: Flavour,
-        #[serde(default)]
         event_id: Option<String>,
     },
     /// A vote (or, in the completion flavour, a completion report)
@@ -159,17 +151,112 @@ pub enum Action {
         file: String,
         voter: String,
         decision: String,
-        #[serde(default)]
         reason: Option<String>,
-        #[serde(default)]
         source: Option<String>,
-        #[serde(default)]
         event_id: Option<String>,
     },
 }
 
-fn voting() -> Flavour {
-    Flavour::Voting
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Do {
+    Upload,
+    Delete,
+    Request,
+    Vote,
+}
+
+/// A `[[step]]` table as written: every key any action takes, in one
+/// struct without `flatten` or an internal tag, so that serde refuses an
+/// unknown key while the TOML reader still knows where that key is (and
+/// the error points at it, not at the `[[step]]` header). Which keys
+/// apply to which action is checked after, in [`Step::try_from`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(deserialize_with = "de_time")]
+    at: Millis,
+    #[serde(rename = "do")]
+    action: Do,
+    file: String,
+    caller: Option<String>,
+    flavour: Option<Flavour>,
+    request_id: Option<String>,
+    event_id: Option<String>,
+    voter: Option<String>,
+    decision: Option<String>,
+    reason: Option<String>,
+    source: Option<String>,
+}
+
+impl TryFrom<RawStep> for Step {
+    type Error = String;
+
+    fn try_from(r: RawStep) -> Result<Step, String> {
+        let name = match r.action {
+            Do::Upload => "upload",
+            Do::Delete => "delete",
+            Do::Request => "request",
+            Do::Vote => "vote",
+        };
+        let given = [
+            ("caller", r.caller.is_some()),
+            ("flavour", r.flavour.is_some()),
+            ("request_id", r.request_id.is_some()),
+            ("event_id", r.event_id.is_some()),
+            ("voter", r.voter.is_some()),
+            ("decision", r.decision.is_some()),
+            ("reason", r.reason.is_some()),
+            ("source", r.source.is_some()),
+        ];
+        let takes: &[&str] = match r.action {
+            Do::Upload => &[],
+            Do::Delete => &["caller", "flavour"],
+            Do::Request => &["request_id", "flavour", "event_id"],
+            Do::Vote => &[
+                "request_id",
+                "voter",
+                "decision",
+                "reason",
+                "source",
+                "event_id",
+            ],
+        };
+        if let Some((key, _)) = given.iter().find(|(k, on)| *on && !takes.contains(k)) {
+            return Err(format!(
+                "key `{key}` does not apply to do = \"{name}\", which takes at, do, file{}",
+                takes.iter().map(|k| format!(", {k}")).collect::<String>()
+            ));
+        }
+        let need = |v: Option<String>, key: &str| {
+            v.ok_or_else(|| format!("do = \"{name}\" needs the key `{key}`"))
+        };
+        let flavour = r.flavour.unwrap_or(Flavour::Voting);
+        let action = match r.action {
+            Do::Upload => Action::Upload { file: r.file },
+            Do::Delete => Action::Delete {
+                file: r.file,
+                caller: r.caller,
+                flavour,
+            },
+            Do::Request => Action::Request {
+                file: r.file,
+                request_id: need(r.request_id, "request_id")?,
+                flavour,
+                event_id: r.event_id,
+            },
+            Do::Vote => Action::Vote {
+                request_id: need(r.request_id, "request_id")?,
+                file: r.file,
+                voter: need(r.voter, "voter")?,
+                decision: need(r.decision, "decision")?,
+                reason: r.reason,
+                source: r.source,
+                event_id: r.event_id,
+            },
+        };
+        Ok(Step { at: r.at, action })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,38 +280,11 @@ pub struct Expectation {
     pub file_deleted: Option<bool>,
 }
 
+/// A step's time: never negative (a step before the start would never
+/// run), read as every duration is (`tally_core::time::parse_duration`).
 fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum T {
-        Ms(i64),
-        Text(String),
-    }
-    match T::deserialize(d)? {
-        T::Ms(ms) => Ok(ms),
-        T::Text(t) => parse_duration(&t).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "at = {t:?}: expected milliseconds or a duration like 500ms, 90s, 5m, 1h"
-            ))
-        }),
-    }
-}
-
-/// `500ms`, `90s`, `5m`, `1h`, `1.5s`.
-pub fn parse_duration(t: &str) -> Option<Millis> {
-    let t = t.trim();
-    let (num, unit) = t
-        .find(|c: char| c.is_ascii_alphabetic())
-        .map_or((t, "ms"), |i| (&t[..i], &t[i..]));
-    let n: f64 = num.trim().parse().ok()?;
-    let scale = match unit {
-        "ms" => 1.0,
-        "s" => 1000.0,
-        "m" => 60_000.0,
-        "h" => 3_600_000.0,
-        _ => return None,
-    };
-    (n.is_finite() && n >= 0.0).then(|| (n * scale).round() as Millis)
+    d.deserialize_any(tally_core::time::DurationVisitor::NON_NEGATIVE)
+        .map_err(|e| serde::de::Error::custom(format!("at = {e}")))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -263,6 +323,11 @@ impl Scenario {
                 }
             }
         }
+        if let Some(run) = &s.explore {
+            run.workload()
+                .validate()
+                .map_err(|e| err(format!("explore.{e}")))?;
+        }
         for (i, e) in s.expectations.iter().enumerate() {
             if e.request_id.is_none() == e.file.is_none() {
                 return Err(err(format!(
@@ -277,6 +342,41 @@ impl Scenario {
             }
         }
         Ok(s)
+    }
+
+    /// What only the policy can tell: every scripted vote without an
+    /// explicit `source` names a voter the policy binds to a source (a
+    /// typo would vote from nowhere and never count, and the only symptom
+    /// would be a timeout), and every voter the faults name is known.
+    pub fn check_against(&self, file: &str, policy: &Policy) -> Result<(), ScenarioError> {
+        let err = |message: String| ScenarioError {
+            file: file.to_owned(),
+            message,
+        };
+        let known = || {
+            policy
+                .voter_sources
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for (i, step) in self.steps.iter().enumerate() {
+            if let Action::Vote {
+                voter,
+                source: None,
+                ..
+            } = &step.action
+            {
+                if !policy.voter_sources.contains_key(voter) {
+                    return Err(err(format!(
+                        "step[{i}]: voter {voter:?} is not a voter the policy knows ({}); a vote from a wrong source on purpose names its `source` explicitly",
+                        known()
+                    )));
+                }
+            }
+        }
+        crate::args::check_voter_pins(&self.faults, policy, crate::args::Naming::Key).map_err(err)
     }
 }
 
@@ -293,8 +393,25 @@ pub fn load(path: &std::path::Path) -> Result<Loaded, String> {
     let read = |p: &std::path::Path, what: &str| {
         std::fs::read_to_string(p).map_err(|e| format!("cannot read {what} {}: {e}", p.display()))
     };
-    let scenario = Scenario::parse(&path.display().to_string(), &read(path, "scenario")?)
-        .map_err(|e| e.to_string())?;
+    let text = read(path, "scenario")?;
+    let name = path.display().to_string();
+    let scenario = Scenario::parse(&name, &text).map_err(|e| {
+        // A rules or policy file without its suffix is read as a scenario
+        // when a folder is run: say what the folder expects.
+        let kind = if Policy::parse(&name, &text).is_ok() {
+            Some("policy")
+        } else if tally_core::rules::Rules::parse(&name, &text).is_ok() {
+            Some("rules")
+        } else {
+            None
+        };
+        match kind {
+            Some(kind) => format!(
+                "{e}\n(this is a {kind} file, not a scenario: beside scenarios, name rules files NAME.rules.toml and policy files NAME.policy.toml, which `tally run FOLDER` skips)"
+            ),
+            None => e.to_string(),
+        }
+    })?;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let rules = match &scenario.rules {
         None => tally_core::rules::Rules::default_rules(),
@@ -315,11 +432,39 @@ pub fn load(path: &std::path::Path) -> Result<Loaded, String> {
             .map_err(|e| e.to_string())?
         }
     };
+    scenario
+        .check_against(&name, &policy)
+        .map_err(|e| e.to_string())?;
     Ok(Loaded {
         scenario,
         rules,
         policy,
     })
+}
+
+/// Whether a file in a scenario folder is a scenario: a `.toml` file that
+/// is not a rules file (`NAME.rules.toml`) or a policy file
+/// (`NAME.policy.toml`) kept beside the scenarios that use it.
+pub fn is_scenario_file(path: &std::path::Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with(".toml") && !name.ends_with(".rules.toml") && !name.ends_with(".policy.toml")
+}
+
+/// The snapshot file of the suite's scenario `path`, when `path` lies
+/// directly in `scenarios` (the folder the snapshot suite globs, under the
+/// name `scenario`); `None` for a scenario the suite does not run.
+pub fn snapshot_path(
+    path: &std::path::Path,
+    scenarios: &std::path::Path,
+    snapshots: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+    let dir = canonical(path.parent()?)?;
+    if !is_scenario_file(path) || dir != canonical(scenarios)? {
+        return None;
+    }
+    let name = path.file_name()?.to_string_lossy();
+    Some(snapshots.join(format!("scenarios__scenario@{name}.snap")))
 }
 
 /// The scenario files named, folders expanded (sorted, so runs are
@@ -331,12 +476,7 @@ pub fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, S
             let mut inside: Vec<std::path::PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| format!("cannot read folder {}: {e}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    let name = f.to_string_lossy();
-                    name.ends_with(".toml")
-                        && !name.ends_with(".rules.toml")
-                        && !name.ends_with(".policy.toml")
-                })
+                .filter(|f| is_scenario_file(f))
                 .collect();
             inside.sort();
             out.extend(inside);
@@ -351,15 +491,113 @@ pub fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, S
 mod tests {
     use super::*;
 
+    /// A scenario written to a scratch folder of its own, then loaded.
+    fn load_text(name: &str, text: &str) -> Result<Loaded, String> {
+        let dir =
+            std::env::temp_dir().join(format!("tally-scenario-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let loaded = load(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        loaded
+    }
+
+    const VOTE: &str = "name = \"x\"\n[[file]]\nid = \"f1\"\nowner = \"a\"\n[[step]]\nat = \"1s\"\ndo = \"vote\"\nrequest_id = \"r\"\nfile = \"f1\"\ndecision = \"proceed\"\n";
+
+    /// A typo'd voter would vote from no bound source and never count: the
+    /// only symptom would be a timeout.
     #[test]
-    fn durations_read_as_people_write_them() {
-        assert_eq!(parse_duration("500ms"), Some(500));
-        assert_eq!(parse_duration("90s"), Some(90_000));
-        assert_eq!(parse_duration("1.5s"), Some(1_500));
-        assert_eq!(parse_duration("5m"), Some(300_000));
-        assert_eq!(parse_duration("250"), Some(250));
-        assert_eq!(parse_duration("5 parsecs"), None);
-        assert_eq!(parse_duration("-1s"), None);
+    fn a_voter_the_policy_does_not_know_is_an_error() {
+        let e = load_text("typo", &format!("{VOTE}voter = \"catgory_manager\"\n"))
+            .err()
+            .expect("a voter the policy does not know was accepted");
+        for w in [
+            "step[0]",
+            "voter \"catgory_manager\"",
+            "category_manager",
+            "source",
+        ] {
+            assert!(e.contains(w), "{w:?} missing from {e}");
+        }
+        // A wrong source on purpose says so with an explicit `source`.
+        let text = format!("{VOTE}voter = \"mallory\"\nsource = \"evil.service\"\n");
+        assert!(load_text("explicit", &text).is_ok());
+        assert!(load_text("known", &format!("{VOTE}voter = \"category_manager\"\n")).is_ok());
+    }
+
+    #[test]
+    fn a_fault_on_a_voter_the_policy_does_not_know_is_an_error() {
+        let e = load_text(
+            "faults",
+            "name = \"x\"\n[faults]\nstalled_voter = \"bogus_manager\"\n",
+        )
+        .err()
+        .expect("a stalled voter the policy does not know was accepted");
+        for w in [
+            "faults.stalled_voter \"bogus_manager\"",
+            "category_manager",
+            "none",
+        ] {
+            assert!(e.contains(w), "{w:?} missing from {e}");
+        }
+    }
+
+    #[test]
+    fn a_negative_or_fractional_at_is_an_error() {
+        for at in ["-1", "\"-1s\"", "1.5", "true"] {
+            let text = format!(
+                "name = \"x\"\n[[file]]\nid = \"f\"\nowner = \"a\"\n[[step]]\nat = {at}\ndo = \"upload\"\nfile = \"f\"\n"
+            );
+            let e = Scenario::parse("s.toml", &text)
+                .err()
+                .unwrap_or_else(|| panic!("at = {at} was accepted"))
+                .to_string();
+            assert!(e.contains("at"), "{e}");
+            assert!(
+                e.contains("expected milliseconds (0 or more) or a duration"),
+                "{e}"
+            );
+        }
+    }
+
+    /// The error points at the typo'd key's own line, not the `[[step]]`
+    /// header above it.
+    #[test]
+    fn a_typod_step_key_is_reported_at_the_key() {
+        let text = "name = \"x\"\n[[file]]\nid = \"f\"\nowner = \"a\"\n[[step]]\nat = \"1s\"\ndo = \"upload\"\nfile = \"f\"\nreasn = \"typo\"\n";
+        let e = Scenario::parse("s.toml", text).unwrap_err().to_string();
+        assert!(e.contains("line 9"), "{e}");
+        assert!(e.contains("unknown field `reasn`"), "{e}");
+    }
+
+    #[test]
+    fn a_policy_in_a_scenario_folder_without_the_suffix_says_the_convention() {
+        let e = load_text("my-policy", "[voting]\ndeadline_ms = 1000\n")
+            .err()
+            .expect("a policy file read as a scenario");
+        assert!(e.contains(".policy.toml"), "{e}");
+        assert!(e.contains(".rules.toml"), "{e}");
+    }
+
+    /// A new scenario of the suite has a snapshot path that does not exist
+    /// yet (what `tally run` reports); one outside the suite has none.
+    #[test]
+    fn a_scenario_without_a_snapshot_is_told_apart() {
+        let root = std::env::temp_dir().join(format!("tally-snap-{}", std::process::id()));
+        let (scenarios, snapshots) = (root.join("scenarios"), root.join("snapshots"));
+        std::fs::create_dir_all(&scenarios).unwrap();
+        std::fs::create_dir_all(&snapshots).unwrap();
+        let new = scenarios.join("12-new.toml");
+        std::fs::write(&new, "name = \"x\"\n").unwrap();
+        let snap = snapshot_path(&new, &scenarios, &snapshots).unwrap();
+        assert_eq!(snap, snapshots.join("scenarios__scenario@12-new.toml.snap"));
+        assert!(!snap.exists());
+        let policy = scenarios.join("p.policy.toml");
+        std::fs::write(&policy, "").unwrap();
+        assert_eq!(snapshot_path(&policy, &scenarios, &snapshots), None);
+        assert_eq!(snapshot_path(&new, &snapshots, &snapshots), None);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
@@ -380,7 +618,7 @@ mod tests {
         .unwrap_err();
         assert!(
             e.to_string()
-                .contains("expected milliseconds or a duration"),
+                .contains("expected milliseconds (0 or more) or a duration"),
             "{e}"
         );
         let e = Scenario::parse(

@@ -529,6 +529,18 @@ impl DecisionOut {
         serde_json::to_string(&line).unwrap_or_default()
     }
 
+    /// [`DecisionOut::to_json`] as a line of `tally`'s JSON output, with
+    /// `"type": "decision"` (docs/json-output.schema.json).
+    pub fn to_typed_json(&self) -> String {
+        // Spliced rather than re-serialised, so that the fields keep the
+        // order of to_json (serde_json's maps would sort them).
+        let fields = self.to_json();
+        format!(
+            "{{\"type\":\"decision\",{}",
+            fields.strip_prefix('{').unwrap_or(&fields)
+        )
+    }
+
     pub fn from_json(line: usize, text: &str) -> Result<DecisionOut, BadLine> {
         let bad = |reason: String| BadLine { line, reason };
         let v: serde_json::Value =

@@ -209,7 +209,10 @@ fn scenario_files_with_bad_input_name_what_is_wrong() {
     let err = |t: &str| Scenario::parse("s.toml", t).unwrap_err().to_string();
     assert!(err("name = 5").starts_with("s.toml: "));
     let e = err("name = \"x\"\n[[step]]\nat = \"soon\"\ndo = \"upload\"\nfile = \"f1\"\n");
-    assert!(e.contains("expected milliseconds or a duration"), "{e}");
+    assert!(
+        e.contains("expected milliseconds (0 or more) or a duration"),
+        "{e}"
+    );
     let e = err("name = \"x\"\n[[step]]\nat = \"1s\"\ndo = \"upload\"\nfile = \"nope\"\n");
     assert_eq!(
         e,

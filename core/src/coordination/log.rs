@@ -47,3 +47,21 @@ pub fn in_decision_order<'a>(records: impl IntoIterator<Item = &'a Record>) -> V
     });
     decided
 }
+
+/// `2025-01-15T10:36:00.000Z late evt-9 (req-1): category_manager proceed after the decision, ignored`
+///
+/// A vote that came after the decision changes nothing; its line shows a
+/// reviewer that it arrived and was handled.
+pub fn late_vote_line(
+    at: Millis,
+    request_id: &str,
+    event_id: &str,
+    voter: &str,
+    decision: Option<&str>,
+) -> String {
+    format!(
+        "{} late {event_id} ({request_id}): {voter} {} after the decision, ignored",
+        to_rfc3339_millis(at),
+        decision.unwrap_or("vote")
+    )
+}

@@ -29,7 +29,9 @@ pub struct FlavourPolicy {
     pub large_file_voters: Vec<String>,
     /// accountType -> voters added for requests on such accounts.
     pub account_type_voters: BTreeMap<String, Vec<String>>,
-    /// How long after the request the deadline falls.
+    /// How long after the request the deadline falls: milliseconds, or
+    /// a duration with units (`"5m"`).
+    #[serde(deserialize_with = "crate::time::deserialize_duration")]
     pub deadline_ms: Millis,
     /// What an expired deadline decides.
     pub timeout_outcome: Outcome,
@@ -106,7 +108,9 @@ pub struct Policy {
     pub voter_sources: BTreeMap<String, String>,
     /// The source the aggregator publishes its decisions as.
     pub aggregator_source: String,
-    /// How long a record lives after creation (DynamoDB TTL).
+    /// How long a record lives after creation (DynamoDB TTL): milliseconds,
+    /// or a duration with units (`"24h"`).
+    #[serde(deserialize_with = "crate::time::deserialize_duration")]
     pub ttl_ms: Millis,
 }
 

@@ -14,13 +14,13 @@ pub struct ExploreArgs {
     /// Run exactly this seed (and print its decision log).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// How many seeds to run, starting at --first.
-    #[arg(long, default_value_t = 100)]
+    /// How many seeds to run, starting at --first (at least 1).
+    #[arg(long, default_value_t = 100, value_parser = tally_sim::workload::at_least_one_u64)]
     pub seeds: u64,
     #[arg(long, visible_alias = "from", default_value_t = 0)]
     pub first: u64,
-    /// Seeds run at once (each on its own thread and runtime).
-    #[arg(long, default_value_t = 1)]
+    /// Seeds run at once (each on its own thread and runtime; at least 1).
+    #[arg(long, default_value_t = 1, value_parser = tally_sim::workload::at_least_one)]
     pub jobs: usize,
     /// One JSON object per seed and a summary object, instead of text.
     #[arg(long)]
@@ -29,10 +29,15 @@ pub struct ExploreArgs {
     #[arg(long)]
     pub check_determinism: bool,
     /// Print every run's decision log, not only a failing one's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     pub verbose: bool,
-    /// With --seed: write the run's audit log to FILE as a trace (JSON Lines
-    /// of delivered events, what `tally replay` reads).
+    /// No progress bar, no per-seed lines, no tables: only a failure (in
+    /// full) or the closing line.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// With one seed (--seed, or --seeds 1): write the run's audit log to
+    /// FILE as a trace (JSON Lines of delivered events, what `tally replay`
+    /// reads).
     #[arg(long, value_name = "FILE")]
     pub export_trace: Option<std::path::PathBuf>,
     /// A failing seed's reproducer is appended here (once); the suite
@@ -53,8 +58,34 @@ pub struct ExploreArgs {
     pub config: tally_sim::args::ConfigArgs,
 }
 
+impl ExploreArgs {
+    /// The seeds this run covers.
+    fn seed_list(&self) -> Vec<u64> {
+        match self.seed {
+            Some(s) => vec![s],
+            None => (self.first..self.first.saturating_add(self.seeds)).collect(),
+        }
+    }
+
+    /// Flags that cannot work together, refused before anything runs.
+    fn check(&self) -> Result<(), String> {
+        let n = self.seed_list().len();
+        if let (Some(path), true) = (&self.export_trace, n > 1) {
+            return Err(format!(
+                "--export-trace {}: one trace file holds one run, and this runs {n} seeds; run one seed (--seed S, or --seeds 1)",
+                path.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(not(madsim))]
-pub fn run(_: ExploreArgs) -> ExitCode {
+pub fn run(args: ExploreArgs) -> ExitCode {
+    if let Err(e) = args.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     eprintln!("error: this `tally` was built without the simulator (it needs --cfg madsim); run ./scripts/tally explore");
     ExitCode::from(2)
 }
@@ -107,6 +138,10 @@ fn shrink_and_write(
 #[cfg(madsim)]
 pub fn run(args: ExploreArgs) -> ExitCode {
     use tally_sim::world::{run as run_one, RunReport};
+    if let Err(e) = args.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let (rules, policy) = match args.config.load() {
         Ok(x) => x,
         Err(e) => {
@@ -120,11 +155,35 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         c
     };
     let print_failure = |r: &RunReport, what: &str| {
-        println!("FAILED: {what}");
+        if args.json {
+            let reason = if what.contains("determinism") {
+                "determinism"
+            } else {
+                "invariant"
+            };
+            let failure = serde_json::json!({
+                "seed": r.seed,
+                "reason": reason,
+                "faults": tally_sim::json::mix_object(&r.mix),
+                "violations": r.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "decisionLog": r.decision_log,
+                "reproducer": r.reproducer,
+                "show": args.config.show_command(r.seed),
+            });
+            println!("{}", tally_sim::json::typed("failure", failure));
+            return;
+        }
+        anstream::println!(
+            "{}: {what}",
+            super::style::paint(super::style::FAIL, "FAILED")
+        );
         println!("seed: {}", r.seed);
         println!("fault mix: {}", r.mix.describe());
         for v in &r.violations {
-            println!("violated: {v}");
+            anstream::println!(
+                "{}: {v}",
+                super::style::paint(super::style::FAIL, "violated")
+            );
         }
         println!(
             "decision log up to the stop ({} decisions):",
@@ -134,21 +193,19 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             println!("  {line}");
         }
         println!("reproduce with: {}", r.reproducer);
+        println!("see it as a page: {}", args.config.show_command(r.seed));
     };
-    let seeds: Vec<u64> = match args.seed {
-        Some(s) => vec![s],
-        None => (args.first..args.first + args.seeds).collect(),
-    };
+    let seeds = args.seed_list();
     let single = seeds.len() == 1;
     let progress = super::progress(seeds.len() as u64, "seeds");
-    if args.json {
+    if args.json || args.quiet {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let mut totals = tally_sim::world::Stats::default();
     let (mut decisions, mut runs) = (0usize, 0u64);
     let mut coverage = tally_sim::observe::Coverage::default();
     use tally_sim::observe::Behaviour;
-    let jobs = args.jobs.max(1);
+    let jobs = args.jobs;
     for chunk in seeds.chunks(jobs) {
         // Each run has its own thread and runtime; results come back in
         // seed order whatever finishes first.
@@ -173,9 +230,11 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 {
                     progress.finish_and_clear();
                     print_failure(&report, "the same seed gave a different run (determinism)");
-                    println!("second run's decision log:");
-                    for line in &again.decision_log {
-                        println!("  {line}");
+                    if !args.json {
+                        println!("second run's decision log:");
+                        for line in &again.decision_log {
+                            println!("  {line}");
+                        }
                     }
                     return ExitCode::FAILURE;
                 }
@@ -207,23 +266,24 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             if args.json {
                 println!(
                     "{}",
-                    serde_json::json!({
-                        "seed": report.seed,
-                        "ok": report.ok(),
-                        "faults": report.mix.describe(),
-                        "requests": s.requests, "approved": s.approved, "denied": s.denied,
-                        "deliveries": s.deliveries, "duplicates": s.duplicates, "transientFailures": s.transient_failures,
-                        "crashes": s.crashes, "redriven": s.redriven, "fingerprint": report.fingerprint,
-                        "violations": report.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        "reproducer": report.reproducer,
-                    })
+                    tally_sim::json::typed(
+                        "seed",
+                        serde_json::json!({
+                            "seed": report.seed,
+                            "ok": report.ok(),
+                            "faults": tally_sim::json::mix_object(&report.mix),
+                            "requests": s.requests, "approved": s.approved, "denied": s.denied,
+                            "deliveries": s.deliveries, "duplicates": s.duplicates, "transientFailures": s.transient_failures,
+                            "crashes": s.crashes, "redriven": s.redriven, "fingerprint": report.fingerprint,
+                            "violations": report.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                            "reproducer": report.reproducer,
+                        })
+                    )
                 );
             }
             if !report.ok() {
                 progress.finish_and_clear();
-                if !args.json {
-                    print_failure(&report, "an invariant was violated");
-                }
+                print_failure(&report, "an invariant was violated");
                 let path = args.regressions.display();
                 let findings = tally_core::rules::lint(&rules, &policy).len();
                 if findings > 0 {
@@ -240,7 +300,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 }
                 return ExitCode::FAILURE;
             }
-            if !args.json && (single || args.verbose) {
+            if !args.json && !args.quiet && (single || args.verbose) {
                 progress.suspend(|| {
                     println!("seed {} | {}", report.seed, report.mix.describe());
                     println!(
@@ -264,8 +324,24 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "coverage": reached, "ok": true})
+            tally_sim::json::typed(
+                "summary",
+                serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "coverage": reached, "ok": true})
+            )
         );
+        return ExitCode::SUCCESS;
+    }
+    let verdict = format!(
+        "{runs} seeds, {decisions} decisions, {}{}",
+        super::style::paint(super::style::PASS, "every invariant held"),
+        if args.check_determinism {
+            ", every seed deterministic"
+        } else {
+            ""
+        }
+    );
+    if args.quiet {
+        anstream::println!("{verdict}");
         return ExitCode::SUCCESS;
     }
     println!("behaviours reached (sometimes-properties), over {runs} seeds:");
@@ -289,14 +365,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         "decisions: {} requests, {} approved, {} denied; {} invariant checks ({} invariants x {runs} seeds)",
         totals.requests, totals.approved, totals.denied, checked, tally_sim::invariants::ALL.len()
     );
-    println!(
-        "{runs} seeds, {decisions} decisions, every invariant held{}",
-        if args.check_determinism {
-            ", every seed deterministic"
-        } else {
-            ""
-        }
-    );
+    anstream::println!("{verdict}");
     ExitCode::SUCCESS
 }
 

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 pub mod check;
 pub mod explore;
+pub mod html;
 pub mod pattern;
 pub mod rules;
 pub mod scenarios;
 pub mod show;
+pub mod style;
 pub mod template;
 pub mod trace;
 
@@ -33,7 +35,7 @@ pub enum Command {
     /// Every schedule of a small deployment, explored exhaustively with the
     /// production handlers.
     Check(Box<check::CheckArgs>),
-    /// One simulated run: its decision log, as JSON, or a Mermaid diagram.
+    /// One simulated run: its decision log, as JSON, a Mermaid diagram or an HTML page.
     Show(Box<show::ShowArgs>),
     /// Run scenario files: print their decision logs, check their expectations.
     Run(scenarios::RunArgs),

@@ -15,6 +15,10 @@ pub enum PatternCmd {
         file: PathBuf,
     },
     /// Test one pattern against one event: prints match, no-match or invalid: <reason>.
+    ///
+    /// Exits as grep does: 0 match, 1 no-match, 2 invalid (a pattern that
+    /// does not compile, or an event that is not JSON).
+    #[command(after_help = "Exit status: 0 match, 1 no-match, 2 invalid.")]
     Test {
         /// The event pattern, as JSON text.
         #[arg(long)]
@@ -60,17 +64,31 @@ fn check(file: &PathBuf) -> ExitCode {
 }
 
 fn print_disagreement(r: &CaseResult) {
-    let show = |o: Option<conformance::Outcome>| o.map_or("-".to_string(), |o| o.to_string());
-    println!("FAIL {} (line {})", r.name, r.line);
-    println!("  expected: {}", show(r.expected));
-    println!("  got:      {}", show(r.got));
+    // A line that could not be read has no outcome on either side: its
+    // error is all there is to say.
+    let fail = super::style::paint(super::style::FAIL, "FAIL");
+    let Some(expected) = r.expected else {
+        anstream::println!(
+            "{fail} line {}: {}",
+            r.line,
+            r.message.as_deref().unwrap_or("unreadable line")
+        );
+        return;
+    };
+    anstream::println!("{fail} {} (line {})", r.name, r.line);
+    println!("  expected: {expected}");
+    match (r.got, &r.message) {
+        (Some(got), _) => println!("  got:      {got}"),
+        (None, Some(m)) => println!("  got:      error: {m}"),
+        (None, None) => println!("  got:      no outcome"),
+    }
     if !r.pattern.is_empty() {
         println!("  pattern:  {}", r.pattern.trim());
     }
     if !r.event.is_empty() {
         println!("  event:    {}", r.event.trim());
     }
-    if let Some(m) = &r.message {
+    if let (Some(m), Some(_)) = (&r.message, r.got) {
         println!("  message:  {m}");
     }
 }
@@ -80,16 +98,21 @@ fn test(pattern: &str, event: &str) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             println!("invalid: {e}");
-            return ExitCode::SUCCESS;
+            return ExitCode::from(2);
         }
     };
     match p.matches(event.as_bytes()) {
-        Ok(true) => println!("match"),
-        Ok(false) => println!("no-match"),
+        Ok(true) => {
+            println!("match");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!("no-match");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
     }
-    ExitCode::SUCCESS
 }

@@ -4,6 +4,7 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tally_core::time::Millis;
 use tally_sim::compare::{compare, Comparison};
 use tally_sim::trace::{self, BadLines, DecisionOut};
 
@@ -47,6 +48,10 @@ pub struct ReplayArgs {
     /// replay them without failing for want of anything to compare.
     #[arg(long)]
     pub no_recorded: bool,
+    /// No decision log and no summary: only what differs, what failed,
+    /// and the one-line verdict.
+    #[arg(long, short, conflicts_with = "json")]
+    pub quiet: bool,
     #[command(flatten)]
     pub pins: tally_sim::faults::Pins,
 }
@@ -66,10 +71,23 @@ pub struct CaptureArgs {
     /// Pull the events out of Lambda log lines (JSON logs).
     #[arg(long, value_name = "FILE")]
     pub from_logs: Option<PathBuf>,
+    /// Only events at or after this instant (RFC 3339; by the event's
+    /// `time`).
     #[arg(long)]
     pub since: Option<String>,
+    /// Only events before this instant (RFC 3339; by the event's `time`).
     #[arg(long)]
     pub until: Option<String>,
+}
+
+/// `--since`/`--until` as an instant, or an error naming the flag and value.
+fn instant(flag: &str, value: Option<&str>, default: Millis) -> Result<Millis, String> {
+    match value {
+        None => Ok(default),
+        Some(v) => tally_core::time::parse_rfc3339(v).ok_or_else(|| {
+            format!("--{flag} {v:?}: expected an RFC 3339 time such as 2025-01-15T10:30:00Z")
+        }),
+    }
 }
 
 fn read(path: &PathBuf) -> Result<String, String> {
@@ -103,7 +121,38 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// Fault pins `replay` would take and then ignore, refused: without
+/// `--faults` no fault is injected at all, and with it the votes come from
+/// the trace, so no voter function runs to stall, slow down, deny, or be
+/// imitated by the forger.
+fn check_pins(args: &ReplayArgs) -> Result<(), String> {
+    let pins = &args.pins;
+    if !args.faults {
+        let flags = tally_sim::args::to_flags(pins, &tally_sim::faults::Pins::default())?;
+        if !flags.is_empty() {
+            return Err(format!(
+                "{}: fault flags act only on a replay through the simulated world; add --faults, or leave them out",
+                tally_sim::args::join(&flags)
+            ));
+        }
+        return Ok(());
+    }
+    for (flag, voter) in tally_sim::args::voter_pins(pins) {
+        if let Some(v) = voter {
+            return Err(format!("--{flag} {v:?}: a replay takes every vote from the trace, so no voter function runs for this fault to act on"));
+        }
+    }
+    if let Some(f) = pins.forger {
+        return Err(format!("--forger {f}: a replay takes every vote from the trace; the forger exists only in `tally explore` runs"));
+    }
+    Ok(())
+}
+
 pub fn replay(args: ReplayArgs) -> ExitCode {
+    if let Err(e) = check_pins(&args) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let text = match read(&args.trace) {
         Ok(t) => t,
         Err(e) => {
@@ -122,7 +171,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !args.json {
+    if !args.json && !args.quiet {
         for b in &trace.bad {
             eprintln!("skipped {}: {b}", args.trace.display());
         }
@@ -154,9 +203,9 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     };
     if args.json {
         for d in &replayed.decisions {
-            println!("{}", d.to_json());
+            println!("{}", d.to_typed_json());
         }
-    } else {
+    } else if !args.quiet {
         for line in &replayed.log {
             println!("{line}");
         }
@@ -177,6 +226,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     let verdict = verdict(&args, &trace, &recognised, &replayed, &policy, &cmp);
     if args.json {
         let report = serde_json::json!({
+            "type": "report",
             "summary": summary,
             "skipped": trace.bad.iter().map(|b| serde_json::json!({"line": b.line, "reason": b.reason})).collect::<Vec<_>>(),
             "differences": cmp.differing,
@@ -186,32 +236,40 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         });
         eprintln!("{report}");
     } else {
+        use super::style::{paint, FAIL, PASS};
         for v in &replayed.violations {
-            eprintln!("violated: {v}");
+            anstream::eprintln!("{}: {v}", paint(FAIL, "violated"));
         }
         for d in &cmp.differing {
             eprintln!("{d}");
         }
-        if !cmp.replay_only.is_empty() {
+        if !cmp.replay_only.is_empty() && !args.quiet {
             eprintln!(
                 "{} requests decided here have no recorded decision in the trace (not compared)",
                 cmp.replay_only.len()
             );
         }
-        eprintln!("{summary}");
-        if args.faults && !cmp.differing.is_empty() {
+        if !args.quiet {
+            eprintln!("{summary}");
+        }
+        if args.faults && !cmp.differing.is_empty() && !args.quiet {
             eprintln!("(with --faults, differences can come from the injected delays and losses; the exit status follows the invariants)");
         }
         match &verdict {
-            Ok(()) if !cmp.differing.is_empty() => eprintln!(
-                "passed: every invariant held ({} recorded decisions differ under the injected faults)",
+            Ok(()) if !cmp.differing.is_empty() => anstream::eprintln!(
+                "{}: every invariant held ({} recorded decisions differ under the injected faults)",
+                paint(PASS, "passed"),
                 cmp.differing.len()
             ),
-            Ok(()) if cmp.compared == 0 => {
-                eprintln!("passed: no recorded decision to compare, as --no-recorded said")
-            }
-            Ok(()) => eprintln!("passed: every recorded decision is decided the same way"),
-            Err(why) => eprintln!("FAILED: {why}"),
+            Ok(()) if cmp.compared == 0 => anstream::eprintln!(
+                "{}: no recorded decision to compare, as --no-recorded said",
+                paint(PASS, "passed")
+            ),
+            Ok(()) => anstream::eprintln!(
+                "{}: every recorded decision is decided the same way",
+                paint(PASS, "passed")
+            ),
+            Err(why) => anstream::eprintln!("{}: {why}", paint(FAIL, "FAILED")),
         }
     }
     if verdict.is_ok() {
@@ -301,9 +359,15 @@ fn faulty(
     rules: tally_core::rules::Rules,
     policy: tally_core::coordination::Policy,
 ) -> Result<Replayed, ExitCode> {
-    let mix = args
+    let mut mix = args
         .pins
         .apply(tally_sim::faults::FaultMix::draw(args.seed));
+    // Voters do not run in a replay (check_pins): the drawn voter faults
+    // would be printed and do nothing.
+    mix.stalled_voter = None;
+    mix.slow_voter = None;
+    mix.denying_voter = None;
+    mix.forger = false;
     eprintln!("fault mix: {}", mix.describe());
     let r = tally_sim::world::replay_with_faults(trace, args.seed, mix, rules, policy);
     Ok(Replayed {
@@ -369,6 +433,15 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         eprintln!("error: capturing from the DynamoDB audit table {table:?} talks to AWS, which this CLI never links: run `cargo run -p tally-aws-cli --bin tally-aws -- capture --table {table}` (same --since/--until), or use --from-logs");
         return ExitCode::from(2);
     }
+    let range = instant("since", args.since.as_deref(), Millis::MIN)
+        .and_then(|s| Ok((s, instant("until", args.until.as_deref(), Millis::MAX)?)));
+    let (since, until) = match range {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let Some(path) = args.from_logs else {
         eprintln!("error: say where to capture from: --from-logs FILE (or --table NAME)");
         return ExitCode::from(2);
@@ -381,14 +454,28 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         }
     };
     let (events, skipped) = tally_sim::trace::from_logs(&text);
-    for line in &events {
+    // An event whose time cannot be read is kept: the replay reports it as
+    // a bad line with its reason, which dropping it here would hide.
+    let in_range = |line: &&String| {
+        let time = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| {
+                v.get("time")?
+                    .as_str()
+                    .and_then(tally_core::time::parse_rfc3339)
+            });
+        time.is_none_or(|t| since <= t && t < until)
+    };
+    let kept: Vec<&String> = events.iter().filter(in_range).collect();
+    for line in &kept {
         println!("{line}");
     }
     eprintln!(
-        "{} events captured from {} ({} lines held no event)",
-        events.len(),
+        "{} events captured from {} ({} lines held no event, {} outside --since/--until)",
+        kept.len(),
         path.display(),
-        skipped
+        skipped,
+        events.len() - kept.len()
     );
     ExitCode::SUCCESS
 }

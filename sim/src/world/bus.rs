@@ -64,7 +64,26 @@ impl World {
                 } else {
                     vec![None]
                 };
-                self.observations().duplicates += copies.len() as u64 - 1;
+                let mut obs = self.observations();
+                obs.duplicates += copies.len() as u64 - 1;
+                if copies.len() > 1 {
+                    let kind = if copies.len() == 3 {
+                        crate::timeline::Kind::Burst
+                    } else {
+                        crate::timeline::Kind::Duplicate
+                    };
+                    let now = self.now();
+                    obs.mark(|| {
+                        crate::timeline::Mark::new(
+                            now,
+                            kind,
+                            (&event.event_id, event.event_type(), &target),
+                            format!("{} copies to {target}", copies.len()),
+                        )
+                        .about(crate::timeline::ids_of_data(event.data.clone()))
+                    });
+                }
+                drop(obs);
                 for delay in copies {
                     self.schedule(
                         json.clone(),
@@ -139,9 +158,7 @@ impl World {
             json: json.clone(),
         };
         if self.fault(self.mix.drop_rate) {
-            self.observations()
-                .dead_letters
-                .push(dead("dropped: ran out of retries (injected loss)".into()));
+            self.dead_letter(dead("dropped: ran out of retries (injected loss)".into()));
             return;
         }
         let retry = self.rules.rules[rule].retry;
@@ -197,20 +214,36 @@ impl World {
                     return;
                 }
                 Err(HandlerError::Permanent(reason)) => {
-                    self.observations()
-                        .dead_letters
-                        .push(dead(format!("permanent: {reason}")));
+                    self.dead_letter(dead(format!("permanent: {reason}")));
                     return;
                 }
                 Err(HandlerError::Transient(reason)) => {
-                    self.observations().transient_failures += 1;
+                    let now = self.now();
+                    {
+                        let mut obs = self.observations();
+                        obs.transient_failures += 1;
+                        let kind = if reason.contains("simulated crash") {
+                            crate::timeline::Kind::Crash
+                        } else {
+                            crate::timeline::Kind::Retry
+                        };
+                        obs.mark(|| {
+                            crate::timeline::Mark::new(
+                                now,
+                                kind,
+                                (&event_id, &event_type, &target),
+                                reason.clone(),
+                            )
+                            .about(crate::timeline::ids_of(&json))
+                        });
+                    }
                     attempt += 1;
                     let wait = self.draw(0, backoff_ms(attempt));
                     let age_after = (self.now() - first) as u64 + wait;
                     if attempt > retry.maximum_retry_attempts
                         || age_after > retry.maximum_event_age_seconds as u64 * 1000
                     {
-                        self.observations().dead_letters.push(dead(format!(
+                        self.dead_letter(dead(format!(
                             "ran out of retries after {attempt} attempts: {reason}"
                         )));
                         return;
@@ -219,6 +252,22 @@ impl World {
                 }
             }
         }
+    }
+
+    /// A delivery to the dead-letter queue, marked where it happened.
+    fn dead_letter(&self, d: DeadLetter) {
+        let mut obs = self.observations();
+        let json = d.json.clone();
+        obs.mark(|| {
+            crate::timeline::Mark::new(
+                d.at,
+                crate::timeline::Kind::DeadLetter,
+                (&d.event_id, &d.event_type, &d.target),
+                d.reason.clone(),
+            )
+            .about(crate::timeline::ids_of(&json))
+        });
+        obs.dead_letters.push(d);
     }
 
     /// An operator's redrive: every dead letter is delivered again.

@@ -324,8 +324,22 @@ impl World {
                     .and_then(|id| self.mem.record(id))
                     .map(|r| crate::invariants::check_record(&r, &self.policy))
                     .unwrap_or_default();
+                let now = self.now();
                 let mut obs = self.observations();
                 obs.coverage.add(Behaviour::LostRaceRestepped, races);
+                if races > 0 {
+                    let ids = || crate::timeline::ids_of_data(event.data.clone());
+                    let kind = crate::timeline::Kind::LostRace;
+                    obs.mark(|| {
+                        crate::timeline::Mark::new(
+                            now,
+                            kind,
+                            (&event.event_id, event.event_type(), target),
+                            format!("{races} lost, stepped again"),
+                        )
+                        .about(ids())
+                    });
+                }
                 obs.step_violations.extend(found);
                 for c in d.commands {
                     if let Command::Refused { event_id, reason } = c {

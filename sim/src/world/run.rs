@@ -86,6 +86,10 @@ pub struct RunReport {
     pub stats: Stats,
     /// Every consumed delivery (with `record_deliveries`).
     pub deliveries: Vec<crate::observe::Delivered>,
+    /// Faults and retries where they happened (with `record_deliveries`).
+    pub marks: Vec<crate::timeline::Mark>,
+    /// Refusals the aggregator audited: (at, request, event, reason).
+    pub refusals: Vec<(Millis, String, String, String)>,
     /// The decisions, as `tally replay --json` prints them.
     pub decisions: Vec<crate::trace::DecisionOut>,
     /// The audit log as trace lines, in time order (with `export_trace`).
@@ -297,6 +301,8 @@ fn report(
     RunReport {
         coverage,
         deliveries,
+        marks: obs.marks.clone(),
+        refusals: obs.refusals.clone(),
         decisions,
         seed: cfg.seed,
         mix,

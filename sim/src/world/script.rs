@@ -165,6 +165,21 @@ fn report(world: &World, s: &Scenario) -> ScenarioReport {
             lines.push((d.at, line));
         }
     }
+    for r in &records {
+        for h in &r.history {
+            if matches!(h.disposition, tally_core::coordination::Disposition::Late) {
+                let decision = h.decision.map(|d| d.to_string());
+                let line = log::late_vote_line(
+                    h.at,
+                    &r.request_id,
+                    &h.event_id,
+                    &h.who,
+                    decision.as_deref(),
+                );
+                lines.push((h.at, line));
+            }
+        }
+    }
     let obs = world.observations();
     for (at, req, event_id, reason) in &obs.refusals {
         lines.push((*at, log::refusal_line(*at, req, event_id, reason)));

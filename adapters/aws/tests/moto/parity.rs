@@ -32,9 +32,14 @@ fn normalize(line: &str) -> String {
 }
 
 fn simulator_decisions(stem: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../sim/tests/snapshots")
-        .join(format!("scenarios__{stem}.snap"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let scenarios = root.join("scenarios");
+    let path = tally_sim::scenario::snapshot_path(
+        &scenarios.join(format!("{stem}.toml")),
+        &scenarios,
+        &root.join("sim/tests/snapshots"),
+    )
+    .unwrap_or_else(|| panic!("{stem} is not a scenario of the snapshot suite"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter(|l| l.contains(" cause="))
