@@ -868,6 +868,7 @@ fn widget(title: &str, stat: &str, rows: Vec<Value>, x: u32, y: u32) -> Value {
     })
 }
 
+/// A dashboard row: every series of `metric` with exactly these dimensions.
 fn search(metric: &str, dimensions: &[&str], id: &str) -> Value {
     let mut keys = vec![metrics::NAMESPACE];
     keys.extend(dimensions);
@@ -929,12 +930,7 @@ fn dashboard(dead_letter_ids: &[String]) -> Value {
     let per_function: Vec<Value> = metrics::PER_FUNCTION
         .iter()
         .enumerate()
-        .flat_map(|(i, m)| {
-            search(m, &by_function, &format!("f{i}"))
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .map(|(i, m)| search(m, &by_function, &format!("f{i}")))
         .collect();
     let widgets = vec![
         widget(
@@ -947,20 +943,14 @@ fn dashboard(dead_letter_ids: &[String]) -> Value {
         widget(
             "Votes by voter (DeletionVotes)",
             "Sum",
-            search("DeletionVotes", &by_voter, "v")
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
+            vec![search("DeletionVotes", &by_voter, "v")],
             12,
             0,
         ),
         widget(
             "Timeouts by voter (VoterTimeout)",
             "Sum",
-            search("VoterTimeout", &by_voter, "t")
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
+            vec![search("VoterTimeout", &by_voter, "t")],
             0,
             6,
         ),

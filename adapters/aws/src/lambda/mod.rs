@@ -16,8 +16,8 @@ use deliver::{deliver, Delivered};
 use payload::Payload;
 use serde_json::{json, Value};
 use tally_core::consumers::{self, api};
-use tally_core::coordination::Metric;
-use tally_core::handlers::aggregator::sweep;
+use tally_core::coordination::{Effect, Metric};
+use tally_core::handlers::aggregator::sweep_handled;
 use tally_core::handlers::HandlerError;
 use tally_core::time::Millis;
 use tally_deploy::{Function, Trigger};
@@ -148,7 +148,7 @@ impl App {
                     "handled"
                 );
                 let mut metrics = d.metrics.clone();
-                metrics.push(observe::count("Handled", 1));
+                metrics.push(observe::count(tally_deploy::metrics::HANDLED, 1));
                 self.emit(&metrics, now);
                 Ok(d)
             }
@@ -161,9 +161,9 @@ impl App {
                     "failed"
                 );
                 let name = if e.is_transient() {
-                    "Retried"
+                    tally_deploy::metrics::RETRIED
                 } else {
-                    "Rejected"
+                    tally_deploy::metrics::REJECTED
                 };
                 self.emit(&[observe::count(name, 1)], now);
                 Err(e)
@@ -207,7 +207,7 @@ impl App {
     }
 
     async fn sweep(&self, now: Millis) -> Result<Value, HandlerError> {
-        let decided = Box::pin(sweep(
+        let handled = Box::pin(sweep_handled(
             &self.ports,
             &self.ports,
             now,
@@ -215,9 +215,27 @@ impl App {
             SWEEP_LIMIT,
         ))
         .await?;
-        let ids: Vec<&str> = decided.iter().map(|r| r.request_id.as_str()).collect();
+        let ids: Vec<&str> = handled
+            .iter()
+            .filter_map(|h| h.record.as_ref().filter(|r| r.is_decided()))
+            .map(|r| r.request_id.as_str())
+            .collect();
         tracing::info!(function = "sweeper", decided = ?ids, "swept");
-        self.emit(&[observe::count("Swept", decided.len() as u64)], now);
+        // A timeout is decided here, not in the aggregator: its metrics
+        // (VoterTimeout, DeletionDenials...) are the sweeper's to write.
+        let mut metrics: Vec<Metric> = handled
+            .iter()
+            .flat_map(|h| &h.effects)
+            .filter_map(|e| match e {
+                Effect::Metric(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+        metrics.push(observe::count(
+            tally_deploy::metrics::SWEPT,
+            ids.len() as u64,
+        ));
+        self.emit(&metrics, now);
         Ok(json!({ "decided": ids }))
     }
 }

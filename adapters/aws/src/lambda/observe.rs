@@ -8,7 +8,7 @@ use tally_core::coordination::Metric;
 use tally_core::time::Millis;
 
 /// The CloudWatch namespace of every tally metric.
-pub const NAMESPACE: &str = "tally";
+pub const NAMESPACE: &str = tally_deploy::metrics::NAMESPACE;
 
 /// The functions' log format: one flat JSON object per line, no ANSI
 /// colours, written to `writer` (stdout in Lambda; a buffer in tests).
@@ -60,11 +60,15 @@ pub fn emf(function: &str, metrics: &[Metric], now: Millis) -> Vec<String> {
         .into_iter()
         .map(|(dim, sums)| {
             let mut root = Map::new();
-            root.insert("function".into(), json!(function));
-            let mut dims = vec!["function"];
+            let by_function = tally_deploy::metrics::FUNCTION_DIMENSION;
+            root.insert(by_function.into(), json!(function));
+            // A per-voter metric is also written per function alone, so
+            // that an alarm can watch one series per function instead of
+            // one per function and voter (tally_deploy's alarms do).
+            let mut dimension_sets = vec![vec![by_function]];
             if let Some((name, value)) = dim {
                 root.insert((*name).into(), json!(value));
-                dims.push(name);
+                dimension_sets.insert(0, vec![by_function, name]);
             }
             let defs: Vec<Value> = sums
                 .iter()
@@ -77,7 +81,7 @@ pub fn emf(function: &str, metrics: &[Metric], now: Millis) -> Vec<String> {
                 "_aws".into(),
                 json!({
                     "Timestamp": now,
-                    "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": [dims], "Metrics": defs }],
+                    "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": dimension_sets, "Metrics": defs }],
                 }),
             );
             Value::Object(root).to_string()
@@ -124,13 +128,15 @@ mod tests {
         assert_eq!(d["Namespace"], NAMESPACE);
         assert_eq!(NAMESPACE, "tally");
         let dimension_sets = d["Dimensions"].as_array().unwrap();
-        assert_eq!(dimension_sets.len(), 1);
-        for dim in dimension_sets[0].as_array().unwrap() {
-            let name = dim.as_str().unwrap();
-            assert!(
-                doc[name].is_string(),
-                "dimension {name} is not a root string: {doc}"
-            );
+        assert!(!dimension_sets.is_empty());
+        for set in dimension_sets {
+            for dim in set.as_array().unwrap() {
+                let name = dim.as_str().unwrap();
+                assert!(
+                    doc[name].is_string(),
+                    "dimension {name} is not a root string: {doc}"
+                );
+            }
         }
         let root = doc.as_object().unwrap();
         let metrics = d["Metrics"].as_array().unwrap();
@@ -180,7 +186,7 @@ mod tests {
         assert_eq!(by_voter("category_manager")["DeletionVotes"], 1);
         assert_eq!(
             by_voter("analytics_manager")["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["function", "Voter"]])
+            json!([["function", "Voter"], ["function"]])
         );
         let plain = out.iter().find(|d| d.get("Voter").is_none()).unwrap();
         assert_eq!(plain["Handled"], 5);
