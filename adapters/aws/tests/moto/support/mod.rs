@@ -452,7 +452,7 @@ impl Moto {
     }
 
     /// What Lambda's event-source mapping does with a handled message.
-    async fn delete_message(&self, url: &str, m: &aws_sdk_sqs::types::Message) {
+    pub async fn delete_message(&self, url: &str, m: &aws_sdk_sqs::types::Message) {
         self.clients
             .sqs
             .delete_message()
@@ -566,13 +566,23 @@ impl Moto {
         }
     }
 
-    /// `DELETE /files/{id}` as API Gateway's proxy integration sends it.
+    /// `DELETE /files/{id}` through the API function.
     pub async fn delete(&self, file_id: &str, caller: Option<&str>, now: Millis) -> Value {
-        let mut authorizer = json!({});
-        if let Some(c) = caller {
-            authorizer = json!({ "claims": { "sub": c } });
+        let request = api_delete(file_id, caller);
+        match self.app("api").invoke(&request.to_string(), now).await {
+            Answer::Ok(v) => v,
+            Answer::Failed(e) => panic!("the api failed: {e}"),
         }
-        let request = json!({
+    }
+}
+
+/// `DELETE /files/{id}` as API Gateway's proxy integration sends it.
+pub fn api_delete(file_id: &str, caller: Option<&str>) -> Value {
+    let mut authorizer = json!({});
+    if let Some(c) = caller {
+        authorizer = json!({ "claims": { "sub": c } });
+    }
+    json!({
             "resource": "/files/{id}",
             "path": format!("/files/{file_id}"),
             "httpMethod": "DELETE",
@@ -583,13 +593,10 @@ impl Moto {
             "requestContext": { "authorizer": authorizer, "httpMethod": "DELETE", "path": format!("/files/{file_id}") },
             "body": null,
             "isBase64Encoded": false,
-        });
-        match self.app("api").invoke(&request.to_string(), now).await {
-            Answer::Ok(v) => v,
-            Answer::Failed(e) => panic!("the api failed: {e}"),
-        }
-    }
+    })
+}
 
+impl Moto {
     pub async fn sweep(&self, now: Millis) -> Value {
         match self
             .app("sweeper")
