@@ -61,6 +61,44 @@ mod tests {
         );
     }
 
+    /// --policy reaches every function that decides or votes, whole.
+    #[test]
+    fn the_policy_file_is_deployed_whole() {
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/12-a-policy-of-its-own.policy.toml"
+        );
+        let text = render(&TemplateArgs {
+            rules: None,
+            policy: Some(file.into()),
+        })
+        .unwrap();
+        let t: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let want = tally_sim::args::load_policy(Some(std::path::Path::new(file))).unwrap();
+        for f in [
+            "AggregatorFunction",
+            "SweeperFunction",
+            "ComplianceVoterFunction",
+        ] {
+            let policy = t["Resources"][f]["Properties"]["Environment"]["Variables"]["POLICY"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{f} has no POLICY"));
+            let deployed = tally_core::coordination::Policy::parse("POLICY", policy).unwrap();
+            assert_eq!(deployed, want, "{f}");
+        }
+        let bad =
+            std::env::temp_dir().join(format!("tally-bad-policy-{}.toml", std::process::id()));
+        std::fs::write(&bad, "[voting]\nrequired = []\n").unwrap();
+        let err = render(&TemplateArgs {
+            rules: None,
+            policy: Some(bad.clone()),
+        })
+        .unwrap_err();
+        assert!(err.contains(&bad.display().to_string()), "{err}");
+        assert!(err.contains("voting.required"), "{err}");
+        let _ = std::fs::remove_file(&bad);
+    }
+
     #[test]
     fn a_bad_rules_file_is_named_in_the_error() {
         let dir = std::env::temp_dir().join(format!("tally-template-{}", std::process::id()));
