@@ -443,3 +443,21 @@ fn the_dashboard_shows_every_queue_and_function() {
         rest = &rest[end..];
     }
 }
+
+/// A policy too large for Lambda's 4 KB of environment is refused when
+/// the template is made, naming the function and the sizes.
+#[test]
+fn a_policy_too_large_for_a_functions_environment_is_refused() {
+    let mut p = Policy::default();
+    for i in 0..100 {
+        p.voter_sources
+            .insert(format!("voter_{i:03}"), format!("source-{i:03}.service"));
+    }
+    let e = tally_deploy::template::template(&Rules::default_rules(), &p).unwrap_err();
+    assert!(e.contains("4096 bytes of environment"), "{e}");
+    assert!(
+        e.contains("the aggregator function") || e.contains("function"),
+        "{e}"
+    );
+    assert!(tally_deploy::template::template(&Rules::default_rules(), &Policy::default()).is_ok());
+}

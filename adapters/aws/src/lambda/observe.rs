@@ -198,6 +198,56 @@ mod tests {
         assert!(plain.get("DeletionVotes").is_none());
     }
 
+    /// Every alarm on a tally metric watches a series these documents
+    /// write: its metric under exactly the dimensions one of them declares.
+    #[test]
+    fn every_alarm_watches_a_series_the_functions_write() {
+        let template = tally_deploy::template::template(
+            &tally_core::rules::Rules::default_rules(),
+            &tally_core::coordination::Policy::default(),
+        )
+        .unwrap();
+        let mut watched = 0;
+        for (id, r) in template["Resources"].as_object().unwrap() {
+            if r["Type"] != "AWS::CloudWatch::Alarm" {
+                continue;
+            }
+            for q in r["Properties"]["Metrics"].as_array().into_iter().flatten() {
+                let m = &q["MetricStat"]["Metric"];
+                if m["Namespace"] != NAMESPACE {
+                    continue;
+                }
+                let name = m["MetricName"].as_str().unwrap();
+                let dims = m["Dimensions"].as_array().unwrap();
+                let function = dims.iter().find(|d| d["Name"] == "function").unwrap()["Value"]
+                    .as_str()
+                    .unwrap();
+                let names: Vec<&str> = dims.iter().map(|d| d["Name"].as_str().unwrap()).collect();
+                let static_name = tally_deploy::metrics::COORDINATION
+                    .iter()
+                    .chain(tally_deploy::metrics::PER_FUNCTION)
+                    .find(|n| **n == name)
+                    .unwrap_or_else(|| panic!("{id}: {name} is no metric the functions write"));
+                let dimension = tally_deploy::metrics::BY_VOTER
+                    .contains(static_name)
+                    .then(|| ("Voter", "analytics_manager".to_owned()));
+                let metric = Metric {
+                    name: static_name,
+                    dimension,
+                    value: 1,
+                };
+                let doc: Value = serde_json::from_str(&emf(function, &[metric], 0)[0]).unwrap();
+                let sets = doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"].clone();
+                assert!(
+                    sets.as_array().unwrap().contains(&json!(names)),
+                    "{id}: {name} by {names:?}, but the functions write {sets}"
+                );
+                watched += 1;
+            }
+        }
+        assert!(watched >= 4, "{watched}");
+    }
+
     /// No metrics, no documents; `count` is a plain metric.
     #[test]
     fn nothing_to_say_and_plain_counts() {
