@@ -1097,6 +1097,10 @@ pub fn template(rules: &Rules, policy: &Policy) -> Result<Value, String> {
     for (name, id, rule_ids) in &dlqs {
         dead_letter_ids.push(id.clone());
         resources.insert(id.clone(), dead_letter_queue());
+        // The rules file names these queues: their alarms' IDs are handed
+        // out like theirs (the functions' own are reserved in `Ids`).
+        let alarm = ids.allocate(depth_alarm_id(id));
+        resources.insert(alarm, dead_letter_alarm(id));
         let policy = ids.allocate(format!("{id}Policy"));
         resources.insert(policy, queue_policy(id, rule_ids));
         outputs.insert(
@@ -1113,6 +1117,10 @@ pub fn template(rules: &Rules, policy: &Policy) -> Result<Value, String> {
             resources.insert(queue_id(f), function_queue(f));
             resources.insert(function_dlq_id(f), dead_letter_queue());
             dead_letter_ids.push(function_dlq_id(f));
+            resources.insert(
+                depth_alarm_id(&function_dlq_id(f)),
+                dead_letter_alarm(&function_dlq_id(f)),
+            );
             if !rule_ids.is_empty() {
                 resources.insert(queue_policy_id(f), queue_policy(&queue_id(f), rule_ids));
             }
@@ -1150,9 +1158,6 @@ pub fn template(rules: &Rules, policy: &Policy) -> Result<Value, String> {
         }
     }
 
-    for id in &dead_letter_ids {
-        resources.insert(depth_alarm_id(id), dead_letter_alarm(id));
-    }
     resources.insert(VOTER_TIMEOUT_ALARM_ID.into(), voter_timeout_alarm());
     resources.insert(DENIAL_RATE_ALARM_ID.into(), denial_rate_alarm());
     resources.insert(DASHBOARD_ID.into(), dashboard(&dead_letter_ids));
