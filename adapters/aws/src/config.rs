@@ -47,6 +47,11 @@ pub struct Config {
     pub policy: Policy,
     pub settings: Settings,
     pub api: ApiConfig,
+    /// The function's name in this deployment: Lambda's
+    /// `AWS_LAMBDA_FUNCTION_NAME`, else its name in tally-deploy. Its
+    /// metrics carry it, so that two stacks' alarms never count each
+    /// other's.
+    pub deployed_name: String,
 }
 
 impl Config {
@@ -107,7 +112,12 @@ impl Config {
                 }
             },
         };
+        let deployed_name = get(env::AWS_LAMBDA_FUNCTION_NAME)
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| function.name.to_owned());
         Ok(Config {
+            deployed_name,
             bus,
             bucket,
             tables: Tables::new(tables),
@@ -423,6 +433,21 @@ mod tests {
             );
             assert!(shown.starts_with("environment variable POLICY="), "{shown}");
         }
+    }
+
+    /// The metrics' function is the one Lambda names (unique to the
+    /// stack), else the function's own name.
+    #[test]
+    fn the_deployed_name_is_lambdas() {
+        assert_eq!(
+            read("aggregator", &full_env()).unwrap().deployed_name,
+            "aggregator"
+        );
+        let m = with(env::AWS_LAMBDA_FUNCTION_NAME, "tally-AggregatorFunction-X1");
+        assert_eq!(
+            read("aggregator", &m).unwrap().deployed_name,
+            "tally-AggregatorFunction-X1"
+        );
     }
 
     /// A bad COORDINATION_FLAVOUR names the variable and the value.

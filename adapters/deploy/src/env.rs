@@ -21,5 +21,8 @@ pub const DEADLINE_SECONDS: &str = "DEADLINE_SECONDS";
 pub const TIMEOUT_OUTCOME: &str = "TIMEOUT_OUTCOME";
 /// `deny` or `proceed`: what a voter's error decides (voting flavour).
 pub const ERROR_OUTCOME: &str = "ERROR_OUTCOME";
+/// Set by Lambda, not the template: the function's physical name, unique
+/// to its stack (CloudFormation makes it).
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// Set only in tests and local runs: every client talks to this endpoint.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";

@@ -788,7 +788,8 @@ fn dead_letter_alarm(queue: &str) -> Value {
 }
 
 /// The functions that step coordination records, so write the
-/// coordination's metrics (each under its own `function` dimension).
+/// coordination's metrics (each under its own `function` dimension: its
+/// physical name, which CloudFormation makes unique to the stack).
 pub fn stepping_functions() -> impl Iterator<Item = &'static Function> {
     FUNCTIONS.iter().filter(|f| {
         f.uses
@@ -810,7 +811,7 @@ fn summed(metric: &str, prefix: &str, period: u32) -> (Vec<Value>, String) {
                 "Metric": {
                     "Namespace": metrics::NAMESPACE,
                     "MetricName": metric,
-                    "Dimensions": [{ "Name": metrics::FUNCTION_DIMENSION, "Value": f.name }]
+                    "Dimensions": [{ "Name": metrics::FUNCTION_DIMENSION, "Value": reference(&function_id(f.name)) }]
                 },
                 "Period": period,
                 "Stat": "Sum"
@@ -868,12 +869,31 @@ fn widget(title: &str, stat: &str, rows: Vec<Value>, x: u32, y: u32) -> Value {
     })
 }
 
-/// A dashboard row: every series of `metric` with exactly these dimensions.
-fn search(metric: &str, dimensions: &[&str], id: &str) -> Value {
+/// A dashboard row: every series of `metric` with exactly these dimensions,
+/// written by one of `functions` of this stack (by their physical names).
+fn search<'a>(
+    metric: &str,
+    dimensions: &[&str],
+    functions: impl Iterator<Item = &'a Function>,
+    id: &str,
+) -> Value {
     let mut keys = vec![metrics::NAMESPACE];
     keys.extend(dimensions);
+    let ours: Vec<String> = functions
+        .map(|f| {
+            format!(
+                "{}=\"${{{}}}\"",
+                metrics::FUNCTION_DIMENSION,
+                function_id(f.name)
+            )
+        })
+        .collect();
     json!([{
-        "expression": format!("SEARCH('{{{}}} MetricName=\"{metric}\"', 'Sum', 300)", keys.join(",")),
+        "expression": format!(
+            "SEARCH('{{{}}} MetricName=\"{metric}\" ({})', 'Sum', 300)",
+            keys.join(","),
+            ours.join(" OR ")
+        ),
         "label": metric,
         "id": id
     }])
@@ -893,7 +913,7 @@ fn dashboard(dead_letter_ids: &[String]) -> Value {
                 metrics::NAMESPACE,
                 metric,
                 metrics::FUNCTION_DIMENSION,
-                f.name
+                format!("${{{}}}", function_id(f.name))
             ]));
         }
     }
@@ -930,7 +950,7 @@ fn dashboard(dead_letter_ids: &[String]) -> Value {
     let per_function: Vec<Value> = metrics::PER_FUNCTION
         .iter()
         .enumerate()
-        .map(|(i, m)| search(m, &by_function, &format!("f{i}")))
+        .map(|(i, m)| search(m, &by_function, FUNCTIONS.iter(), &format!("f{i}")))
         .collect();
     let widgets = vec![
         widget(
@@ -943,14 +963,19 @@ fn dashboard(dead_letter_ids: &[String]) -> Value {
         widget(
             "Votes by voter (DeletionVotes)",
             "Sum",
-            vec![search("DeletionVotes", &by_voter, "v")],
+            vec![search(
+                "DeletionVotes",
+                &by_voter,
+                stepping_functions(),
+                "v",
+            )],
             12,
             0,
         ),
         widget(
             "Timeouts by voter (VoterTimeout)",
             "Sum",
-            vec![search("VoterTimeout", &by_voter, "t")],
+            vec![search("VoterTimeout", &by_voter, stepping_functions(), "t")],
             0,
             6,
         ),

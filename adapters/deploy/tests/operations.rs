@@ -240,7 +240,8 @@ fn alarm_gaps(t: &Value) -> Vec<String> {
     }
     for metric in ["VoterTimeout", "DeletionDenials"] {
         for f in tally_deploy::template::stepping_functions() {
-            if !has(metrics::NAMESPACE, metric, &f.name.into()) {
+            let name = serde_json::json!({ "Ref": function_id(f.name) });
+            if !has(metrics::NAMESPACE, metric, &name) {
                 gaps.push(format!("no {metric} alarm over {}", f.name));
             }
         }

@@ -172,7 +172,7 @@ impl App {
     }
 
     fn emit(&self, metrics: &[Metric], now: Millis) {
-        for line in observe::emf(self.function.name, metrics, now) {
+        for line in observe::emf(&self.cfg.deployed_name, metrics, now) {
             println!("{line}");
         }
     }

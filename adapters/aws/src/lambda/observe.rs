@@ -219,9 +219,18 @@ mod tests {
                 }
                 let name = m["MetricName"].as_str().unwrap();
                 let dims = m["Dimensions"].as_array().unwrap();
-                let function = dims.iter().find(|d| d["Name"] == "function").unwrap()["Value"]
+                // The function's physical name, as Lambda tells it.
+                let function = &dims.iter().find(|d| d["Name"] == "function").unwrap()["Value"];
+                let logical = function["Ref"]
                     .as_str()
-                    .unwrap();
+                    .unwrap_or_else(|| panic!("{id}: {function}"));
+                assert!(
+                    tally_deploy::FUNCTIONS
+                        .iter()
+                        .any(|f| tally_deploy::template::function_id(f.name) == logical),
+                    "{id}: {function}"
+                );
+                let function = "tally-AggregatorFunction-0123456789AB";
                 let names: Vec<&str> = dims.iter().map(|d| d["Name"].as_str().unwrap()).collect();
                 let static_name = tally_deploy::metrics::COORDINATION
                     .iter()
