@@ -47,6 +47,11 @@ pub struct Config {
     pub policy: Policy,
     pub settings: Settings,
     pub api: ApiConfig,
+    /// The function's name in this deployment: Lambda's
+    /// `AWS_LAMBDA_FUNCTION_NAME`, else its name in tally-deploy. Its
+    /// metrics carry it, so that two stacks' alarms never count each
+    /// other's.
+    pub deployed_name: String,
 }
 
 impl Config {
@@ -107,7 +112,12 @@ impl Config {
                 }
             },
         };
+        let deployed_name = get(env::AWS_LAMBDA_FUNCTION_NAME)
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| function.name.to_owned());
         Ok(Config {
+            deployed_name,
             bus,
             bucket,
             tables: Tables::new(tables),
@@ -155,9 +165,18 @@ fn outcome(
     }
 }
 
-/// The notes' policy, with what the environment overrides.
+/// The policy of `POLICY` (a policy file's text, read as the simulator
+/// reads `--policy`), or the notes' defaults without one; then the single
+/// variables' overrides.
 fn policy_from(get: &impl Fn(&str) -> Option<String>) -> Result<Policy, ConfigError> {
-    let mut policy = Policy::default();
+    let mut policy = match get(env::POLICY).filter(|v| !v.trim().is_empty()) {
+        Some(text) => Policy::parse(env::POLICY, &text).map_err(|e| ConfigError::Invalid {
+            var: env::POLICY.into(),
+            value: text.clone(),
+            why: e.message,
+        })?,
+        None => Policy::default(),
+    };
     if let Some(list) = get(env::REQUIRED_VOTERS).filter(|v| !v.trim().is_empty()) {
         let voters: Vec<String> = list
             .split(',')
@@ -362,6 +381,73 @@ mod tests {
         assert_eq!(cfg.api.flavour, Flavour::Completion);
         assert_eq!(cfg.bus, "tally-events");
         assert_eq!(cfg.tables.name("Records").unwrap(), "tally-Records");
+    }
+
+    /// POLICY holds a whole policy file: every field of it lands, and the
+    /// single variables override on top of it.
+    #[test]
+    fn the_policy_variable_is_the_whole_policy() {
+        let text = "ttl_ms = 7200000\n[voter_sources]\nbackup_manager = \"ledger.service\"\n\
+                    [voting]\nrequired = [\"backup_manager\"]\nlarge_file_voters = []\n\
+                    account_type_voters = {}\ntimeout_outcome = \"proceed\"\n\
+                    [completion]\nrequired = [\"backup_manager\"]\ndeadline_ms = 60000\n\
+                    large_file_voters = []\naccount_type_voters = {}\n";
+        let want = Policy::parse("p", text).unwrap();
+        let cfg = read("aggregator", &with(env::POLICY, text)).unwrap();
+        assert_eq!(cfg.policy, want);
+        assert_ne!(cfg.policy, Policy::default());
+        assert_eq!(cfg.policy.voter_sources["backup_manager"], "ledger.service");
+
+        let mut m = with(env::POLICY, text);
+        m.insert(env::TIMEOUT_OUTCOME.into(), "deny".into());
+        let cfg = read("aggregator", &m).unwrap();
+        assert_eq!(cfg.policy.voting.timeout_outcome, Outcome::Deny);
+        assert_eq!(cfg.policy.completion.deadline_ms, 60_000);
+        // An override must itself fit the policy: a voter it binds no source to.
+        m.insert(env::REQUIRED_VOTERS.into(), "analytics_manager".into());
+        let (var, _, why) = invalid(read("aggregator", &m).unwrap_err());
+        assert_eq!(var, env::REQUIRED_VOTERS);
+        assert!(
+            why.contains("analytics_manager is not a known voter"),
+            "{why}"
+        );
+    }
+
+    /// A POLICY that Policy::parse refuses is refused at start, naming the
+    /// variable, the value and Policy::parse's own reason.
+    #[test]
+    fn a_bad_policy_is_named() {
+        for (text, reason) in [
+            ("[voting]\ntimeout_outcome = \"maybe\"\n", "maybe"),
+            ("[voting]\nrequired = []\n", "voting.required"),
+            ("ttl_ms = 1\n", "ttl_ms"),
+            ("[voting\n", "POLICY"),
+        ] {
+            let e = read("category-voter", &with(env::POLICY, text)).unwrap_err();
+            let shown = e.to_string();
+            let (var, value, why) = invalid(e);
+            assert_eq!((var.as_str(), value.as_str()), (env::POLICY, text));
+            assert!(
+                why.contains(reason) || shown.contains(reason),
+                "{text:?}: {shown}"
+            );
+            assert!(shown.starts_with("environment variable POLICY="), "{shown}");
+        }
+    }
+
+    /// The metrics' function is the one Lambda names (unique to the
+    /// stack), else the function's own name.
+    #[test]
+    fn the_deployed_name_is_lambdas() {
+        assert_eq!(
+            read("aggregator", &full_env()).unwrap().deployed_name,
+            "aggregator"
+        );
+        let m = with(env::AWS_LAMBDA_FUNCTION_NAME, "tally-AggregatorFunction-X1");
+        assert_eq!(
+            read("aggregator", &m).unwrap().deployed_name,
+            "tally-AggregatorFunction-X1"
+        );
     }
 
     /// A bad COORDINATION_FLAVOUR names the variable and the value.

@@ -6,6 +6,8 @@
 
 pub mod env;
 pub mod layout;
+pub mod metrics;
+pub mod policy;
 pub mod template;
 
 /// What starts a function.
@@ -58,9 +60,20 @@ pub struct Function {
     /// The policy variables of [`env`] it reads, besides those of the
     /// resources in `uses` (see [`Function::env_vars`]).
     pub settings: &'static [&'static str],
+    /// How long one invocation may run. Its queue hides a message six
+    /// times as long ([`Function::visibility_timeout_seconds`]).
+    pub timeout_seconds: u32,
+    pub memory_mb: u32,
 }
 
 impl Function {
+    /// How long the function's queue hides a message it handed out: six
+    /// times the function's timeout, AWS's rule for SQS event sources
+    /// (a batch still running must not be handed out again).
+    pub fn visibility_timeout_seconds(&self) -> u32 {
+        6 * self.timeout_seconds
+    }
+
     /// Every environment variable the function reads, in `uses` order then
     /// `settings`: each table's variable, [`env::CONTENT_BUCKET`],
     /// [`env::EVENT_BUS_NAME`], then its policy variables. The template
@@ -92,9 +105,26 @@ impl Function {
 use Access::*;
 use Resource::*;
 
+/// The timeouts and memory of the design notes. Note 003: the S3 event
+/// handler 60 s (it only publishes), the file processor 600 s (it reads
+/// and parses the whole file), every other consumer 300 s; note 001: the
+/// deletion consumer 5 minutes and 512 MB.
+const S3_EVENT_HANDLER_TIMEOUT: u32 = 60;
+const FILE_PROCESSOR_TIMEOUT: u32 = 600;
+const CONSUMER_TIMEOUT: u32 = 300;
+const DELETION_TIMEOUT: u32 = 5 * 60;
+const DELETION_MEMORY: u32 = 512;
+/// API Gateway stops waiting for its integration after 29 s: the API
+/// function may not run longer than its caller waits.
+const API_TIMEOUT: u32 = 29;
+/// The sweeper runs every minute; a tick ends before the next begins.
+const SWEEPER_TIMEOUT: u32 = 60;
+const MEMORY: u32 = 256;
+
 /// The policy: the aggregator and the sweeper step records with it, the
 /// voters read it to stay silent where a request does not require them.
 const DECIDING: &[&str] = &[
+    env::POLICY,
     env::REQUIRED_VOTERS,
     env::DEADLINE_SECONDS,
     env::TIMEOUT_OUTCOME,
@@ -120,6 +150,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Bus, Write),
         ],
         settings: &[env::ENABLE_EVENT_PUBLISHING, env::COORDINATION_FLAVOUR],
+        timeout_seconds: API_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "aggregator",
@@ -127,6 +159,8 @@ pub const FUNCTIONS: &[Function] = &[
         trigger: Trigger::Rules,
         uses: &[(Table("Records"), Write), (Bus, Write)],
         settings: DECIDING,
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "sweeper",
@@ -134,6 +168,8 @@ pub const FUNCTIONS: &[Function] = &[
         trigger: Trigger::Schedule,
         uses: &[(Table("Records"), Write), (Bus, Write)],
         settings: DECIDING,
+        timeout_seconds: SWEEPER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "executor",
@@ -148,6 +184,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Bus, Write),
         ],
         settings: &[],
+        timeout_seconds: DELETION_TIMEOUT,
+        memory_mb: DELETION_MEMORY,
     },
     Function {
         name: "analytics-voter",
@@ -162,6 +200,8 @@ pub const FUNCTIONS: &[Function] = &[
         ],
         // Voters stay silent when the policy does not require them.
         settings: DECIDING,
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "category-voter",
@@ -174,6 +214,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Bus, Write),
         ],
         settings: DECIDING,
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "backup-voter",
@@ -185,6 +227,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Bus, Write),
         ],
         settings: DECIDING,
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "compliance-voter",
@@ -196,6 +240,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Bus, Write),
         ],
         settings: DECIDING,
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "analytics",
@@ -207,6 +253,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Bus, Write),
         ],
         settings: &[],
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "categorization",
@@ -219,6 +267,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Bus, Write),
         ],
         settings: &[],
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "audit",
@@ -226,6 +276,8 @@ pub const FUNCTIONS: &[Function] = &[
         trigger: Trigger::Rules,
         uses: &[(Table("Audit"), Write)],
         settings: &[],
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "notification",
@@ -236,6 +288,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Table("Notifications"), Write),
         ],
         settings: &[],
+        timeout_seconds: CONSUMER_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "file-processor",
@@ -249,6 +303,8 @@ pub const FUNCTIONS: &[Function] = &[
             (Bus, Write),
         ],
         settings: &[],
+        timeout_seconds: FILE_PROCESSOR_TIMEOUT,
+        memory_mb: MEMORY,
     },
     Function {
         name: "object-created",
@@ -256,6 +312,8 @@ pub const FUNCTIONS: &[Function] = &[
         trigger: Trigger::ObjectCreated,
         uses: &[(Bus, Write)],
         settings: &[],
+        timeout_seconds: S3_EVENT_HANDLER_TIMEOUT,
+        memory_mb: MEMORY,
     },
 ];
 

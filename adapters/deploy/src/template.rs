@@ -14,30 +14,44 @@
 //!   function's own dead-letter queue) and an SQS event source reporting
 //!   partial batch failures; queue policies let exactly the rules that
 //!   target a queue (or dead-letter into it) send to it;
-//! * the functions (`provided.al2023`, `bootstrap`, code in
-//!   `target/lambda/<name>/` as `cargo lambda build` leaves it), each with
-//!   exactly the environment variables of [`Function::env_vars`] and an
-//!   IAM role granting exactly what its `uses` says on exactly those ARNs;
+//! * the functions (`provided.al2023`, `bootstrap`), each built by `sam
+//!   build` with cargo-lambda from its binary in tally-lambda
+//!   (`BuildMethod: rust-cargolambda`), with its own timeout and memory,
+//!   exactly the environment variables of [`Function::env_vars`] (the
+//!   whole policy in `POLICY`) and an IAM role granting exactly what its
+//!   `uses` says on exactly those ARNs;
 //! * the tables of [`TABLES`] (on demand, with their indexes and TTL) and
 //!   the content bucket;
 //! * the REST API, behind a Cognito user pool authorizer (the pool's ARN
 //!   is a parameter without a default);
-//! * parameters for the architecture and the coordination policy (defaults
-//!   from [`Policy::default`]) and outputs naming the bus, the tables, the
-//!   bucket, the dead-letter queues and the API's URL.
+//! * alarms on every dead-letter queue's depth, every function's errors
+//!   and throttles, voter timeouts and the share of denied deletions, sent
+//!   to an SNS topic when one is given; one dashboard of the deletion flow,
+//!   the queues and the functions;
+//! * parameters for the architecture, the alarms' topic and the policy's
+//!   single-field overrides (empty: the policy file's own values), and
+//!   outputs naming the bus, the tables, the bucket, the dead-letter
+//!   queues and the API's URL.
+//!
+//! Physical names that must be unique in an account and region derive
+//! from the stack's name (the bus) or are left to CloudFormation (tables,
+//! queues, bucket, roles, log groups), so two stacks coexist.
 
 use crate::layout::{KeyType, Table, TABLES};
-use crate::{env, Access, Function, Resource, Trigger, FUNCTIONS};
+use crate::{env, metrics, Access, Function, Resource, Trigger, FUNCTIONS};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use tally_core::coordination::{Outcome, Policy};
 use tally_core::rules::{Rule, Rules};
 
-/// Every function's timeout.
-pub const FUNCTION_TIMEOUT_SECONDS: u32 = 30;
-/// A function's queue hides a message this long while it is handled: six
-/// times the function's timeout, as AWS advises for SQS event sources.
-pub const QUEUE_VISIBILITY_SECONDS: u32 = 6 * FUNCTION_TIMEOUT_SECONDS;
+/// Where `sam build` finds the functions' Cargo package, relative to the
+/// template (written at the repository's root).
+pub const CODE_URI: &str = "adapters/lambda";
+/// SAM's build method for Rust: `cargo lambda build --release --bin NAME`.
+pub const BUILD_METHOD: &str = "rust-cargolambda";
+/// The architecture the template deploys unless told otherwise; the one
+/// `scripts/lambda-build` builds by default (a test holds them together).
+pub const DEFAULT_ARCHITECTURE: &str = "x86_64";
 /// Receives of one message before its queue moves it to the function's
 /// dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
@@ -71,6 +85,24 @@ pub const API_STAGE: &str = "Prod";
 /// The parameter choosing the functions' architecture. The others are one
 /// per policy variable of [`crate::env`] that is a deployment choice.
 pub const ARCHITECTURE_PARAMETER: &str = "Architecture";
+/// The SNS topic alarms notify; empty: none.
+pub const ALARM_TOPIC_PARAMETER: &str = "AlarmTopicArn";
+const HAS_ALARM_TOPIC: &str = "HasAlarmTopic";
+/// The share of decided deletions (percent, over 15 minutes) above which
+/// the denial-rate alarm fires.
+pub const DENIAL_RATE_PARAMETER: &str = "DenialRatePercent";
+/// The dashboard's logical ID.
+pub const DASHBOARD_ID: &str = "Dashboard";
+/// Every parameter that overrides a field of the policy, with its variable.
+pub const OVERRIDES: &[(&str, &str)] = &[
+    ("RequiredVoters", env::REQUIRED_VOTERS),
+    ("DeadlineSeconds", env::DEADLINE_SECONDS),
+    ("TimeoutOutcome", env::TIMEOUT_OUTCOME),
+    ("ErrorOutcome", env::ERROR_OUTCOME),
+];
+/// The longest value a parameter may take (a name CloudFormation makes
+/// is shorter): the bound [`template`] holds Lambda's 4 KB environment to.
+const PARAMETER_MAX_LENGTH: usize = 256;
 
 /// `file-processor` -> `FileProcessor`: CloudFormation logical IDs are
 /// alphanumeric.
@@ -115,6 +147,22 @@ fn queue_policy_id(f: &Function) -> String {
     format!("{}QueuePolicy", pascal(f.name))
 }
 
+fn errors_alarm_id(f: &Function) -> String {
+    format!("{}ErrorsAlarm", pascal(f.name))
+}
+
+fn throttles_alarm_id(f: &Function) -> String {
+    format!("{}ThrottlesAlarm", pascal(f.name))
+}
+
+fn depth_alarm_id(queue_id: &str) -> String {
+    format!("{queue_id}DepthAlarm")
+}
+
+/// The alarms on the coordination's own metrics.
+pub const VOTER_TIMEOUT_ALARM_ID: &str = "VoterTimeoutAlarm";
+pub const DENIAL_RATE_ALARM_ID: &str = "DenialRateAlarm";
+
 /// The name of a function's event in `Events` (SAM derives resource IDs
 /// `<function ID><event name>` and `...Permission` from it).
 fn event_name(trigger: Trigger) -> &'static str {
@@ -144,7 +192,15 @@ struct Ids {
 impl Ids {
     fn new() -> Ids {
         let mut taken = BTreeSet::new();
-        for id in [BUS_ID, BUCKET_ID, API_ID, "ServerlessRestApi"] {
+        for id in [
+            BUS_ID,
+            BUCKET_ID,
+            API_ID,
+            "ServerlessRestApi",
+            DASHBOARD_ID,
+            VOTER_TIMEOUT_ALARM_ID,
+            DENIAL_RATE_ALARM_ID,
+        ] {
             taken.insert(id.to_owned());
         }
         for t in TABLES {
@@ -158,6 +214,9 @@ impl Ids {
                 logs_id(f),
                 queue_id(f),
                 function_dlq_id(f),
+                depth_alarm_id(&function_dlq_id(f)),
+                errors_alarm_id(f),
+                throttles_alarm_id(f),
                 queue_policy_id(f),
                 format!("{event}Permission"),
                 event,
@@ -187,29 +246,45 @@ fn outcome(o: Outcome) -> &'static str {
 
 /// The parameter (or constant) each policy variable of [`crate::env`]
 /// takes its value from.
-fn setting_value(var: &str) -> Value {
+fn setting_value(var: &str, policy_text: &str) -> Value {
+    if let Some((parameter, _)) = OVERRIDES.iter().find(|(_, v)| *v == var) {
+        return reference(parameter);
+    }
     match var {
         // Direct deletion (publishing off) would need delete rights the
         // API is not given: the deployment always publishes.
         env::ENABLE_EVENT_PUBLISHING => json!("true"),
         env::COORDINATION_FLAVOUR => reference("CoordinationFlavour"),
-        env::REQUIRED_VOTERS => reference("RequiredVoters"),
-        env::DEADLINE_SECONDS => reference("DeadlineSeconds"),
-        env::TIMEOUT_OUTCOME => reference("TimeoutOutcome"),
-        env::ERROR_OUTCOME => reference("ErrorOutcome"),
+        env::POLICY => json!(policy_text),
         other => panic!("tally-deploy: no template value for the setting {other}"),
     }
 }
 
-fn parameters() -> Value {
-    let policy = Policy::default();
-    let outcomes = json!(["deny", "proceed"]);
+fn parameters(policy: &Policy) -> Value {
+    // Empty, the default of every override, leaves the policy's own value.
+    let outcomes = json!(["", "deny", "proceed"]);
+    let from_policy =
+        |field: &str, value: String| format!("Empty: the policy's {field} ({value}).");
     json!({
         ARCHITECTURE_PARAMETER: {
             "Type": "String",
-            "Default": "arm64",
+            "Default": DEFAULT_ARCHITECTURE,
             "AllowedValues": ["arm64", "x86_64"],
-            "Description": "The functions' architecture (cargo lambda build --arm64 or --x86-64)."
+            "Description": "The functions' architecture, passed to cargo lambda by sam build (scripts/lambda-build builds x86_64 unless given --arm64)."
+        },
+        ALARM_TOPIC_PARAMETER: {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "(arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[\\w-]+)?",
+            "ConstraintDescription": "empty, or the ARN of an SNS topic",
+            "Description": "The SNS topic every alarm notifies; empty: the alarms notify no one."
+        },
+        DENIAL_RATE_PARAMETER: {
+            "Type": "Number",
+            "Default": 50,
+            "MinValue": 0,
+            "MaxValue": 100,
+            "Description": "The share of decided deletions denied over 15 minutes (percent) above which the denial-rate alarm fires."
         },
         USER_POOL_PARAMETER: {
             "Type": "String",
@@ -225,26 +300,41 @@ fn parameters() -> Value {
         },
         "RequiredVoters": {
             "Type": "String",
-            "Default": policy.voting.required.join(","),
-            "Description": "Comma-separated voters the voting flavour always waits for (REQUIRED_VOTERS)."
+            "Default": "",
+            "MaxLength": PARAMETER_MAX_LENGTH,
+            "AllowedPattern": "[a-z0-9_, ]*",
+            "Description": format!(
+                "Comma-separated voters the voting flavour always waits for (REQUIRED_VOTERS). {}",
+                from_policy("voting.required", policy.voting.required.join(","))
+            )
         },
         "DeadlineSeconds": {
-            "Type": "Number",
-            "Default": (policy.voting.deadline_ms / 1000).to_string(),
-            "MinValue": 1,
-            "Description": "Seconds from a request to its deadline (DEADLINE_SECONDS)."
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "([1-9][0-9]{0,8})?",
+            "ConstraintDescription": "empty, or a whole number of seconds above 0",
+            "Description": format!(
+                "Seconds from a request to its deadline, both flavours (DEADLINE_SECONDS). {}",
+                from_policy("deadline_ms", format!("voting {} ms, completion {} ms", policy.voting.deadline_ms, policy.completion.deadline_ms))
+            )
         },
         "TimeoutOutcome": {
             "Type": "String",
-            "Default": outcome(policy.voting.timeout_outcome),
+            "Default": "",
             "AllowedValues": outcomes,
-            "Description": "What an expired deadline decides in the voting flavour (TIMEOUT_OUTCOME)."
+            "Description": format!(
+                "What an expired deadline decides in the voting flavour (TIMEOUT_OUTCOME). {}",
+                from_policy("voting.timeout_outcome", outcome(policy.voting.timeout_outcome).into())
+            )
         },
         "ErrorOutcome": {
             "Type": "String",
-            "Default": outcome(policy.voting.error_outcome),
+            "Default": "",
             "AllowedValues": outcomes,
-            "Description": "What a voter's error decides in the voting flavour (ERROR_OUTCOME)."
+            "Description": format!(
+                "What a voter's error decides in the voting flavour (ERROR_OUTCOME). {}",
+                from_policy("voting.error_outcome", outcome(policy.voting.error_outcome).into())
+            )
         }
     })
 }
@@ -483,7 +573,7 @@ fn role_resource(f: &Function) -> Value {
     })
 }
 
-fn environment(f: &Function) -> Map<String, Value> {
+fn environment(f: &Function, policy_text: &str) -> Map<String, Value> {
     let mut vars = Map::new();
     for var in f.env_vars() {
         let value = if var == env::CONTENT_BUCKET {
@@ -493,7 +583,7 @@ fn environment(f: &Function) -> Map<String, Value> {
         } else if let Some(t) = TABLES.iter().find(|t| t.env == var) {
             reference(&table_id(t.logical))
         } else {
-            setting_value(var)
+            setting_value(var, policy_text)
         };
         vars.insert(var.to_owned(), value);
     }
@@ -556,18 +646,41 @@ fn trigger_text(f: &Function) -> String {
     }
 }
 
-fn function_resource(f: &Function) -> Value {
+fn function_resource(f: &Function, policy_text: &str) -> Value {
     json!({
         "Type": "AWS::Serverless::Function",
+        "Metadata": {
+            "BuildMethod": BUILD_METHOD,
+            // One package, one binary per function: SAM builds this one.
+            "BuildProperties": { "Binary": f.name }
+        },
         "Properties": {
             "Description": format!("tally {}: {}", f.name, trigger_text(f)),
-            "CodeUri": format!("target/lambda/{}/", f.name),
+            "CodeUri": CODE_URI,
+            "Timeout": f.timeout_seconds,
+            "MemorySize": f.memory_mb,
             "Role": get_att(&role_id(f), "Arn"),
             "LoggingConfig": { "LogGroup": reference(&logs_id(f)), "LogFormat": "JSON" },
-            "Environment": { "Variables": environment(f) },
+            "Environment": { "Variables": environment(f, policy_text) },
             "Events": { event_name(f.trigger): function_event(f) }
         }
     })
+}
+
+/// The most a function's environment can take, in bytes: every key, the
+/// policy's text, and for every other value the longest it can be.
+fn environment_bound(f: &Function, policy_text: &str) -> usize {
+    f.env_vars()
+        .iter()
+        .map(|var| {
+            let value = match *var {
+                env::POLICY => policy_text.len(),
+                env::ENABLE_EVENT_PUBLISHING => "false".len(),
+                _ => PARAMETER_MAX_LENGTH,
+            };
+            var.len() + value
+        })
+        .sum()
 }
 
 /// A function's queue: what it holds is in flight and goes with the stack.
@@ -578,7 +691,7 @@ fn function_queue(f: &Function) -> Value {
         "UpdateReplacePolicy": "Delete",
         "Properties": {
             "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
-            "VisibilityTimeout": QUEUE_VISIBILITY_SECONDS,
+            "VisibilityTimeout": f.visibility_timeout_seconds(),
             "SqsManagedSseEnabled": true,
             "RedrivePolicy": {
                 "deadLetterTargetArn": get_att(&function_dlq_id(f), "Arn"),
@@ -624,6 +737,273 @@ fn queue_policy(queue: &str, rule_ids: &BTreeSet<String>) -> Value {
     })
 }
 
+/// Where alarms go: the topic, when one is given.
+fn alarm_actions() -> Value {
+    json!({ "Fn::If": [HAS_ALARM_TOPIC, [reference(ALARM_TOPIC_PARAMETER)], reference("AWS::NoValue")] })
+}
+
+/// An alarm that fires on any datapoint above `threshold` in five minutes.
+fn alarm(description: String, metric: Value) -> Value {
+    let mut props = json!({
+        "AlarmDescription": description,
+        "EvaluationPeriods": 1,
+        "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        // No datapoint is no failure: an idle stack is a healthy one.
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": alarm_actions()
+    });
+    let (Value::Object(p), Value::Object(m)) = (&mut props, metric) else {
+        unreachable!("both are objects");
+    };
+    p.extend(m);
+    json!({ "Type": "AWS::CloudWatch::Alarm", "Properties": props })
+}
+
+fn function_alarm(f: &Function, metric: &str, what: &str) -> Value {
+    alarm(
+        format!("tally {}: {what} (AWS/Lambda {metric})", f.name),
+        json!({
+            "Namespace": "AWS/Lambda",
+            "MetricName": metric,
+            "Dimensions": [{ "Name": "FunctionName", "Value": reference(&function_id(f.name)) }],
+            "Statistic": "Sum",
+            "Period": 300
+        }),
+    )
+}
+
+/// A message in a dead-letter queue waits for a person: one is enough.
+fn dead_letter_alarm(queue: &str) -> Value {
+    alarm(
+        format!("tally: messages in the dead-letter queue {queue}"),
+        json!({
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{ "Name": "QueueName", "Value": get_att(queue, "QueueName") }],
+            "Statistic": "Maximum",
+            "Period": 300
+        }),
+    )
+}
+
+/// The functions that step coordination records, so write the
+/// coordination's metrics (each under its own `function` dimension: its
+/// physical name, which CloudFormation makes unique to the stack).
+pub fn stepping_functions() -> impl Iterator<Item = &'static Function> {
+    FUNCTIONS.iter().filter(|f| {
+        f.uses
+            .contains(&(Resource::Table("Records"), Access::Write))
+    })
+}
+
+/// One `MetricStat` query per stepping function of `metric`, ids
+/// `<prefix>0`, `<prefix>1`, ...; and the expression summing them.
+fn summed(metric: &str, prefix: &str, period: u32) -> (Vec<Value>, String) {
+    let mut queries = Vec::new();
+    let mut ids = Vec::new();
+    for (i, f) in stepping_functions().enumerate() {
+        let id = format!("{prefix}{i}");
+        queries.push(json!({
+            "Id": id,
+            "ReturnData": false,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": metrics::NAMESPACE,
+                    "MetricName": metric,
+                    "Dimensions": [{ "Name": metrics::FUNCTION_DIMENSION, "Value": reference(&function_id(f.name)) }]
+                },
+                "Period": period,
+                "Stat": "Sum"
+            }
+        }));
+        ids.push(id);
+    }
+    (queries, format!("SUM([{}])", ids.join(",")))
+}
+
+fn voter_timeout_alarm() -> Value {
+    let (mut queries, total) = summed("VoterTimeout", "t", 300);
+    queries.push(json!({ "Id": "timeouts", "Expression": total, "Label": "VoterTimeout", "ReturnData": true }));
+    alarm(
+        "tally: a deletion request timed out waiting for a voter (VoterTimeout)".into(),
+        json!({ "Metrics": queries }),
+    )
+}
+
+fn denial_rate_alarm() -> Value {
+    let (mut queries, denials) = summed("DeletionDenials", "d", 900);
+    let (approvals_q, approvals) = summed("DeletionApprovals", "a", 900);
+    queries.extend(approvals_q);
+    queries.push(json!({
+        "Id": "rate",
+        "Expression": format!("100 * {denials} / ({denials} + {approvals})"),
+        "Label": "DeletionDenials, percent of decisions",
+        "ReturnData": true
+    }));
+    let mut a = alarm(
+        format!("tally: more than {DENIAL_RATE_PARAMETER} percent of the deletions decided in 15 minutes were denied (DeletionDenials)"),
+        json!({ "Metrics": queries }),
+    );
+    a["Properties"]["Threshold"] = reference(DENIAL_RATE_PARAMETER);
+    a
+}
+
+/// A dashboard widget of metrics (rows as CloudWatch's dashboard body
+/// takes them), `width` of 24 columns.
+fn widget(title: &str, stat: &str, rows: Vec<Value>, x: u32, y: u32) -> Value {
+    json!({
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": "${AWS::Region}",
+            "view": "timeSeries",
+            "stat": stat,
+            "period": 300,
+            "metrics": rows
+        }
+    })
+}
+
+/// A dashboard row: every series of `metric` with exactly these dimensions,
+/// written by one of `functions` of this stack (by their physical names).
+fn search<'a>(
+    metric: &str,
+    dimensions: &[&str],
+    functions: impl Iterator<Item = &'a Function>,
+    id: &str,
+) -> Value {
+    let mut keys = vec![metrics::NAMESPACE];
+    keys.extend(dimensions);
+    let ours: Vec<String> = functions
+        .map(|f| {
+            format!(
+                "{}=\"${{{}}}\"",
+                metrics::FUNCTION_DIMENSION,
+                function_id(f.name)
+            )
+        })
+        .collect();
+    json!([{
+        "expression": format!(
+            "SEARCH('{{{}}} MetricName=\"{metric}\" ({})', 'Sum', 300)",
+            keys.join(","),
+            ours.join(" OR ")
+        ),
+        "label": metric,
+        "id": id
+    }])
+}
+
+/// The dashboard: the deletion flow (requests, votes by voter, approvals,
+/// denials, timeouts), what each function handled, retried and rejected,
+/// every queue's depth, and every function's errors and throttles. Its
+/// body names resources as `${ID}` for `Fn::Sub` to fill in.
+fn dashboard(dead_letter_ids: &[String]) -> Value {
+    let by_function = [metrics::FUNCTION_DIMENSION];
+    let by_voter = [metrics::FUNCTION_DIMENSION, metrics::VOTER_DIMENSION];
+    let mut flow = Vec::new();
+    for metric in metrics::COORDINATION {
+        for f in stepping_functions() {
+            flow.push(json!([
+                metrics::NAMESPACE,
+                metric,
+                metrics::FUNCTION_DIMENSION,
+                format!("${{{}}}", function_id(f.name))
+            ]));
+        }
+    }
+    let mut queues = Vec::new();
+    for f in FUNCTIONS.iter().filter(|f| f.trigger == Trigger::Rules) {
+        queues.push(json!([
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            format!("${{{}.QueueName}}", queue_id(f))
+        ]));
+    }
+    for id in dead_letter_ids {
+        queues.push(json!([
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            format!("${{{id}.QueueName}}")
+        ]));
+    }
+    let lambda = |metric: &str| -> Vec<Value> {
+        FUNCTIONS
+            .iter()
+            .map(|f| {
+                json!([
+                    "AWS/Lambda",
+                    metric,
+                    "FunctionName",
+                    format!("${{{}}}", function_id(f.name))
+                ])
+            })
+            .collect()
+    };
+    let per_function: Vec<Value> = metrics::PER_FUNCTION
+        .iter()
+        .enumerate()
+        .map(|(i, m)| search(m, &by_function, FUNCTIONS.iter(), &format!("f{i}")))
+        .collect();
+    let widgets = vec![
+        widget(
+            "Deletion flow: requests, votes, approvals, denials, timeouts",
+            "Sum",
+            flow,
+            0,
+            0,
+        ),
+        widget(
+            "Votes by voter (DeletionVotes)",
+            "Sum",
+            vec![search(
+                "DeletionVotes",
+                &by_voter,
+                stepping_functions(),
+                "v",
+            )],
+            12,
+            0,
+        ),
+        widget(
+            "Timeouts by voter (VoterTimeout)",
+            "Sum",
+            vec![search("VoterTimeout", &by_voter, stepping_functions(), "t")],
+            0,
+            6,
+        ),
+        widget(
+            "Inputs by function: handled, retried, rejected, swept",
+            "Sum",
+            per_function,
+            12,
+            6,
+        ),
+        widget(
+            "Queue depths (function queues and dead-letter queues)",
+            "Maximum",
+            queues,
+            0,
+            12,
+        ),
+        widget("Function errors", "Sum", lambda("Errors"), 12, 12),
+        widget("Function throttles", "Sum", lambda("Throttles"), 0, 18),
+    ];
+    let body =
+        serde_json::to_string(&json!({ "widgets": widgets })).expect("a dashboard serializes");
+    json!({
+        "Type": "AWS::CloudWatch::Dashboard",
+        "Properties": { "DashboardBody": { "Fn::Sub": body } }
+    })
+}
+
 /// The function a rule target names. Every target the rules file accepts
 /// has one (`tally_core::rules::TARGETS`; a test checks it).
 pub fn target_function(target: &str) -> Option<&'static Function> {
@@ -635,15 +1015,36 @@ fn rule_description(rule: &Rule) -> String {
     rule.description.chars().take(512).collect()
 }
 
-/// The template for these rules, as JSON.
-pub fn template(rules: &Rules) -> Value {
+/// The template for these rules and this policy, as JSON. Errors when the
+/// policy is too large for a function's environment.
+pub fn template(rules: &Rules, policy: &Policy) -> Result<Value, String> {
+    let policy_text = crate::policy::render(policy)?;
+    for f in FUNCTIONS {
+        let bound = environment_bound(f, &policy_text);
+        if bound > crate::policy::LAMBDA_ENVIRONMENT_LIMIT {
+            return Err(format!(
+                "the policy is {} bytes as {} holds it: with the other variables of the {} \
+                 function (up to {} bytes in all) it exceeds Lambda's {} bytes of environment",
+                policy_text.len(),
+                env::POLICY,
+                f.name,
+                bound,
+                crate::policy::LAMBDA_ENVIRONMENT_LIMIT
+            ));
+        }
+    }
     let mut ids = Ids::new();
     let mut resources = Map::new();
     let mut outputs = Map::new();
 
+    // The stack's name in the bus's: two stacks in one account and
+    // region would otherwise fight over one bus.
     resources.insert(
         BUS_ID.into(),
-        json!({ "Type": "AWS::Events::EventBus", "Properties": { "Name": rules.bus } }),
+        json!({
+            "Type": "AWS::Events::EventBus",
+            "Properties": { "Name": { "Fn::Sub": format!("${{AWS::StackName}}-{}", rules.bus) } }
+        }),
     );
     outputs.insert(
         "EventBusName".into(),
@@ -717,8 +1118,14 @@ pub fn template(rules: &Rules) -> Value {
             json!({ "Type": "AWS::Events::Rule", "Properties": props }),
         );
     }
+    let mut dead_letter_ids = Vec::new();
     for (name, id, rule_ids) in &dlqs {
+        dead_letter_ids.push(id.clone());
         resources.insert(id.clone(), dead_letter_queue());
+        // The rules file names these queues: their alarms' IDs are handed
+        // out like theirs (the functions' own are reserved in `Ids`).
+        let alarm = ids.allocate(depth_alarm_id(id));
+        resources.insert(alarm, dead_letter_alarm(id));
         let policy = ids.allocate(format!("{id}Policy"));
         resources.insert(policy, queue_policy(id, rule_ids));
         outputs.insert(
@@ -734,6 +1141,11 @@ pub fn template(rules: &Rules) -> Value {
         if f.trigger == Trigger::Rules {
             resources.insert(queue_id(f), function_queue(f));
             resources.insert(function_dlq_id(f), dead_letter_queue());
+            dead_letter_ids.push(function_dlq_id(f));
+            resources.insert(
+                depth_alarm_id(&function_dlq_id(f)),
+                dead_letter_alarm(&function_dlq_id(f)),
+            );
             if !rule_ids.is_empty() {
                 resources.insert(queue_policy_id(f), queue_policy(&queue_id(f), rule_ids));
             }
@@ -748,7 +1160,15 @@ pub fn template(rules: &Rules) -> Value {
             }),
         );
         resources.insert(role_id(f), role_resource(f));
-        resources.insert(function_id(f.name), function_resource(f));
+        resources.insert(function_id(f.name), function_resource(f, &policy_text));
+        resources.insert(
+            errors_alarm_id(f),
+            function_alarm(f, "Errors", "failed invocations"),
+        );
+        resources.insert(
+            throttles_alarm_id(f),
+            function_alarm(f, "Throttles", "throttled invocations"),
+        );
         if f.trigger == Trigger::Api {
             resources.insert(API_ID.into(), api_resource());
             outputs.insert(
@@ -763,7 +1183,11 @@ pub fn template(rules: &Rules) -> Value {
         }
     }
 
-    json!({
+    resources.insert(VOTER_TIMEOUT_ALARM_ID.into(), voter_timeout_alarm());
+    resources.insert(DENIAL_RATE_ALARM_ID.into(), denial_rate_alarm());
+    resources.insert(DASHBOARD_ID.into(), dashboard(&dead_letter_ids));
+
+    Ok(json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
         "Description": format!(
@@ -772,19 +1196,20 @@ pub fn template(rules: &Rules) -> Value {
             rules.bus,
             rules.rules.len()
         ),
-        "Parameters": parameters(),
+        "Parameters": parameters(policy),
+        "Conditions": {
+            HAS_ALARM_TOPIC: { "Fn::Not": [{ "Fn::Equals": [reference(ALARM_TOPIC_PARAMETER), ""] }] }
+        },
         "Globals": {
             "Function": {
                 "Runtime": "provided.al2023",
                 "Handler": "bootstrap",
-                "Architectures": [reference(ARCHITECTURE_PARAMETER)],
-                "Timeout": FUNCTION_TIMEOUT_SECONDS,
-                "MemorySize": 256
+                "Architectures": [reference(ARCHITECTURE_PARAMETER)]
             }
         },
         "Resources": resources,
         "Outputs": outputs
-    })
+    }))
 }
 
 #[cfg(test)]

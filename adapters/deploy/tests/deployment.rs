@@ -260,7 +260,11 @@ fn functions_run_the_cargo_lambda_builds_with_their_triggers() {
     );
     for f in FUNCTIONS {
         let p = &resource(&t, &function_id(f.name))["Properties"];
-        assert_eq!(p["CodeUri"], format!("target/lambda/{}/", f.name));
+        // SAM's convention for Rust: the package, its binary, cargo-lambda.
+        assert_eq!(p["CodeUri"], "adapters/lambda");
+        let metadata = &resource(&t, &function_id(f.name))["Metadata"];
+        assert_eq!(metadata["BuildMethod"], "rust-cargolambda", "{}", f.name);
+        assert_eq!(metadata["BuildProperties"]["Binary"], f.name);
         let events = p["Events"].as_object().unwrap();
         assert_eq!(events.len(), 1, "{}", f.name);
         let e = events.values().next().unwrap();
@@ -278,7 +282,12 @@ fn functions_run_the_cargo_lambda_builds_with_their_triggers() {
                 assert_eq!(resource(&t, dlq)["Type"], "AWS::SQS::Queue", "{}", f.name);
                 assert!(redrive["maxReceiveCount"].as_u64().unwrap() >= 1);
                 let visibility = queue["Properties"]["VisibilityTimeout"].as_u64().unwrap();
-                assert!(visibility >= globals["Timeout"].as_u64().unwrap());
+                let timeout = p["Timeout"].as_u64().unwrap();
+                assert!(
+                    visibility >= 6 * timeout,
+                    "{}: {visibility} < 6 x {timeout}",
+                    f.name
+                );
             }
             Trigger::Api => {
                 assert_eq!(e["Type"], "Api");
@@ -424,8 +433,9 @@ fn outputs_name_the_bus_and_the_tables() {
 #[test]
 fn the_template_is_deterministic() {
     let rules = Rules::default_rules();
+    let policy = tally_core::coordination::Policy::default();
     assert_eq!(
-        tally_deploy::template::template(&rules),
-        tally_deploy::template::template(&rules)
+        tally_deploy::template::template(&rules, &policy),
+        tally_deploy::template::template(&rules, &policy)
     );
 }

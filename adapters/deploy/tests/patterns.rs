@@ -78,7 +78,11 @@ fn check_rules_wiring(rules: &Rules) {
     let t = printed(rules);
     let bus = resource(&t, "EventBus");
     assert_eq!(bus["Type"], "AWS::Events::EventBus");
-    assert_eq!(bus["Properties"]["Name"], rules.bus.as_str());
+    // The stack's name, then the rules file's bus name.
+    assert_eq!(
+        bus["Properties"]["Name"]["Fn::Sub"],
+        format!("${{AWS::StackName}}-{}", rules.bus)
+    );
     let rule_ids: BTreeSet<&str> = of_type(&t, "AWS::Events::Rule")
         .into_iter()
         .map(|(id, _)| id)

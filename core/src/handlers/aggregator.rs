@@ -133,10 +133,25 @@ pub async fn sweep<S: RecordStore, P: Publisher>(
     policy: &Policy,
     limit: usize,
 ) -> Result<Vec<Record>, HandlerError> {
-    let mut decided = Vec::new();
+    let handled = sweep_handled(store, bus, now, policy, limit).await?;
+    Ok(handled
+        .into_iter()
+        .filter_map(|h| h.record.filter(Record::is_decided))
+        .collect())
+}
+
+/// [`sweep`], answering what each visit did: its effects too (the
+/// metrics of a timeout are the sweeper's to report).
+pub async fn sweep_handled<S: RecordStore, P: Publisher>(
+    store: &S,
+    bus: &P,
+    now: Millis,
+    policy: &Policy,
+    limit: usize,
+) -> Result<Vec<Handled>, HandlerError> {
+    let mut handled = Vec::new();
     for request_id in store.due(now, limit).await? {
-        let h = aggregate(store, bus, &Input::Timer { request_id }, now, policy).await?;
-        decided.extend(h.record.filter(Record::is_decided));
+        handled.push(aggregate(store, bus, &Input::Timer { request_id }, now, policy).await?);
     }
-    Ok(decided)
+    Ok(handled)
 }

@@ -16,8 +16,8 @@ use deliver::{deliver, Delivered};
 use payload::Payload;
 use serde_json::{json, Value};
 use tally_core::consumers::{self, api};
-use tally_core::coordination::Metric;
-use tally_core::handlers::aggregator::sweep;
+use tally_core::coordination::{Effect, Metric};
+use tally_core::handlers::aggregator::{sweep_handled, Handled};
 use tally_core::handlers::HandlerError;
 use tally_core::time::Millis;
 use tally_deploy::{Function, Trigger};
@@ -148,7 +148,7 @@ impl App {
                     "handled"
                 );
                 let mut metrics = d.metrics.clone();
-                metrics.push(observe::count("Handled", 1));
+                metrics.push(observe::count(tally_deploy::metrics::HANDLED, 1));
                 self.emit(&metrics, now);
                 Ok(d)
             }
@@ -161,9 +161,9 @@ impl App {
                     "failed"
                 );
                 let name = if e.is_transient() {
-                    "Retried"
+                    tally_deploy::metrics::RETRIED
                 } else {
-                    "Rejected"
+                    tally_deploy::metrics::REJECTED
                 };
                 self.emit(&[observe::count(name, 1)], now);
                 Err(e)
@@ -172,7 +172,7 @@ impl App {
     }
 
     fn emit(&self, metrics: &[Metric], now: Millis) {
-        for line in observe::emf(self.function.name, metrics, now) {
+        for line in observe::emf(&self.cfg.deployed_name, metrics, now) {
             println!("{line}");
         }
     }
@@ -207,7 +207,7 @@ impl App {
     }
 
     async fn sweep(&self, now: Millis) -> Result<Value, HandlerError> {
-        let decided = Box::pin(sweep(
+        let handled = Box::pin(sweep_handled(
             &self.ports,
             &self.ports,
             now,
@@ -215,11 +215,31 @@ impl App {
             SWEEP_LIMIT,
         ))
         .await?;
-        let ids: Vec<&str> = decided.iter().map(|r| r.request_id.as_str()).collect();
+        let ids: Vec<&str> = handled
+            .iter()
+            .filter_map(|h| h.record.as_ref().filter(|r| r.is_decided()))
+            .map(|r| r.request_id.as_str())
+            .collect();
         tracing::info!(function = "sweeper", decided = ?ids, "swept");
-        self.emit(&[observe::count("Swept", decided.len() as u64)], now);
+        self.emit(&sweep_metrics(&handled, ids.len()), now);
         Ok(json!({ "decided": ids }))
     }
+}
+
+/// What a sweep tells CloudWatch: the metrics of every step it took (a
+/// timeout is decided here, not in the aggregator, so VoterTimeout and its
+/// denial are the sweeper's to write) and how many records it decided.
+pub fn sweep_metrics(handled: &[Handled], decided: usize) -> Vec<Metric> {
+    let mut metrics: Vec<Metric> = handled
+        .iter()
+        .flat_map(|h| &h.effects)
+        .filter_map(|e| match e {
+            Effect::Metric(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    metrics.push(observe::count(tally_deploy::metrics::SWEPT, decided as u64));
+    metrics
 }
 
 /// Milliseconds since the epoch: the one clock, read at the edge.
@@ -261,4 +281,51 @@ pub async fn run(name: &str) -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tally_core::coordination::{Flavour, Input, Policy, Request};
+    use tally_core::handlers::aggregator::aggregate;
+    use tally_core::ports::memory::{run_ready, Memory};
+
+    /// A request whose voters never answer times out in the sweeper, which
+    /// reports the timeout of each voter and the denial it decided.
+    #[test]
+    fn the_sweeper_reports_the_timeouts_it_decides() {
+        let policy = Policy::default();
+        let m = Memory::new();
+        let request = Input::Request(Request {
+            flavour: Flavour::Voting,
+            event_id: "request-1".into(),
+            request_id: "r1".into(),
+            file_id: "f1".into(),
+            user_id: "alice".into(),
+            account_id: "acc-alice".into(),
+            account_type: None,
+            transaction_count: 1,
+            correlation_id: None,
+            requested_at: 1_000,
+        });
+        run_ready(aggregate(&m, &m, &request, 1_000, &policy)).unwrap();
+        let later = 1_000 + policy.voting.deadline_ms + 1;
+        let handled = run_ready(sweep_handled(&m, &m, later, &policy, 10)).unwrap();
+        let decided = handled
+            .iter()
+            .filter(|h| h.record.as_ref().is_some_and(|r| r.is_decided()))
+            .count();
+        assert_eq!(decided, 1);
+        let metrics = sweep_metrics(&handled, decided);
+        let count = |name: &str| {
+            metrics
+                .iter()
+                .filter(|x| x.name == name)
+                .map(|x| x.value)
+                .sum::<u64>()
+        };
+        assert_eq!(count("VoterTimeout"), 2, "{metrics:?}");
+        assert_eq!(count("DeletionDenials"), 1, "{metrics:?}");
+        assert_eq!(count("Swept"), 1, "{metrics:?}");
+    }
 }

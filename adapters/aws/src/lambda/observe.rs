@@ -8,7 +8,7 @@ use tally_core::coordination::Metric;
 use tally_core::time::Millis;
 
 /// The CloudWatch namespace of every tally metric.
-pub const NAMESPACE: &str = "tally";
+pub const NAMESPACE: &str = tally_deploy::metrics::NAMESPACE;
 
 /// The functions' log format: one flat JSON object per line, no ANSI
 /// colours, written to `writer` (stdout in Lambda; a buffer in tests).
@@ -60,11 +60,15 @@ pub fn emf(function: &str, metrics: &[Metric], now: Millis) -> Vec<String> {
         .into_iter()
         .map(|(dim, sums)| {
             let mut root = Map::new();
-            root.insert("function".into(), json!(function));
-            let mut dims = vec!["function"];
+            let by_function = tally_deploy::metrics::FUNCTION_DIMENSION;
+            root.insert(by_function.into(), json!(function));
+            // A per-voter metric is also written per function alone, so
+            // that an alarm can watch one series per function instead of
+            // one per function and voter (tally_deploy's alarms do).
+            let mut dimension_sets = vec![vec![by_function]];
             if let Some((name, value)) = dim {
                 root.insert((*name).into(), json!(value));
-                dims.push(name);
+                dimension_sets.insert(0, vec![by_function, name]);
             }
             let defs: Vec<Value> = sums
                 .iter()
@@ -77,7 +81,7 @@ pub fn emf(function: &str, metrics: &[Metric], now: Millis) -> Vec<String> {
                 "_aws".into(),
                 json!({
                     "Timestamp": now,
-                    "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": [dims], "Metrics": defs }],
+                    "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": dimension_sets, "Metrics": defs }],
                 }),
             );
             Value::Object(root).to_string()
@@ -124,13 +128,15 @@ mod tests {
         assert_eq!(d["Namespace"], NAMESPACE);
         assert_eq!(NAMESPACE, "tally");
         let dimension_sets = d["Dimensions"].as_array().unwrap();
-        assert_eq!(dimension_sets.len(), 1);
-        for dim in dimension_sets[0].as_array().unwrap() {
-            let name = dim.as_str().unwrap();
-            assert!(
-                doc[name].is_string(),
-                "dimension {name} is not a root string: {doc}"
-            );
+        assert!(!dimension_sets.is_empty());
+        for set in dimension_sets {
+            for dim in set.as_array().unwrap() {
+                let name = dim.as_str().unwrap();
+                assert!(
+                    doc[name].is_string(),
+                    "dimension {name} is not a root string: {doc}"
+                );
+            }
         }
         let root = doc.as_object().unwrap();
         let metrics = d["Metrics"].as_array().unwrap();
@@ -180,7 +186,7 @@ mod tests {
         assert_eq!(by_voter("category_manager")["DeletionVotes"], 1);
         assert_eq!(
             by_voter("analytics_manager")["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["function", "Voter"]])
+            json!([["function", "Voter"], ["function"]])
         );
         let plain = out.iter().find(|d| d.get("Voter").is_none()).unwrap();
         assert_eq!(plain["Handled"], 5);
@@ -190,6 +196,65 @@ mod tests {
             json!([["function"]])
         );
         assert!(plain.get("DeletionVotes").is_none());
+    }
+
+    /// Every alarm on a tally metric watches a series these documents
+    /// write: its metric under exactly the dimensions one of them declares.
+    #[test]
+    fn every_alarm_watches_a_series_the_functions_write() {
+        let template = tally_deploy::template::template(
+            &tally_core::rules::Rules::default_rules(),
+            &tally_core::coordination::Policy::default(),
+        )
+        .unwrap();
+        let mut watched = 0;
+        for (id, r) in template["Resources"].as_object().unwrap() {
+            if r["Type"] != "AWS::CloudWatch::Alarm" {
+                continue;
+            }
+            for q in r["Properties"]["Metrics"].as_array().into_iter().flatten() {
+                let m = &q["MetricStat"]["Metric"];
+                if m["Namespace"] != NAMESPACE {
+                    continue;
+                }
+                let name = m["MetricName"].as_str().unwrap();
+                let dims = m["Dimensions"].as_array().unwrap();
+                // The function's physical name, as Lambda tells it.
+                let function = &dims.iter().find(|d| d["Name"] == "function").unwrap()["Value"];
+                let logical = function["Ref"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id}: {function}"));
+                assert!(
+                    tally_deploy::FUNCTIONS
+                        .iter()
+                        .any(|f| tally_deploy::template::function_id(f.name) == logical),
+                    "{id}: {function}"
+                );
+                let function = "tally-AggregatorFunction-0123456789AB";
+                let names: Vec<&str> = dims.iter().map(|d| d["Name"].as_str().unwrap()).collect();
+                let static_name = tally_deploy::metrics::COORDINATION
+                    .iter()
+                    .chain(tally_deploy::metrics::PER_FUNCTION)
+                    .find(|n| **n == name)
+                    .unwrap_or_else(|| panic!("{id}: {name} is no metric the functions write"));
+                let dimension = tally_deploy::metrics::BY_VOTER
+                    .contains(static_name)
+                    .then(|| ("Voter", "analytics_manager".to_owned()));
+                let metric = Metric {
+                    name: static_name,
+                    dimension,
+                    value: 1,
+                };
+                let doc: Value = serde_json::from_str(&emf(function, &[metric], 0)[0]).unwrap();
+                let sets = doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"].clone();
+                assert!(
+                    sets.as_array().unwrap().contains(&json!(names)),
+                    "{id}: {name} by {names:?}, but the functions write {sets}"
+                );
+                watched += 1;
+            }
+        }
+        assert!(watched >= 4, "{watched}");
     }
 
     /// No metrics, no documents; `count` is a plain metric.

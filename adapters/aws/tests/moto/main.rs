@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod bootstraps;
 mod capture;
 mod end_to_end;
 mod logs;

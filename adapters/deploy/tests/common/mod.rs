@@ -9,7 +9,9 @@ use tally_deploy::template::template;
 
 /// The template as `tally template` prints it, parsed back from its text.
 pub fn printed(rules: &Rules) -> Value {
-    let text = serde_json::to_string_pretty(&template(rules)).expect("the template serializes");
+    let policy = tally_core::coordination::Policy::default();
+    let text = serde_json::to_string_pretty(&template(rules, &policy).expect("a template"))
+        .expect("the template serializes");
     serde_json::from_str(&text).expect("the printed template is JSON")
 }
 

@@ -3,9 +3,13 @@
 //! deployment built in it from the same description the template uses:
 //! every table of tally_deploy::layout, the content bucket, the bus, every
 //! rule of the rules file with an SQS queue per function (and a dead-letter
-//! queue after three receives). `pump` plays Lambda's SQS event-source
-//! mapping: it reads each function's queue, invokes the function with the
-//! batch, and deletes what the function did not report failed.
+//! queue after three receives). Each function's configuration is the
+//! environment the generated template gives it (for the rules file and the
+//! policy file), its references resolved to what was built here and its
+//! parameters at their defaults, as CloudFormation would. `pump` plays
+//! Lambda's SQS event-source mapping: it reads each function's queue,
+//! invokes the function with the batch, and deletes what the function did
+//! not report failed.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -18,7 +22,7 @@ use std::io::{Read, Write};
 use tally_aws::config::Tables;
 use tally_aws::lambda::{Answer, App};
 use tally_aws::{AwsPorts, Clients, Config};
-use tally_core::coordination::{log, Record};
+use tally_core::coordination::{log, Policy, Record};
 use tally_core::ports::{ContentStore, FileStore};
 use tally_core::rules::Rules;
 use tally_core::time::{to_rfc3339_millis, Millis};
@@ -28,6 +32,8 @@ pub const BUCKET: &str = "tally-content";
 /// 2025-01-15T10:30:00Z, the simulator's epoch.
 pub const T0: Millis = 1_736_937_000_000;
 pub const MAX_RECEIVES: u32 = 3;
+/// The stack's name, as `${AWS::StackName}` in the template.
+pub const STACK: &str = "tally-test";
 
 static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -124,7 +130,10 @@ pub fn vote(
 
 pub struct Moto {
     pub clients: Clients,
+    /// The tables', bucket's and bus's variables, with their names here.
     pub env: BTreeMap<String, String>,
+    /// Each function's environment, as the template sets it.
+    pub function_env: BTreeMap<&'static str, BTreeMap<String, String>>,
     /// Function name -> its queue's URL.
     pub queues: BTreeMap<&'static str, String>,
     pub dead_letters: BTreeMap<&'static str, String>,
@@ -167,16 +176,36 @@ impl Moto {
     }
 
     pub async fn with_rules(rules: Rules) -> Moto {
+        Moto::deploy(rules, &Policy::default()).await
+    }
+
+    /// The deployment of `tally template` for these rules and this policy.
+    pub async fn deploy(rules: Rules, policy: &Policy) -> Moto {
+        let template = tally_deploy::template::template(&rules, policy)
+            .unwrap_or_else(|e| panic!("the template: {e}"));
         let guard = LOCK.lock().await;
         let endpoint = endpoint();
         reset(&endpoint);
         let clients = Clients::for_endpoint(&endpoint).await;
         let mut env = BTreeMap::new();
+        // Logical ID -> the name of what was built for it here.
+        let mut built = BTreeMap::new();
         for t in layout::TABLES {
             let name = format!("tally-{}", t.logical.to_lowercase());
             create_table(&clients, t, &name).await;
-            env.insert(t.env.to_owned(), name);
+            env.insert(t.env.to_owned(), name.clone());
+            built.insert(tally_deploy::template::table_id(t.logical), name);
         }
+        built.insert(
+            tally_deploy::template::BUCKET_ID.to_owned(),
+            BUCKET.to_owned(),
+        );
+        let bus = resolve(
+            &template,
+            &built,
+            &template["Resources"][tally_deploy::template::BUS_ID]["Properties"]["Name"],
+        );
+        built.insert(tally_deploy::template::BUS_ID.to_owned(), bus.clone());
         clients
             .s3
             .create_bucket()
@@ -188,11 +217,23 @@ impl Moto {
         clients
             .events
             .create_event_bus()
-            .name(&rules.bus)
+            .name(&bus)
             .send()
             .await
             .unwrap();
-        env.insert(env::EVENT_BUS_NAME.into(), rules.bus.clone());
+        env.insert(env::EVENT_BUS_NAME.into(), bus.clone());
+        let mut function_env = BTreeMap::new();
+        for f in FUNCTIONS {
+            let id = tally_deploy::template::function_id(f.name);
+            let vars = template["Resources"][&id]["Properties"]["Environment"]["Variables"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{id} has no environment in the template"));
+            let resolved = vars
+                .iter()
+                .map(|(k, v)| (k.clone(), resolve(&template, &built, v)))
+                .collect();
+            function_env.insert(f.name, resolved);
+        }
         let mut queues = BTreeMap::new();
         let mut dead_letters = BTreeMap::new();
         for f in FUNCTIONS.iter().filter(|f| f.trigger == Trigger::Rules) {
@@ -207,7 +248,7 @@ impl Moto {
                 .events
                 .put_rule()
                 .name(&rule.name)
-                .event_bus_name(&rules.bus)
+                .event_bus_name(&bus)
                 .event_pattern(rule.pattern.source().to_string())
                 .send()
                 .await
@@ -231,7 +272,7 @@ impl Moto {
                 .events
                 .put_targets()
                 .rule(&rule.name)
-                .event_bus_name(&rules.bus)
+                .event_bus_name(&bus)
                 .set_targets(Some(targets))
                 .send()
                 .await
@@ -241,15 +282,20 @@ impl Moto {
             seen: Default::default(),
             clients,
             env,
+            function_env,
             queues,
             dead_letters,
             _guard: guard,
         }
     }
 
+    /// The function's configuration, read from its environment in the
+    /// template as the function reads it at start.
     pub fn config(&self, function: &str) -> Config {
         let f = tally_deploy::function(function).unwrap();
-        Config::from_lookup(f, |k| self.env.get(k).cloned()).unwrap()
+        let vars = &self.function_env[f.name];
+        Config::from_lookup(f, |k| vars.get(k).cloned())
+            .unwrap_or_else(|e| panic!("{function}: its environment in the template: {e}"))
     }
 
     pub fn app(&self, function: &str) -> App {
@@ -406,7 +452,7 @@ impl Moto {
     }
 
     /// What Lambda's event-source mapping does with a handled message.
-    async fn delete_message(&self, url: &str, m: &aws_sdk_sqs::types::Message) {
+    pub async fn delete_message(&self, url: &str, m: &aws_sdk_sqs::types::Message) {
         self.clients
             .sqs
             .delete_message()
@@ -520,13 +566,23 @@ impl Moto {
         }
     }
 
-    /// `DELETE /files/{id}` as API Gateway's proxy integration sends it.
+    /// `DELETE /files/{id}` through the API function.
     pub async fn delete(&self, file_id: &str, caller: Option<&str>, now: Millis) -> Value {
-        let mut authorizer = json!({});
-        if let Some(c) = caller {
-            authorizer = json!({ "claims": { "sub": c } });
+        let request = api_delete(file_id, caller);
+        match self.app("api").invoke(&request.to_string(), now).await {
+            Answer::Ok(v) => v,
+            Answer::Failed(e) => panic!("the api failed: {e}"),
         }
-        let request = json!({
+    }
+}
+
+/// `DELETE /files/{id}` as API Gateway's proxy integration sends it.
+pub fn api_delete(file_id: &str, caller: Option<&str>) -> Value {
+    let mut authorizer = json!({});
+    if let Some(c) = caller {
+        authorizer = json!({ "claims": { "sub": c } });
+    }
+    json!({
             "resource": "/files/{id}",
             "path": format!("/files/{file_id}"),
             "httpMethod": "DELETE",
@@ -537,13 +593,10 @@ impl Moto {
             "requestContext": { "authorizer": authorizer, "httpMethod": "DELETE", "path": format!("/files/{file_id}") },
             "body": null,
             "isBase64Encoded": false,
-        });
-        match self.app("api").invoke(&request.to_string(), now).await {
-            Answer::Ok(v) => v,
-            Answer::Failed(e) => panic!("the api failed: {e}"),
-        }
-    }
+    })
+}
 
+impl Moto {
     pub async fn sweep(&self, now: Millis) -> Value {
         match self
             .app("sweeper")
@@ -588,6 +641,46 @@ impl Moto {
         let mut recs = self.records().await;
         recs.sort_by_key(|r| r.decision.as_ref().map(|d| d.at));
         recs.iter().filter_map(log::decision_line).collect()
+    }
+}
+
+/// A value of the template as CloudFormation would make it: a `Ref` to
+/// something built here is its name, to a parameter its default; `Fn::Sub`
+/// fills in the stack's name and such references.
+fn resolve(template: &Value, built: &BTreeMap<String, String>, v: &Value) -> String {
+    let reference = |id: &str| -> String {
+        if id == "AWS::StackName" {
+            return STACK.to_owned();
+        }
+        if let Some(name) = built.get(id) {
+            return name.clone();
+        }
+        match &template["Parameters"][id]["Default"] {
+            Value::String(s) => s.clone(),
+            Value::Null => {
+                panic!("the template refers to {id}, neither built nor a parameter with a default")
+            }
+            other => other.to_string(),
+        }
+    };
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) if o.len() == 1 && o.contains_key("Ref") => {
+            reference(o["Ref"].as_str().expect("a Ref names an ID"))
+        }
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::Sub") => {
+            let mut text = o["Fn::Sub"]
+                .as_str()
+                .expect("a Sub of one string")
+                .to_owned();
+            while let Some(start) = text.find("${") {
+                let end = start + text[start..].find('}').expect("a closed ${");
+                let value = reference(&text[start + 2..end]);
+                text.replace_range(start..=end, &value);
+            }
+            text
+        }
+        other => panic!("the harness cannot resolve {other}"),
     }
 }
 
