@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use tally_core::coordination::{step, Effect, Flavour, Input, Policy, Request, Vote};
+use tally_core::coordination::{step, Flavour, Input, Policy, Request, Vote};
 use tally_core::event::VoteDecision;
 use tally_core::rules::Rules;
 use tally_deploy::template::{function_id, DEFAULT_ARCHITECTURE};
@@ -355,10 +355,8 @@ fn core_metrics() -> BTreeSet<String> {
                 1_000 + i as i64
             };
             let s = step(record.take(), input, now, &policy);
-            for e in &s.effects {
-                if let Effect::Metric(m) = e {
-                    names.insert(m.name.to_owned());
-                }
+            for m in s.metrics() {
+                names.insert(m.name.to_owned());
             }
             record = s.record;
         }

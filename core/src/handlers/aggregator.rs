@@ -140,7 +140,7 @@ pub async fn sweep<S: RecordStore, P: Publisher>(
         .collect())
 }
 
-/// [`sweep`], answering what each visit did: its effects too (the
+/// [`sweep`], answering what each visit did: its commands too (the
 /// metrics of a timeout are the sweeper's to report).
 pub async fn sweep_handled<S: RecordStore, P: Publisher>(
     store: &S,

@@ -324,7 +324,7 @@ impl World {
                     .and_then(|id| self.mem.record(id))
                     .map(|r| crate::invariants::check_record(&r, &self.policy))
                     .unwrap_or_default();
-                let now = self.now();
+                let marked_at = self.now();
                 let mut obs = self.observations();
                 obs.coverage.add(Behaviour::LostRaceRestepped, races);
                 if races > 0 {
@@ -332,7 +332,7 @@ impl World {
                     let kind = crate::timeline::Kind::LostRace;
                     obs.mark(|| {
                         crate::timeline::Mark::new(
-                            now,
+                            marked_at,
                             kind,
                             (&event.event_id, event.event_type(), target),
                             format!("{races} lost, stepped again"),

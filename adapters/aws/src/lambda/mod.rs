@@ -16,7 +16,7 @@ use deliver::{deliver, Delivered};
 use payload::Payload;
 use serde_json::{json, Value};
 use tally_core::consumers::{self, api};
-use tally_core::coordination::{Effect, Metric};
+use tally_core::coordination::{Command, Metric};
 use tally_core::handlers::aggregator::{sweep_handled, Handled};
 use tally_core::handlers::HandlerError;
 use tally_core::time::Millis;
@@ -232,9 +232,9 @@ impl App {
 pub fn sweep_metrics(handled: &[Handled], decided: usize) -> Vec<Metric> {
     let mut metrics: Vec<Metric> = handled
         .iter()
-        .flat_map(|h| &h.effects)
-        .filter_map(|e| match e {
-            Effect::Metric(m) => Some(m.clone()),
+        .flat_map(|h| &h.commands)
+        .filter_map(|c| match c {
+            Command::Metric(m) => Some(m.clone()),
             _ => None,
         })
         .collect();
