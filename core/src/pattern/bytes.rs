@@ -47,6 +47,67 @@ pub(crate) fn find_key_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     None
 }
 
+/// Whether `a == b`, for the short values and keys the matchers compare:
+/// at most two overlapping word loads a side instead of a call to the
+/// C library's `memcmp`, whose call and dispatch cost more than the
+/// comparison itself at these lengths.
+#[inline(always)]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n > 16 {
+        return a == b;
+    }
+    if n >= 8 {
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    if n >= 4 {
+        let w = |x: &[u8], i: usize| u32::from_le_bytes([x[i], x[i + 1], x[i + 2], x[i + 3]]);
+        return w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4);
+    }
+    if n >= 2 {
+        let w = |x: &[u8], i: usize| u16::from_le_bytes([x[i], x[i + 1]]);
+        return w(a, 0) == w(b, 0) && w(a, n - 2) == w(b, n - 2);
+    }
+    n == 0 || a[0] == b[0]
+}
+
+/// Whether `v` starts with `p` (see [`same`]).
+#[inline(always)]
+pub(crate) fn starts_with(v: &[u8], p: &[u8]) -> bool {
+    v.len() >= p.len() && same(&v[..p.len()], p)
+}
+
+/// Whether `v` ends with `p` (see [`same`]).
+#[inline(always)]
+pub(crate) fn ends_with(v: &[u8], p: &[u8]) -> bool {
+    v.len() >= p.len() && same(&v[v.len() - p.len()..], p)
+}
+
+/// Offset of the first `p` in `v`. Values are short, so a scan for the
+/// first byte and a [`same`] check beat building a substring searcher.
+#[inline]
+pub(crate) fn find(v: &[u8], p: &[u8]) -> Option<usize> {
+    let Some((&first, _)) = p.split_first() else {
+        return Some(0);
+    };
+    if v.len() > 64 {
+        return memchr::memmem::find(v, p);
+    }
+    let last = v.len().checked_sub(p.len())?;
+    let mut at = 0;
+    while at <= last {
+        let k = at + memchr::memchr(first, &v[at..=last])?;
+        if same(&v[k..k + p.len()], p) {
+            return Some(k);
+        }
+        at = k + 1;
+    }
+    None
+}
+
 /// Offset of the first `"` or `\` at or after `i`.
 #[inline]
 pub(crate) fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
@@ -67,16 +128,6 @@ pub(crate) fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
     }
     None
 }
-
-static POP8: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as u32).count_ones() as u8;
-        i += 1;
-    }
-    t
-};
 
 /// Skips whole 64-byte windows that hold no quote or brace and in which the
 /// run of `sq` open square brackets cannot close (nor exceed `cap`), using
@@ -200,14 +251,12 @@ pub(crate) fn window64(b: &[u8], i: usize) -> Window {
     w
 }
 
-/// Population count of a 64-bit mask by table.
+/// Population count of a 64-bit mask. Without the `popcnt` instruction
+/// (not in the x86-64 baseline) this is a handful of shifts and adds; a
+/// table of byte counts, tried before, cost eight dependent loads a window.
 #[inline(always)]
 pub(crate) fn pop64(m: u64) -> u32 {
-    let mut n = 0;
-    for k in 0..8 {
-        n += POP8[((m >> (8 * k)) & 0xFF) as usize] as u32;
-    }
-    n
+    m.count_ones()
 }
 
 /// Masks of one 16-byte block: quotes, `[`, `]`, `{`, `}`.
@@ -268,6 +317,41 @@ pub(crate) fn block16(b: &[u8], i: usize) -> Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparisons_agree_with_slices() {
+        let words: [&[u8]; 12] = [
+            b"",
+            b"a",
+            b"ab",
+            b"abc",
+            b"abcd",
+            b"abcde",
+            b"abcdefg",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefghijklmnop",
+            b"abcdefghijklmnopq",
+            b"xbcdefghijklmnopq",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+                assert_eq!(starts_with(a, b), a.starts_with(b), "{a:?} {b:?}");
+                assert_eq!(ends_with(a, b), a.ends_with(b), "{a:?} {b:?}");
+                let naive = (0..=a.len()).find(|&k| a[k..].starts_with(b));
+                assert_eq!(find(a, b), naive, "{a:?} {b:?}");
+            }
+            for k in 0..a.len() {
+                let mut c = a.to_vec();
+                c[k] ^= 1;
+                assert!(!same(a, &c), "{a:?} {c:?}");
+            }
+        }
+        let long = b"0123456789012345678901234567890123456789012345678901234567890123456789xyz";
+        assert_eq!(find(long, b"9xyz"), Some(69));
+        assert_eq!(find(b"aaab", b"aab"), Some(1));
+    }
 
     #[test]
     fn searches_agree_with_naive() {

@@ -2,6 +2,7 @@
 
 use rustc_hash::FxHashSet;
 
+use super::super::bytes::{ends_with, same, starts_with};
 use super::super::compile::Matcher;
 use super::super::ip::Ip;
 use super::scan::{Kind, Rec, Recorded, NONE, NO_NUM};
@@ -247,17 +248,17 @@ impl Matcher {
     pub(crate) fn matches(&self, v: &ValRef<'_>) -> bool {
         let is_str = v.kind == Kind::Str;
         match self {
-            Matcher::ExactStr(s) => is_str && v.bytes == &**s,
+            Matcher::ExactStr(s) => is_str && same(v.bytes, s),
             Matcher::ExactNum { text, cmp } => {
-                v.kind == Kind::Num && ((cmp.is_some() && *cmp == v.num) || v.bytes == &**text)
+                v.kind == Kind::Num && ((cmp.is_some() && *cmp == v.num) || same(v.bytes, text))
             }
             Matcher::ExactTrue => v.kind == Kind::True,
             Matcher::ExactFalse => v.kind == Kind::False,
             Matcher::ExactNull => v.kind == Kind::Null,
             Matcher::IpExact(want) => is_str && v.ip == Some(*want),
-            Matcher::Prefix(p) => is_str && v.bytes.starts_with(p),
+            Matcher::Prefix(p) => is_str && starts_with(v.bytes, p),
             Matcher::PrefixIc(ic) => is_str && ic.is_prefix_of(v.bytes),
-            Matcher::Suffix(p) => is_str && v.bytes.ends_with(p),
+            Matcher::Suffix(p) => is_str && ends_with(v.bytes, p),
             Matcher::SuffixIc(ic) => is_str && ic.is_suffix_of(v.bytes),
             Matcher::EqIc(ic) => is_str && ic.equals(v.bytes),
             Matcher::Wildcard(w) => is_str && w.matches(v.bytes),
@@ -270,13 +271,13 @@ impl Matcher {
             },
             Matcher::Cidr(range) => is_str && v.ip.is_some_and(|a| range.contains(a)),
             Matcher::Exists => true,
-            Matcher::ButStr(set) => !(is_str && set.iter().any(|s| v.bytes == &**s)),
+            Matcher::ButStr(set) => !(is_str && set.iter().any(|s| same(v.bytes, s))),
             Matcher::ButNum(set) => {
                 !(v.kind == Kind::Num && v.num.is_some_and(|n| set.contains(&n)))
             }
             Matcher::ButIc(set) => !(is_str && set.iter().any(|ic| ic.equals(v.bytes))),
-            Matcher::ButPrefix(set) => !(is_str && set.iter().any(|p| v.bytes.starts_with(p))),
-            Matcher::ButSuffix(set) => !(is_str && set.iter().any(|p| v.bytes.ends_with(p))),
+            Matcher::ButPrefix(set) => !(is_str && set.iter().any(|p| starts_with(v.bytes, p))),
+            Matcher::ButSuffix(set) => !(is_str && set.iter().any(|p| ends_with(v.bytes, p))),
             Matcher::ButWildcard(set) => !(is_str && set.iter().any(|w| w.matches(v.bytes))),
         }
     }

@@ -3,6 +3,8 @@
 
 use rustc_hash::FxHashMap;
 
+use super::super::bytes::same;
+
 /// A node switches from a list of children to a hash map past this many.
 const LINEAR_CHILDREN: usize = 8;
 
@@ -118,7 +120,7 @@ impl Trie {
             return map.get(seg).copied();
         }
         for c in &n.children {
-            if c.head == head && c.key.len() == seg.len() && (seg.len() <= 8 || *c.key == *seg) {
+            if c.head == head && c.key.len() == seg.len() && (seg.len() <= 8 || same(&c.key, seg)) {
                 return Some(c.node);
             }
         }
