@@ -20,7 +20,104 @@ fn eq_mask(x: u64, n: u8) -> u64 {
 /// Like `find_quote_or_backslash`, and also tells whether a `.` comes
 /// before that offset (for splitting keys into path segments).
 #[inline]
-pub(crate) fn find_key_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+pub(crate) fn find_key_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        find_end_sse2::<FLAG_DOT>(b, i)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        find_key_end_swar(b, i)
+    }
+}
+
+/// Like `find_quote_or_backslash`, and also tells whether a raw control
+/// character (below 0x20, which JSON strings may not hold) comes before
+/// that offset.
+#[inline]
+pub(crate) fn find_string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        find_end_sse2::<FLAG_CONTROL>(b, i)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let end = find_quote_or_backslash_swar(b, i)?;
+        Some((end, b[i..end].iter().any(|&c| c < 0x20)))
+    }
+}
+
+/// Offset of the first `"` or `\` at or after `i`.
+#[inline]
+pub(crate) fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        find_end_sse2::<FLAG_NONE>(b, i).map(|(end, _)| end)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        find_quote_or_backslash_swar(b, i)
+    }
+}
+
+const FLAG_NONE: u8 = 0;
+const FLAG_DOT: u8 = 1;
+const FLAG_CONTROL: u8 = 2;
+
+/// The first `"` or `\` at or after `i`, 16 bytes at a time, and whether a
+/// byte of the `FLAG` class came before it. Keys and values are mostly
+/// under 16 bytes, so one load usually decides, where words of 8 took two.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn find_end_sse2<const FLAG: u8>(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    use std::arch::x86_64::*;
+    let mut flagged = false;
+    while i + 16 <= b.len() {
+        // SAFETY: SSE2 is part of the x86_64 baseline, and i + 16 <= b.len()
+        // keeps the unaligned 16-byte load inside `b`.
+        let (stop, flag) = unsafe {
+            let v = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+            let stop = _mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+            );
+            let flag = match FLAG {
+                FLAG_DOT => _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8))),
+                FLAG_CONTROL => {
+                    // Unsigned v <= 0x1f exactly when max(v, 0x1f) == 0x1f.
+                    let lim = _mm_set1_epi8(0x1f);
+                    _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, lim), lim))
+                }
+                _ => 0,
+            } as u32;
+            (_mm_movemask_epi8(stop) as u32, flag)
+        };
+        if stop != 0 {
+            let at = stop.trailing_zeros();
+            return Some((i + at as usize, flagged || flag & ((1u32 << at) - 1) != 0));
+        }
+        flagged |= flag != 0;
+        i += 16;
+    }
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\\' {
+            return Some((i, flagged));
+        }
+        flagged |= match FLAG {
+            FLAG_DOT => c == b'.',
+            FLAG_CONTROL => c < 0x20,
+            _ => false,
+        };
+        i += 1;
+    }
+    None
+}
+
+/// `find_key_end` on 8-byte words (where SSE2 is not the baseline).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline]
+fn find_key_end_swar(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     let mut dot = false;
     while i + 8 <= b.len() {
         let x = word(b, i);
@@ -108,9 +205,10 @@ pub(crate) fn find(v: &[u8], p: &[u8]) -> Option<usize> {
     None
 }
 
-/// Offset of the first `"` or `\` at or after `i`.
+/// `find_quote_or_backslash` on 8-byte words.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 #[inline]
-pub(crate) fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+fn find_quote_or_backslash_swar(b: &[u8], mut i: usize) -> Option<usize> {
     while i + 8 <= b.len() {
         let x = word(b, i);
         let m = eq_mask(x, b'"') | eq_mask(x, b'\\');
@@ -355,7 +453,9 @@ mod tests {
 
     #[test]
     fn searches_agree_with_naive() {
-        let samples: [&[u8]; 5] = [
+        let samples: [&[u8]; 7] = [
+            b"abcdefghijklmnop.q\x01rstuvwxyz0123456789\"tail\x1f\\end.........\x7f\xff\"",
+            b"0123456789abcdef0123456789abcdef\x1f0123456789abcdef.\"",
             b"0123456789abcdef0123456789\"xyz",
             b"[1,2,3,[4,5],{\"a\":1}]    ",
             b"no specials here at all, none, nada......",
@@ -368,6 +468,10 @@ mod tests {
                 assert_eq!(find_quote_or_backslash(s, start), naive_q);
                 let naive_k = naive_q.map(|e| (e, s[start..e].contains(&b'.')));
                 assert_eq!(find_key_end(s, start), naive_k);
+                assert_eq!(find_key_end_swar(s, start), naive_k);
+                assert_eq!(find_quote_or_backslash_swar(s, start), naive_q);
+                let naive_s = naive_q.map(|e| (e, s[start..e].iter().any(|&c| c < 0x20)));
+                assert_eq!(find_string_end(s, start), naive_s);
                 if start + 64 <= s.len() {
                     let w = window64(s, start);
                     for k in 0..64 {

@@ -2,7 +2,8 @@
 //! names, skips the rest, and checks the JSON as it goes.
 
 use super::super::bytes::{
-    block16, find_key_end, find_quote_or_backslash, pop64, skip_square_windows, window64,
+    block16, find_key_end, find_quote_or_backslash, find_string_end, pop64, skip_square_windows,
+    window64,
 };
 use super::super::error::EventJsonError;
 use super::super::ip::{self, Ip};
@@ -349,16 +350,17 @@ impl<'a, 's> Scanner<'a, 's> {
         let (kind, in_buf, start, len, num) = match b[self.i] {
             b'"' => {
                 let start = self.i + 1;
-                let rel = match find_quote_or_backslash(b, start) {
-                    Some(at) => at - start,
+                let (rel, control) = match find_string_end(b, start) {
+                    Some((at, control)) => (at - start, control),
                     None => {
                         self.i = b.len();
                         return Err(self.err("a closing quote"));
                     }
                 };
                 if b[start + rel] == b'"' {
-                    if let Some(bad) = b[start..start + rel].iter().position(|&c| c < 0x20) {
-                        self.i = start + bad;
+                    if control {
+                        let bad = b[start..start + rel].iter().position(|&c| c < 0x20);
+                        self.i = start + bad.unwrap_or(0);
                         return Err(self.err("no raw control character in a string"));
                     }
                     self.i = start + rel + 1;
@@ -555,13 +557,20 @@ impl<'a, 's> Scanner<'a, 's> {
                 };
                 let opens = opens_all & keep;
                 let closes = closes_all & keep;
-                let n_close = pop64(closes) as i64;
-                let n_open = pop64(opens) as i64;
                 // If the run of squares cannot empty in this window whatever
-                // the order, and the depth stays within the limit, count only.
-                if sq - n_close > 0 && sq + n_open + stack.len() as i64 <= limit {
-                    sq += n_open - n_close;
-                } else {
+                // the order, and the depth stays within the limit, count only
+                // (with no run open, as after a key, there is nothing to count).
+                let counted = opens | closes == 0
+                    || sq > 0 && {
+                        let n_close = pop64(closes) as i64;
+                        let n_open = pop64(opens) as i64;
+                        let fits = sq - n_close > 0 && sq + n_open + stack.len() as i64 <= limit;
+                        if fits {
+                            sq += n_open - n_close;
+                        }
+                        fits
+                    };
+                if !counted {
                     let mut bits = opens | closes;
                     while bits != 0 {
                         let p = bits.trailing_zeros();
