@@ -2,8 +2,7 @@
 //! names, skips the rest, and checks the JSON as it goes.
 
 use super::super::bytes::{
-    block16, find_key_end, find_quote_or_backslash, find_string_end, pop64, skip_square_windows,
-    window64,
+    prefix_xor, skip_masks, skip_square_windows, squares_after, string_masks, StringMasks,
 };
 use super::super::error::EventJsonError;
 use super::super::ip::{self, Ip};
@@ -83,6 +82,25 @@ impl Recorded {
     }
 }
 
+/// Asks for every cache line of the event at once. The scanner's reads
+/// each wait on the one before (where a token ends decides where the next
+/// read is), so lines that are not yet in the cache would otherwise arrive
+/// one after another.
+#[inline(always)]
+fn prefetch(b: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let mut k = 0;
+        while k < b.len() {
+            // SAFETY: SSE is part of the x86_64 baseline; a prefetch reads
+            // nothing and cannot fault, and `k` stays inside `b`.
+            unsafe { _mm_prefetch(b.as_ptr().add(k) as *const i8, _MM_HINT_T0) };
+            k += 64;
+        }
+    }
+}
+
 /// Byte classes for the skipper: 1 quote, 2 open, 3 close, 0 anything else.
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -104,6 +122,13 @@ pub(super) struct Scanner<'a, 's> {
     s: &'s mut Recorded,
     /// Lazy scanning read everything the patterns need at the top level.
     stopped: bool,
+    /// The 64-byte block whose string masks are in `masks` (`usize::MAX`
+    /// before the first): the scanner only moves forward, so one block
+    /// serves most searches, and finding a string's end is a shift and a
+    /// count of trailing zeros instead of a load and compare that waits on
+    /// the previous token's end.
+    mbase: usize,
+    masks: StringMasks,
 }
 
 impl<'a, 's> Scanner<'a, 's> {
@@ -124,8 +149,46 @@ impl<'a, 's> Scanner<'a, 's> {
             lazy,
             s,
             stopped: false,
+            mbase: usize::MAX,
+            masks: StringMasks {
+                stop: 0,
+                dot: 0,
+                control: 0,
+            },
         }
         .run()
+    }
+
+    /// The first `"` or `\\` at or after `i`, and whether a `.` and whether
+    /// a raw control character came before it.
+    #[inline(always)]
+    fn string_end(&mut self, i: usize) -> Option<(usize, bool, bool)> {
+        let mut base = i & !63;
+        let mut shift = i - base;
+        let (mut dot, mut control) = (false, false);
+        while base < self.b.len() {
+            if base != self.mbase {
+                self.masks = string_masks(self.b, base);
+                self.mbase = base;
+            }
+            let m = self.masks;
+            let stop = m.stop >> shift;
+            let (d, c) = (m.dot >> shift, m.control >> shift);
+            if stop != 0 {
+                let at = stop.trailing_zeros();
+                let before = (1u64 << at) - 1;
+                return Some((
+                    base + shift + at as usize,
+                    dot || d & before != 0,
+                    control || c & before != 0,
+                ));
+            }
+            dot |= d != 0;
+            control |= c != 0;
+            base += 64;
+            shift = 0;
+        }
+        None
     }
 
     fn err(&self, expected: &'static str) -> EventJsonError {
@@ -144,6 +207,7 @@ impl<'a, 's> Scanner<'a, 's> {
     }
 
     fn run(mut self) -> Result<(), EventJsonError> {
+        prefetch(self.b);
         self.ws();
         if self.b.get(self.i) != Some(&b'{') {
             return Err(self.err("a JSON object"));
@@ -179,9 +243,8 @@ impl<'a, 's> Scanner<'a, 's> {
             if self.b.get(self.i) != Some(&b'"') {
                 return Err(self.err("a string key"));
             }
-            let key_start = self.i;
-            let next = self.key(node)?;
-            let plain = lazy && !self.b[key_start..self.i].contains(&b'.');
+            let (next, dotted) = self.key(node)?;
+            let plain = lazy && !dotted;
             if self.b.get(self.i) != Some(&b':') {
                 self.ws();
                 if self.b.get(self.i) != Some(&b':') {
@@ -241,11 +304,12 @@ impl<'a, 's> Scanner<'a, 's> {
         }
     }
 
-    /// Reads a key (at its quote) and steps the trie.
+    /// Reads a key (at its quote) and steps the trie; also tells whether
+    /// the key as written holds a `.`.
     #[inline]
-    fn key(&mut self, node: u32) -> Result<Option<u32>, EventJsonError> {
+    fn key(&mut self, node: u32) -> Result<(Option<u32>, bool), EventJsonError> {
         let start = self.i + 1;
-        let (end, dot) = match find_key_end(self.b, start) {
+        let (end, dot) = match self.string_end(start).map(|(e, d, _)| (e, d)) {
             Some(r) => r,
             None => {
                 self.i = self.b.len();
@@ -255,12 +319,13 @@ impl<'a, 's> Scanner<'a, 's> {
         if self.b[end] == b'"' {
             self.i = end + 1;
             let k = &self.b[start..end];
-            return Ok(if dot {
+            let next = if dot {
                 self.trie.step_dotted(node, k)
             } else {
                 self.trie
                     .child_h(node, k, key_head_in(self.b, start, end - start))
-            });
+            };
+            return Ok((next, dot));
         }
         let mut buf = std::mem::take(&mut self.s.keybuf);
         buf.clear();
@@ -268,7 +333,8 @@ impl<'a, 's> Scanner<'a, 's> {
         let out = match r {
             Ok(end) => {
                 self.i = end;
-                Ok(self.trie.step_dotted(node, &buf))
+                let dotted = self.b[start..end].contains(&b'.');
+                Ok((self.trie.step_dotted(node, &buf), dotted))
             }
             Err(at) => {
                 self.i = at;
@@ -350,7 +416,7 @@ impl<'a, 's> Scanner<'a, 's> {
         let (kind, in_buf, start, len, num) = match b[self.i] {
             b'"' => {
                 let start = self.i + 1;
-                let (rel, control) = match find_string_end(b, start) {
+                let (rel, control) = match self.string_end(start).map(|(e, _, c)| (e, c)) {
                     Some((at, control)) => (at - start, control),
                     None => {
                         self.i = b.len();
@@ -472,7 +538,7 @@ impl<'a, 's> Scanner<'a, 's> {
     fn skip_string(&mut self, mut i: usize) -> Result<usize, EventJsonError> {
         let b = self.b;
         loop {
-            match find_quote_or_backslash(b, i.min(b.len())) {
+            match self.string_end(i.min(b.len())).map(|(e, _, _)| e) {
                 Some(at) => {
                     if b[at] == b'"' {
                         return Ok(at + 1);
@@ -501,10 +567,7 @@ impl<'a, 's> Scanner<'a, 's> {
         r
     }
 
-    /// Skips an object or array (at its opening bracket). Square brackets
-    /// on top of the stack are only counted (`sq`), so that long runs of
-    /// nested arrays of numbers (GeoJSON coordinates) go through 16 bytes at
-    /// a time with one predictable check per bracket.
+    /// Skips an object or array (at its opening bracket).
     fn skip_container(&mut self, depth: usize) -> Result<(), EventJsonError> {
         let mut stack = std::mem::take(&mut self.s.stack);
         stack.clear();
@@ -513,6 +576,15 @@ impl<'a, 's> Scanner<'a, 's> {
         r
     }
 
+    /// Skips to the end of the container open on `stack` (or opening at
+    /// `self.i`), 64 bytes at a time. Each block's quotes give, by a running
+    /// parity, which bytes are inside strings, so strings cost nothing and
+    /// only the brackets outside them are followed, one at a time and with
+    /// their kinds checked. Square brackets on top of the stack are only
+    /// counted (`sq`) while they cannot close, so that long runs of nested
+    /// arrays of numbers (GeoJSON coordinates) go through a whole block with
+    /// one check. A block holding a backslash (an escape, which the parity
+    /// cannot follow) is walked byte by byte instead.
     fn skip_container_with(
         &mut self,
         depth: usize,
@@ -521,145 +593,128 @@ impl<'a, 's> Scanner<'a, 's> {
         let b = self.b;
         let limit = MAX_EVENT_DEPTH.saturating_sub(depth) as i64;
         let mut i = self.i;
-        // Squares open on top of `stack`.
         let mut sq: i64 = 0;
-        // Structural bytes come in clusters (keys, short strings): after
-        // one, look 16 bytes ahead rather than 64.
-        let mut near_special = false;
+        // Whether the bytes from `i` on are inside a string whose opening
+        // quote was in an earlier block.
+        let mut in_str = false;
         loop {
-            if sq > 0 && i + 64 <= b.len() {
+            if sq > 0 && !in_str && i + 64 <= b.len() {
                 let cap = limit - stack.len() as i64;
                 (i, sq) = skip_square_windows(b, i, sq, cap);
             }
-            if i + 16 <= b.len() {
-                let (special, opens_all, closes_all, width) = if !near_special && i + 64 <= b.len()
-                {
-                    let w = window64(b, i);
-                    (w.special, w.open, w.close, 64u32)
+            if i >= b.len() {
+                self.i = b.len();
+                return Err(self.err(if in_str {
+                    "a closing quote"
                 } else {
-                    let blk = block16(b, i);
-                    (
-                        (blk.quote | blk.brace_open | blk.brace_close) as u64,
-                        blk.sq_open as u64,
-                        blk.sq_close as u64,
-                        16u32,
-                    )
-                };
-                let upto = if special == 0 {
-                    width
-                } else {
-                    special.trailing_zeros()
-                };
-                let keep = if upto >= 64 {
-                    u64::MAX
-                } else {
-                    (1u64 << upto) - 1
-                };
-                let opens = opens_all & keep;
-                let closes = closes_all & keep;
-                // If the run of squares cannot empty in this window whatever
-                // the order, and the depth stays within the limit, count only
-                // (with no run open, as after a key, there is nothing to count).
-                let counted = opens | closes == 0
-                    || sq > 0 && {
-                        let n_close = pop64(closes) as i64;
-                        let n_open = pop64(opens) as i64;
-                        let fits = sq - n_close > 0 && sq + n_open + stack.len() as i64 <= limit;
-                        if fits {
-                            sq += n_open - n_close;
-                        }
-                        fits
-                    };
-                if !counted {
-                    let mut bits = opens | closes;
-                    while bits != 0 {
-                        let p = bits.trailing_zeros();
-                        bits &= bits - 1;
-                        let open = ((opens >> p) & 1) as i64;
-                        sq += 2 * open - 1;
-                        if sq <= 0 || sq + stack.len() as i64 > limit {
-                            if sq > 0 {
-                                self.i = i + p as usize;
-                                return Err(self.err("less deeply nested JSON"));
-                            }
-                            if sq < 0 {
-                                self.i = i + p as usize;
-                                return Err(self.err("a matching bracket"));
-                            }
-                            // The run of squares closed.
-                            if stack.is_empty() {
-                                self.i = i + p as usize + 1;
-                                return Ok(());
-                            }
-                        }
+                    "a closing bracket"
+                }));
+            }
+            let m = skip_masks(b, i);
+            if m.backslash != 0 {
+                let end = (i + 64).min(b.len());
+                if in_str {
+                    i = self.skip_string(i)?;
+                    in_str = false;
+                }
+                while i < end {
+                    if CLASS[b[i] as usize] == 0 {
+                        i += 1;
+                        continue;
                     }
-                }
-                near_special = special != 0;
-                if special == 0 {
-                    i += width as usize;
-                    continue;
-                }
-                i += upto as usize;
-            } else {
-                while i < b.len() && CLASS[b[i] as usize] == 0 {
+                    if b[i] == b'"' {
+                        i = self.skip_string(i + 1)?;
+                        continue;
+                    }
+                    if self.bracket(b[i], i, &mut sq, stack, limit)? {
+                        self.i = i + 1;
+                        return Ok(());
+                    }
                     i += 1;
                 }
-                if i >= b.len() {
-                    self.i = b.len();
-                    return Err(self.err("a closing bracket"));
+                continue;
+            }
+            let inside = prefix_xor(m.quote) ^ if in_str { u64::MAX } else { 0 };
+            let out = !inside;
+            let (so, sc) = (m.sq_open & out, m.sq_close & out);
+            let braces = (m.brace_open | m.brace_close) & out;
+            // With only squares in the block and a run open that neither
+            // closes nor passes the limit in it, the depth is all there is.
+            let counted = so | sc | braces == 0
+                || braces == 0
+                    && sq > 0
+                    && squares_after(so, sc, sq, limit - stack.len() as i64)
+                        .map(|d| sq = d)
+                        .is_some();
+            if !counted {
+                let mut bits = so | sc | braces;
+                while bits != 0 {
+                    let p = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if self.bracket(b[i + p], i + p, &mut sq, stack, limit)? {
+                        self.i = i + p + 1;
+                        return Ok(());
+                    }
                 }
             }
-            // One structural byte at `i`, handled exactly.
-            match b[i] {
-                b'"' => i = self.skip_string(i + 1)?,
-                b'[' => {
-                    sq += 1;
-                    if sq + stack.len() as i64 > limit {
-                        self.i = i;
-                        return Err(self.err("less deeply nested JSON"));
-                    }
-                    i += 1;
+            in_str = inside >> 63 == 1;
+            i += 64;
+        }
+    }
+
+    /// Follows one bracket at `at` outside strings; true when it closes the
+    /// container being skipped.
+    #[inline(always)]
+    fn bracket(
+        &mut self,
+        c: u8,
+        at: usize,
+        sq: &mut i64,
+        stack: &mut Vec<u8>,
+        limit: i64,
+    ) -> Result<bool, EventJsonError> {
+        match c {
+            b'[' => {
+                *sq += 1;
+                if *sq + stack.len() as i64 > limit {
+                    self.i = at;
+                    return Err(self.err("less deeply nested JSON"));
                 }
-                b']' => {
-                    sq -= 1;
-                    if sq < 0 {
-                        self.i = i;
-                        return Err(self.err("a matching bracket"));
-                    }
-                    i += 1;
-                    if sq == 0 && stack.is_empty() {
-                        self.i = i;
-                        return Ok(());
-                    }
+                Ok(false)
+            }
+            b']' => {
+                *sq -= 1;
+                if *sq < 0 {
+                    self.i = at;
+                    return Err(self.err("a matching bracket"));
                 }
-                b'{' => {
-                    for _ in 0..sq {
-                        stack.push(b'[');
-                    }
-                    sq = 0;
-                    stack.push(b'{');
-                    if stack.len() as i64 > limit {
-                        self.i = i;
-                        return Err(self.err("less deeply nested JSON"));
-                    }
-                    i += 1;
+                Ok(*sq == 0 && stack.is_empty())
+            }
+            b'{' => {
+                for _ in 0..*sq {
+                    stack.push(b'[');
                 }
-                b'}' => {
-                    if sq != 0 || stack.pop() != Some(b'{') {
-                        self.i = i;
-                        return Err(self.err("a matching bracket"));
-                    }
-                    i += 1;
-                    if stack.is_empty() {
-                        self.i = i;
-                        return Ok(());
-                    }
-                    while stack.last() == Some(&b'[') {
-                        stack.pop();
-                        sq += 1;
-                    }
+                *sq = 0;
+                stack.push(b'{');
+                if stack.len() as i64 > limit {
+                    self.i = at;
+                    return Err(self.err("less deeply nested JSON"));
                 }
-                _ => i += 1,
+                Ok(false)
+            }
+            _ => {
+                if *sq != 0 || stack.pop() != Some(b'{') {
+                    self.i = at;
+                    return Err(self.err("a matching bracket"));
+                }
+                if stack.is_empty() {
+                    return Ok(true);
+                }
+                while stack.last() == Some(&b'[') {
+                    stack.pop();
+                    *sq += 1;
+                }
+                Ok(false)
             }
         }
     }
