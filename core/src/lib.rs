@@ -7,6 +7,7 @@
 
 pub mod consumers;
 pub mod coordination;
+mod decode;
 pub mod domain;
 pub mod event;
 pub mod failure;

@@ -5,8 +5,8 @@ pub mod samples;
 
 pub use catalogue::*;
 
+use crate::decode::DecodeError;
 use crate::time::{parse_rfc3339, Millis};
-use crate::wire::DecodeError;
 use serde_json::{Map, Value};
 
 /// The envelope version this build writes.

@@ -64,6 +64,13 @@ pub struct Pattern {
     single: PatternSet,
 }
 
+impl PatternSet {
+    /// Adds a compiled pattern; returns its rule index (0, 1, 2, ...).
+    pub fn add(&mut self, pattern: &Pattern) -> usize {
+        self.add_branches(&pattern.branches)
+    }
+}
+
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }

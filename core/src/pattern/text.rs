@@ -1,5 +1,7 @@
 //! String operators: case-insensitive comparison and wildcards.
 
+use super::bytes::{ends_with, find, same, starts_with};
+
 /// One pattern character and the byte strings it accepts (its lower and
 /// upper case forms), as event-ruler builds equals-ignore-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,11 +134,11 @@ impl Wildcard {
     pub(crate) fn matches(&self, v: &[u8]) -> bool {
         let n = self.pieces.len();
         if n == 1 {
-            return v == self.pieces[0].as_slice();
+            return same(v, &self.pieces[0]);
         }
         let first = &self.pieces[0];
         let last = &self.pieces[n - 1];
-        if v.len() < first.len() + last.len() || !v.starts_with(first) || !v.ends_with(last) {
+        if v.len() < first.len() + last.len() || !starts_with(v, first) || !ends_with(v, last) {
             return false;
         }
         let mut rest = &v[first.len()..v.len() - last.len()];
@@ -144,7 +146,7 @@ impl Wildcard {
             if p.is_empty() {
                 continue;
             }
-            match memchr::memmem::find(rest, p) {
+            match find(rest, p) {
                 Some(at) => rest = &rest[at + p.len()..],
                 None => return false,
             }
