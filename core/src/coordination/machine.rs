@@ -74,9 +74,9 @@ pub enum Command {
 pub struct Step {
     /// None only when there was no record and the input creates none.
     pub record: Option<Record>,
-    /// Save first (if the input changed anything), then publish (if the
-    /// outbox holds anything, also what an earlier, crashed call left),
-    /// then the refusals and metrics, which hold only once the save did.
+    /// Save first (if the input changed anything), then the refusals and
+    /// metrics, which hold only once the save did, then the publish (if the
+    /// outbox holds anything, also what an earlier, crashed call left).
     pub commands: Vec<Command>,
 }
 
@@ -85,7 +85,7 @@ impl Step {
     /// refuses or counts nothing: the record's outbox may still need a
     /// publish.
     fn unchanged(record: Option<Record>) -> Step {
-        Step::assemble(record, None, Vec::new())
+        Step::assemble(record, Vec::new())
     }
 
     /// Refused without being recorded (see `bounds`): the record stays as
@@ -95,23 +95,19 @@ impl Step {
             event_id: bounds::cut(event_id),
             reason,
         };
-        Step::assemble(record, None, vec![refusal])
+        Step::assemble(record, vec![refusal])
     }
 
-    /// The commands in their order: the save (when the record changed,
-    /// conditional on the version it was read at), the publish of whatever
-    /// the outbox holds, then `others`.
-    fn assemble(record: Option<Record>, saved_over: Option<u64>, others: Vec<Command>) -> Step {
-        let mut commands = Vec::with_capacity(others.len() + 2);
-        if let Some(expected_version) = saved_over {
-            commands.push(Command::Save { expected_version });
-        }
+    /// The commands in their order: `commands` (the save first, when the
+    /// record changed, then the refusals and metrics), then the publish of
+    /// whatever the outbox holds. The one vector is the machine's own, so
+    /// a step allocates nothing more for its commands.
+    fn assemble(record: Option<Record>, mut commands: Vec<Command>) -> Step {
         if let Some(r) = record.as_ref().filter(|r| !r.outbox.is_empty()) {
             commands.push(Command::Publish {
                 event_ids: r.outbox.iter().map(|e| e.event_id.clone()).collect(),
             });
         }
-        commands.extend(others);
         Step { record, commands }
     }
 
@@ -229,8 +225,6 @@ fn published(record: Option<Record>, event_ids: &[String]) -> Step {
 
 struct Machine<'p> {
     rec: Record,
-    /// The version the record was read at.
-    read_at: u64,
     effects: Vec<Command>,
     policy: &'p Policy,
     now: Millis,
@@ -239,9 +233,16 @@ struct Machine<'p> {
 impl<'p> Machine<'p> {
     fn new(rec: Record, policy: &'p Policy, now: Millis) -> Self {
         Machine {
-            read_at: rec.version,
+            // The save comes first: the step changes the record. Room for
+            // the metrics a step adds, so that pushing them does not grow it.
+            effects: {
+                let mut c = Vec::with_capacity(4);
+                c.push(Command::Save {
+                    expected_version: rec.version,
+                });
+                c
+            },
             rec,
-            effects: Vec::new(),
             policy,
             now,
         }
@@ -253,7 +254,7 @@ impl<'p> Machine<'p> {
 
     fn finish(mut self) -> Step {
         self.rec.version += 1;
-        Step::assemble(Some(self.rec), Some(self.read_at), self.effects)
+        Step::assemble(Some(self.rec), self.effects)
     }
 
     fn log(

@@ -49,7 +49,7 @@ pub async fn aggregate<S: RecordStore, P: Publisher>(
     now: Millis,
     policy: &Policy,
 ) -> Result<Handled, HandlerError> {
-    let (s, races) = settle(store, None, input, now, policy).await?;
+    let (s, races) = settle(store, input, now, policy).await?;
     let published = s.to_publish().map_or(0, <[String]>::len);
     let Some(mut record) = s.record else {
         return Ok(Handled {
@@ -86,25 +86,32 @@ pub async fn flush_outbox<S: RecordStore, P: Publisher>(
         request_id: record.request_id.clone(),
         event_ids: record.outbox.iter().map(|e| e.event_id.clone()).collect(),
     };
-    let (cleared, _) = settle(store, Some(Some(record.clone())), &done, now, policy).await?;
-    Ok(cleared.record.unwrap_or(record))
+    // The first try steps the record in hand; only a lost race reloads.
+    let s = step(Some(record), &done, now, policy);
+    let (Some(expected), Some(cleared)) = (s.save(), s.record.as_ref()) else {
+        return Ok(s.record.expect("a record in, a record out"));
+    };
+    match store.save(cleared, expected).await {
+        Ok(()) => Ok(s.record.expect("saved just now")),
+        Err(PortError::Conflict(_)) => {
+            let (newer, _) = settle(store, &done, now, policy).await?;
+            Ok(newer.record.or(s.record).expect("one of them is there"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Steps `input` on the record (`held`, or as loaded) and saves what the
-/// step changed, on the version it read; a lost race loads the newer record
-/// and steps again. Returns the step that was saved (or needed no save).
+/// Steps `input` on the record as loaded and saves what the step
+/// changed, on the version it read; a lost race loads the newer record and
+/// steps again. Returns the step that was saved (or needed no save).
 async fn settle<S: RecordStore>(
     store: &S,
-    mut held: Option<Option<Record>>,
     input: &Input,
     now: Millis,
     policy: &Policy,
 ) -> Result<(Step, usize), HandlerError> {
     for races in 0..MAX_RACES {
-        let loaded = match held.take() {
-            Some(r) => r,
-            None => store.load(input.request_id()).await?,
-        };
+        let loaded = store.load(input.request_id()).await?;
         let s = step(loaded, input, now, policy);
         let (Some(expected), Some(record)) = (s.save(), s.record.as_ref()) else {
             return Ok((s, races));
