@@ -5,25 +5,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tally_sim::check::{self, Scope};
 
-/// What is and is not told apart: a state is the stores' items, the bus's
-/// in-flight deliveries and dead letters, the set of events published, the
-/// budgets left, whether the deadline passed, and the votes the aggregator
-/// took before it. Two schedules that reach one such state while nothing
-/// runs are explored once. Port calls of different functions commute (they
-/// touch different tables), so they run in one fixed order; the calls of
-/// invocations of one function interleave in every order. Deployed: the
-/// aggregator (and its sweeper), the voters and the executor; other
-/// targets' deliveries are dropped. The voting flavour only.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "A state is the stores' items, the bus's in-flight deliveries and dead \
-letters, the set of events published, the budgets left, whether the deadline passed and the \
-votes the aggregator took before it: schedules reaching one such state while nothing runs are \
-explored once. Port calls of different functions commute (they touch different tables) and run \
-in one fixed order; calls of invocations of one function interleave in every order. Deployed: \
-the aggregator and its sweeper, the voters, the executor; other targets' deliveries are dropped. \
-Voting flavour only.\n\nExit status: 0 every property held and every behaviour was reached; 1 a \
-property broke, a behaviour was never reached, or the search was cut short; 2 bad input."
+    after_help = "What is told apart: a state is the stores' items, the bus's in-flight \
+deliveries and dead letters, the set of events published, the budgets left, whether the \
+deadline passed and the votes the aggregator took before it; schedules that reach one such \
+state while nothing runs are explored once. What is not: calls on different functions' tables \
+commute and run in one fixed order (the sweeper and the aggregator share the records, so they \
+race); invocations of one function join at the start of a segment between two quiescent states \
+(starting runs to the first stop without touching a store, so joining later is joining now and \
+waiting), and a delivery that becomes ready mid-segment waits for the next quiescent state; when \
+every running invocation's next call commutes with the others', the first goes. Deployed: the \
+aggregator and its sweeper, the voters, the executor; other targets' deliveries are dropped. \
+Voting flavour only.\n\nExit status: 0 every property held and every behaviour was reached; 1 \
+a property broke, a behaviour was never reached, or the search was cut short; 2 bad input."
 )]
 pub struct CheckArgs {
     /// Deletion requests, each for its own file.
@@ -56,8 +51,10 @@ pub struct CheckArgs {
     /// The voters every request waits for (the policy's `voting.required`).
     #[arg(long, value_delimiter = ',', conflicts_with = "policy")]
     pub voters: Option<Vec<String>>,
+    /// The rules file (the embedded default otherwise).
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// The policy file (the defaults otherwise).
     #[arg(long)]
     pub policy: Option<PathBuf>,
     /// Stop (and fail) after this many schedules.
