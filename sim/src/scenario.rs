@@ -42,6 +42,11 @@ pub struct Scenario {
     /// unless set). What `explore` writes when it shrinks a failure.
     #[serde(default)]
     pub explore: Option<ExploreRun>,
+    /// One schedule of `tally check` instead of files and steps: the
+    /// checked scope and its choices, replayed one by one with the same
+    /// handlers. What `check` writes for a counterexample.
+    #[serde(default)]
+    pub check: Option<crate::check::CheckRun>,
     /// Invariants this scenario shows being violated (by name, e.g.
     /// `audited-once`): a scenario about a broken configuration passes
     /// when exactly these are caught.
@@ -328,6 +333,28 @@ impl Scenario {
                 .validate()
                 .map_err(|e| err(format!("explore.{e}")))?;
         }
+        if let Some(run) = &s.check {
+            // A checked schedule is the whole run: nothing else may add to it.
+            let beside = [
+                ("[[file]]", !s.files.is_empty()),
+                ("[[step]]", !s.steps.is_empty()),
+                ("[[expect]]", !s.expectations.is_empty()),
+                ("[explore]", s.explore.is_some()),
+                ("[faults]", s.faults != Pins::default()),
+            ];
+            if let Some((table, _)) = beside.iter().find(|(_, present)| *present) {
+                return Err(err(format!(
+                    "[check] replays one schedule of `tally check` on its own: {table} cannot be beside it (the scope and the choices are the whole run)"
+                )));
+            }
+            run.validate().map_err(|e| err(format!("check.{e}")))?;
+            if run.schedule.is_empty() {
+                return Err(err(
+                    "check.schedule: empty; expected the choices to replay, e.g. [\"start 0\", \"resume 0\"]"
+                        .to_owned(),
+                ));
+            }
+        }
         for (i, e) in s.expectations.iter().enumerate() {
             if e.request_id.is_none() == e.file.is_none() {
                 return Err(err(format!(
@@ -375,6 +402,10 @@ impl Scenario {
                     )));
                 }
             }
+        }
+        if let Some(run) = &self.check {
+            run.check_voters(policy)
+                .map_err(|e| err(format!("check.{e}")))?;
         }
         crate::args::check_voter_pins(&self.faults, policy, crate::args::Naming::Key).map_err(err)
     }

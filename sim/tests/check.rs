@@ -50,16 +50,60 @@ fn broken_routing_is_caught_and_its_schedule_reproduces_it() {
     let r = check::check(&s, |_, _| {});
     assert!(!r.ok());
     let cx = r.counterexample.expect("a counterexample");
-    assert_eq!(cx.broken.property, "approved-file-deleted");
+    assert_eq!(cx.broken.invariant.name(), "approved-file-deleted");
     let text = check::schedule_text(&cx.schedule);
     let schedule = check::parse_schedule(&text).unwrap();
     let mut w = check::replay(&s, &schedule).expect("the schedule is open step by step");
     assert!(w.check_always().is_empty());
     let again = w.settle_and_check();
     assert_eq!(
-        again.first().map(|b| b.property),
+        again.first().map(|b| b.invariant.name()),
         Some("approved-file-deleted")
     );
+}
+
+/// The counterexample path end to end: the checker's shortest schedule,
+/// written as a scenario file, read back from disk with its rules file and
+/// replayed choice by choice, breaks the same property; the same file
+/// with the bug fixed (the default rules) replays clean. So the file
+/// reproduces this bug, not any run.
+#[test]
+fn a_counterexample_written_as_a_scenario_replays_to_the_same_violation() {
+    let rules = format!(
+        "{}/../scenarios/broken/approvals-to-notification.rules.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let run = check::CheckRun {
+        voters: Some(vec!["analytics_manager".into()]),
+        ..check::CheckRun::default()
+    };
+    let s = scope(Some(
+        "scenarios/broken/approvals-to-notification.rules.toml",
+    ));
+    let cx = check::check(&s, |_, _| {})
+        .counterexample
+        .expect("a counterexample");
+    let dir = std::env::temp_dir().join(format!("tally-check-cx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("check-approved-file-deleted.toml");
+    std::fs::write(&file, check::scenario_text(&run, Some(&rules), None, &cx)).unwrap();
+
+    let loaded = tally_sim::scenario::load(&file).unwrap();
+    let c = loaded.scenario.check.clone().expect("a [check] table");
+    assert_eq!(c.schedule, cx.schedule);
+    let replayed =
+        check::reproduce(&c.scope(loaded.rules, loaded.policy).unwrap(), &c.schedule).unwrap();
+    assert_eq!(
+        replayed.violations.first().map(|v| v.invariant.name()),
+        Some("approved-file-deleted"),
+        "{:#?}",
+        replayed.log
+    );
+
+    let fixed = c.scope(Rules::default_rules(), Policy::default()).unwrap();
+    let clean = check::reproduce(&fixed, &c.schedule).unwrap();
+    assert!(clean.violations.is_empty(), "{:#?}", clean.violations);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Votes never routed to the aggregator: no schedule ever approves, so the

@@ -348,3 +348,59 @@ fn a_failing_seeded_scenario_names_the_command_that_draws_it() {
         assert!(line.contains(w), "{w:?} missing from {line}");
     }
 }
+
+/// What a user does with a counterexample: `tally check` on broken routing
+/// fails, writes the shortest schedule as a scenario file and says so;
+/// `tally run` on that file fails with the same property, and with an
+/// `expect_violations` naming it, passes as a scenario about the broken
+/// routing.
+#[cfg(madsim)]
+#[test]
+fn a_check_counterexample_file_is_what_tally_run_reproduces() {
+    let dir = scratch("check-cx");
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/broken/approvals-to-notification.rules.toml"
+    );
+    let o = tally(&[
+        "check",
+        "--voters",
+        "analytics_manager",
+        "--rules",
+        rules,
+        "--failures",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let file = dir.join("check-approved-file-deleted.toml");
+    assert!(
+        stdout(&o).contains(&format!("wrote {}", file.display())),
+        "{}",
+        stdout(&o)
+    );
+    let o = tally(&["run", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("invariant: approved-file-deleted"),
+        "{}",
+        stdout(&o)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let expected = dir.join("expected.toml");
+    std::fs::write(
+        &expected,
+        text.replacen(
+            "\n[check]",
+            "expect_violations = [\"approved-file-deleted\"]\n\n[check]",
+            1,
+        ),
+    )
+    .unwrap();
+    let o = tally(&["run", expected.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("caught as expected: approved-file-deleted"),
+        "{}",
+        stdout(&o)
+    );
+}

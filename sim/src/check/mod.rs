@@ -17,9 +17,13 @@
 //! is why the search is our own.
 
 mod gate;
+mod scenario;
 mod world;
 
-pub use world::{Broken, World};
+pub use scenario::{reproduce, scenario_text, CheckRun, Replayed, MAX_CONCURRENCY, MAX_REQUESTS};
+pub use world::World;
+
+use crate::invariants::Violation;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
@@ -70,8 +74,9 @@ impl Default for Scope {
     }
 }
 
-/// One choice of a schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// One choice of a schedule (in a scenario file, its text: `start 0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub enum Choice {
     /// Start in-flight delivery `i`.
     Start(usize),
@@ -133,6 +138,13 @@ impl std::str::FromStr for Choice {
                 ))
             }
         })
+    }
+}
+
+impl TryFrom<String> for Choice {
+    type Error = String;
+    fn try_from(s: String) -> Result<Choice, String> {
+        s.parse()
     }
 }
 
@@ -205,7 +217,7 @@ impl Sometimes {
 /// A property broken, with the shortest schedule that breaks it.
 #[derive(Debug, Clone)]
 pub struct Counterexample {
-    pub broken: Broken,
+    pub broken: Violation,
     pub schedule: Vec<Choice>,
     /// The step-by-step log of the schedule.
     pub log: Vec<String>,

@@ -6,6 +6,7 @@
 
 use super::gate::{At, Gate};
 use super::{Choice, Scope, Sometimes};
+use crate::invariants::{Invariant, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -77,13 +78,6 @@ struct Invocation {
     at: Arc<Mutex<At>>,
     /// Published events before it started (for the sweeper's coverage).
     published_before: usize,
-}
-
-/// A broken property: its name (as `tally explore` names it) and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Broken {
-    pub property: &'static str,
-    pub detail: String,
 }
 
 pub struct World<'s> {
@@ -571,16 +565,11 @@ impl<'s> World<'s> {
     }
 
     /// Every always-property over the state now.
-    pub fn check_always(&mut self) -> Vec<Broken> {
+    pub fn check_always(&mut self) -> Vec<Violation> {
         let mut out = Vec::new();
         let records = self.mem.records();
         for r in &records {
-            for v in crate::invariants::check_record(r, &self.scope.policy) {
-                out.push(Broken {
-                    property: v.invariant.name(),
-                    detail: v.detail,
-                });
-            }
+            out.extend(crate::invariants::check_record(r, &self.scope.policy));
             if let Some(d) = &r.decision {
                 match d.cause {
                     tally_core::event::DecisionCause::Vetoed => self.sometimes.veto = true,
@@ -592,14 +581,7 @@ impl<'s> World<'s> {
                 }
             }
         }
-        out.extend(
-            crate::invariants::one_id_one_content(&self.published)
-                .into_iter()
-                .map(|v| Broken {
-                    property: v.invariant.name(),
-                    detail: v.detail,
-                }),
-        );
+        out.extend(crate::invariants::one_id_one_content(&self.published));
         let mut decisions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         let mut votes: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
         let mut deletions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -631,24 +613,24 @@ impl<'s> World<'s> {
         }
         for (request, ids) in &decisions {
             if ids.len() > 1 {
-                out.push(Broken {
-                    property: "at-most-one-decision",
+                out.push(Violation {
+                    invariant: Invariant::AtMostOneDecision,
                     detail: format!("{request} was decided {} times: {ids:?}", ids.len()),
                 });
             }
         }
         for ((request, voter), ids) in &votes {
             if ids.len() > 1 {
-                out.push(Broken {
-                    property: "each-voter-votes-once",
+                out.push(Violation {
+                    invariant: Invariant::EachVoterVotesOnce,
                     detail: format!("{voter} voted {} times on {request}", ids.len()),
                 });
             }
         }
         for (file, ids) in &deletions {
             if ids.len() > 1 {
-                out.push(Broken {
-                    property: "file-deleted-at-most-once",
+                out.push(Violation {
+                    invariant: Invariant::FileDeletedAtMostOnce,
                     detail: format!("{file} was deleted {} times", ids.len()),
                 });
             }
@@ -664,8 +646,8 @@ impl<'s> World<'s> {
                     && r.request.as_ref().is_some_and(|q| q.file_id == file)
             });
             if gone && !approved {
-                out.push(Broken {
-                    property: "no-deletion-without-approval",
+                out.push(Violation {
+                    invariant: Invariant::NoDeletionWithoutApproval,
                     detail: format!("{file}'s metadata is gone and no request for it is approved"),
                 });
             }
@@ -677,7 +659,7 @@ impl<'s> World<'s> {
     /// deadline passes, dead letters are redriven, everything in flight
     /// runs to its end one at a time, the sweeper runs until it changes
     /// nothing), then checks what must eventually hold.
-    pub fn settle_and_check(&mut self) -> Vec<Broken> {
+    pub fn settle_and_check(&mut self) -> Vec<Violation> {
         if !self.advanced {
             self.apply(Choice::Deadline);
         }
@@ -708,34 +690,34 @@ impl<'s> World<'s> {
                 return self.check_eventually();
             }
         }
-        vec![Broken {
-            property: "nothing-lost",
+        vec![Violation {
+            invariant: Invariant::NothingLost,
             detail: "the run did not settle in 10,000 steps".to_owned(),
         }]
     }
 
-    fn check_eventually(&mut self) -> Vec<Broken> {
+    fn check_eventually(&mut self) -> Vec<Violation> {
         let mut out = self.check_always();
         let records = self.mem.records();
         for n in 0..self.scope.requests {
             let (file, request) = (format!("file-{n}"), format!("request-{n}"));
             let Some(r) = records.iter().find(|r| r.request_id == request) else {
-                out.push(Broken {
-                    property: "decided-in-time",
+                out.push(Violation {
+                    invariant: Invariant::DecidedInTime,
                     detail: format!("{request} has no record once settled"),
                 });
                 continue;
             };
             let Some(d) = &r.decision else {
-                out.push(Broken {
-                    property: "decided-in-time",
+                out.push(Violation {
+                    invariant: Invariant::DecidedInTime,
                     detail: format!("{request} is still {} once settled", r.status.as_str()),
                 });
                 continue;
             };
             if !self.published.iter().any(|(_, e)| e.event_id == d.event_id) {
-                out.push(Broken {
-                    property: "decision-published",
+                out.push(Violation {
+                    invariant: Invariant::DecisionPublished,
                     detail: format!("{request}'s decision {} was never published", d.event_id),
                 });
             }
@@ -746,8 +728,8 @@ impl<'s> World<'s> {
                 .unwrap_or_default();
             let approved = r.status == tally_core::coordination::Status::Approved;
             if approved && (meta.is_some() || !txs.is_empty()) {
-                out.push(Broken {
-                    property: "approved-file-deleted",
+                out.push(Violation {
+                    invariant: Invariant::ApprovedFileDeleted,
                     detail: format!(
                         "{request} is approved but {file} keeps its metadata ({}) and {} transactions",
                         meta.is_some(),
@@ -759,8 +741,8 @@ impl<'s> World<'s> {
                 self.sometimes.file_deleted = true;
             }
             if !approved && meta.is_none() {
-                out.push(Broken {
-                    property: "approved-file-deleted",
+                out.push(Violation {
+                    invariant: Invariant::ApprovedFileDeleted,
                     detail: format!("{request} is {} but {file} is gone", r.status.as_str()),
                 });
             }
@@ -784,8 +766,8 @@ impl<'s> World<'s> {
                 None
             };
             if let Some(want) = expected.filter(|w| *w != r.status) {
-                out.push(Broken {
-                    property: "decided-as-the-votes-say",
+                out.push(Violation {
+                    invariant: Invariant::DecidedAsTheVotesSay,
                     detail: format!(
                         "{request}: the votes taken before the deadline say {}, the record says {}",
                         want.as_str(),

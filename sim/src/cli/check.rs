@@ -3,7 +3,7 @@
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tally_sim::check::{self, Scope};
+use tally_sim::check::{self, CheckRun, Scope};
 
 #[derive(Debug, Args)]
 #[command(
@@ -22,7 +22,7 @@ a property broke, a behaviour was never reached, or the search was cut short; 2 
 )]
 pub struct CheckArgs {
     /// Deletion requests, each for its own file.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=check::MAX_REQUESTS as u64))]
     pub requests: u64,
     /// Copies the bus may make, in all (1 does not finish yet: see the README).
     #[arg(long, default_value_t = 0)]
@@ -35,7 +35,7 @@ pub struct CheckArgs {
     pub crashes: u32,
     /// Invocations of one function in flight at once (the sweeper and the
     /// aggregator are two functions on one table, so they race at 1).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=check::MAX_CONCURRENCY as u64))]
     pub concurrency: u64,
     /// Voters never object (by default a voter may deny instead of doing
     /// its own work, so that vetoes are explored).
@@ -64,6 +64,10 @@ pub struct CheckArgs {
     /// instead of searching.
     #[arg(long)]
     pub schedule: Option<String>,
+    /// Where a counterexample is written as a scenario file
+    /// (`check-PROPERTY.toml`) that `tally run` replays.
+    #[arg(long, value_name = "DIR", default_value = "failures")]
+    pub failures: PathBuf,
     /// Write the counterexample as a Mermaid sequence diagram here.
     #[arg(long)]
     pub mermaid: Option<PathBuf>,
@@ -72,45 +76,42 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
+impl CheckArgs {
+    /// The scope the flags give (the schedule is passed on its own).
+    fn run(&self) -> CheckRun {
+        CheckRun {
+            requests: self.requests as usize,
+            duplicates: self.duplicates,
+            losses: self.losses,
+            crashes: self.crashes,
+            concurrency: self.concurrency as usize,
+            objections: !self.no_objections,
+            transactions: self.transactions,
+            account_type: self.account_type.clone(),
+            voters: self.voters.clone(),
+            schedule: Vec::new(),
+        }
+    }
+}
+
 pub fn run(a: CheckArgs) -> ExitCode {
-    let (rules, mut policy) =
-        match super::load_rules_and_policy(a.rules.as_ref(), a.policy.as_ref()) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        };
-    if let Some(voters) = &a.voters {
-        if let Some(v) = voters
-            .iter()
-            .find(|v| !policy.voter_sources.contains_key(*v))
-        {
-            eprintln!(
-                "error: --voters: {v:?} is not a voter the policy knows (known: {})",
-                policy
-                    .voter_sources
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+    let (rules, policy) = match super::load_rules_and_policy(a.rules.as_ref(), a.policy.as_ref()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
-        policy.voting.required = voters.clone();
-    }
-    let scope = Scope {
-        requests: a.requests as usize,
-        duplicates: a.duplicates,
-        losses: a.losses,
-        crashes: a.crashes,
-        concurrency: a.concurrency as usize,
-        objections: !a.no_objections,
-        transactions: a.transactions,
-        account_type: a.account_type.clone(),
-        rules,
-        policy,
-        max_schedules: a.max_schedules,
+    };
+    let run = a.run();
+    let scope = match run.scope(rules, policy) {
+        Ok(s) => Scope {
+            max_schedules: a.max_schedules,
+            ..s
+        },
+        Err(e) => {
+            eprintln!("error: --{e}");
+            return ExitCode::from(2);
+        }
     };
     if let Some(text) = &a.schedule {
         return replay(&scope, text);
@@ -137,6 +138,12 @@ pub fn run(a: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if let Some(cx) = &report.counterexample {
+        if let Err(e) = write_scenario(&a, &run, cx) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if report.ok() {
         ExitCode::SUCCESS
     } else {
@@ -152,23 +159,19 @@ fn replay(scope: &Scope, text: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut w = match check::replay(scope, &schedule) {
-        Ok(w) => w,
+    let replayed = match check::reproduce(scope, &schedule) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("error: --schedule: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut broken = w.check_always();
-    if broken.is_empty() && w.quiescent() {
-        broken = w.settle_and_check();
-    }
-    for line in &w.log {
+    for line in &replayed.log {
         println!("{line}");
     }
-    match broken.first() {
+    match replayed.violations.first() {
         Some(b) => {
-            println!("BROKEN {}: {}", b.property, b.detail);
+            println!("BROKEN {}: {}", b.invariant.name(), b.detail);
             ExitCode::from(1)
         }
         None => {
@@ -212,7 +215,7 @@ fn text(r: &check::Report, a: &CheckArgs) -> String {
         Some(cx) => {
             out.push_str(&format!(
                 "BROKEN {}: {}\nshortest schedule ({} steps):\n",
-                cx.broken.property,
+                cx.broken.invariant.name(),
                 cx.broken.detail,
                 cx.schedule.len()
             ));
@@ -229,44 +232,44 @@ fn text(r: &check::Report, a: &CheckArgs) -> String {
     out
 }
 
-/// The scope's flags that differ from the defaults, for the reproducer.
+/// The scope's flags and files, for the reproducer.
 fn flags(a: &CheckArgs) -> String {
-    let mut f = String::new();
-    let mut push = |s: String| f.push_str(&format!(" {s}"));
-    if a.requests != 1 {
-        push(format!("--requests {}", a.requests))
-    }
-    if a.duplicates != 1 {
-        push(format!("--duplicates {}", a.duplicates))
-    }
-    if a.losses != 1 {
-        push(format!("--losses {}", a.losses))
-    }
-    if a.crashes != 1 {
-        push(format!("--crashes {}", a.crashes))
-    }
-    if a.concurrency != 2 {
-        push(format!("--concurrency {}", a.concurrency))
-    }
-    if a.no_objections {
-        push("--no-objections".into())
-    }
-    if a.transactions != 3 {
-        push(format!("--transactions {}", a.transactions))
-    }
-    if let Some(t) = &a.account_type {
-        push(format!("--account-type {t}"))
-    }
-    if let Some(v) = &a.voters {
-        push(format!("--voters {}", v.join(",")))
-    }
+    let mut f = format!(" {}", a.run().flags());
     if let Some(p) = &a.rules {
-        push(format!("--rules {}", p.display()))
+        f.push_str(&format!(" --rules {}", p.display()));
     }
     if let Some(p) = &a.policy {
-        push(format!("--policy {}", p.display()))
+        f.push_str(&format!(" --policy {}", p.display()));
     }
     f
+}
+
+/// Writes the counterexample as a scenario (`check-PROPERTY.toml` in
+/// `--failures`) and says how to replay it.
+fn write_scenario(a: &CheckArgs, run: &CheckRun, cx: &check::Counterexample) -> Result<(), String> {
+    let abs = |p: &Option<PathBuf>| {
+        p.as_ref().map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
+    };
+    let text = check::scenario_text(run, abs(&a.rules).as_deref(), abs(&a.policy).as_deref(), cx);
+    let path = a
+        .failures
+        .join(format!("check-{}.toml", cx.broken.invariant.name()));
+    std::fs::create_dir_all(&a.failures)
+        .and_then(|()| std::fs::write(&path, text))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if !a.json {
+        println!(
+            "wrote {}: ./scripts/tally run {} replays it",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn json(r: &check::Report) -> serde_json::Value {
@@ -281,7 +284,7 @@ fn json(r: &check::Report) -> serde_json::Value {
         "seconds": r.seconds,
         "sometimes": r.sometimes.each().iter().map(|(n, b)| serde_json::json!({"behaviour": n, "reached": b})).collect::<Vec<_>>(),
         "counterexample": r.counterexample.as_ref().map(|cx| serde_json::json!({
-            "property": cx.broken.property,
+            "property": cx.broken.invariant.name(),
             "detail": cx.broken.detail,
             "schedule": check::schedule_text(&cx.schedule),
             "log": cx.log,

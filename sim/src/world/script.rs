@@ -34,6 +34,9 @@ pub fn run_scenario(s: &Scenario, rules: Rules, policy: Policy) -> ScenarioRepor
     if let Some(e) = &s.explore {
         return explore_run(s, e, rules, policy);
     }
+    if let Some(c) = &s.check {
+        return check_run(s, c, rules, policy);
+    }
     let s = s.clone();
     super::on_own_runtime(s.seed, move || drive(s, rules, policy))
 }
@@ -55,22 +58,56 @@ fn explore_run(
     c.rules = rules;
     c.policy = policy;
     let r = super::run(&c);
-    let mut failures = Vec::new();
+    judged(s, r.decision_log, Vec::new(), r.violations)
+}
+
+/// A scenario that is one schedule of `tally check` (a counterexample):
+/// the schedule replayed choice by choice over the checked deployment,
+/// judged as the check judged it and by the scenario's `expect_violations`.
+/// Plain code: the checked world runs without the simulator's runtime.
+fn check_run(
+    s: &Scenario,
+    c: &crate::check::CheckRun,
+    rules: Rules,
+    policy: Policy,
+) -> ScenarioReport {
+    let replayed = c
+        .scope(rules, policy)
+        .and_then(|scope| crate::check::reproduce(&scope, &c.schedule));
+    match replayed {
+        Ok(r) => judged(s, r.log, Vec::new(), r.violations),
+        Err(e) => ScenarioReport {
+            name: s.name.clone(),
+            log: Vec::new(),
+            failures: vec![format!("check.schedule: {e}")],
+            violations: Vec::new(),
+        },
+    }
+}
+
+/// The violations a run found, judged by the scenario's `expect_violations`
+/// (violations it exists to show): each one expected must occur (else a
+/// failure) and is logged as caught; only the others count as violated.
+fn judged(
+    s: &Scenario,
+    mut log: Vec<String>,
+    mut failures: Vec<String>,
+    found: Vec<Violation>,
+) -> ScenarioReport {
+    let expected = |v: &Violation| s.expect_violations.iter().any(|n| n == v.invariant.name());
     for name in &s.expect_violations {
-        if !r.violations.iter().any(|v| v.invariant.name() == name) {
+        if !found.iter().any(|v| v.invariant.name() == name) {
             failures.push(format!(
                 "expected the invariant {name} to be violated, and it held"
             ));
         }
     }
-    let violations = r
-        .violations
-        .into_iter()
-        .filter(|v| !s.expect_violations.iter().any(|n| n == v.invariant.name()))
-        .collect();
+    let (caught, violations): (Vec<Violation>, Vec<Violation>) =
+        found.into_iter().partition(|v| expected(v));
+    log.extend(caught.iter().map(|v| format!("caught as expected: {v}")));
     ScenarioReport {
         name: s.name.clone(),
-        log: r.decision_log,
+        log,
         failures,
         violations,
     }
@@ -258,30 +295,11 @@ fn report(world: &World, s: &Scenario) -> ScenarioReport {
         }
     }
     drop(obs);
-    let mut violations = world.check_invariants(true, SCRIPTED_HORIZON_MS);
-    // Violations the scenario exists to show are expected; each must occur.
-    for name in &s.expect_violations {
-        if !violations.iter().any(|v| v.invariant.name() == name) {
-            failures.push(format!(
-                "expected the invariant {name} to be violated, and it held"
-            ));
-        }
-    }
-    let expected: Vec<Violation> = violations
-        .iter()
-        .filter(|v| s.expect_violations.iter().any(|n| n == v.invariant.name()))
-        .cloned()
-        .collect();
-    violations.retain(|v| !s.expect_violations.iter().any(|n| n == v.invariant.name()));
-    lines.extend(
-        expected
-            .iter()
-            .map(|v| (Millis::MAX, format!("caught as expected: {v}"))),
-    );
-    ScenarioReport {
-        name: s.name.clone(),
-        log: lines.into_iter().map(|(_, l)| l).collect(),
+    let violations = world.check_invariants(true, SCRIPTED_HORIZON_MS);
+    judged(
+        s,
+        lines.into_iter().map(|(_, l)| l).collect(),
         failures,
         violations,
-    }
+    )
 }
