@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tally_core::coordination::Record;
@@ -66,6 +67,14 @@ pub struct Gate {
     pub conduct: Conduct,
     /// The port call the invocation stopped before (for the schedule's log).
     pub at: Arc<Mutex<At>>,
+    /// Set by the checker while the invocation is stopped: the call it
+    /// stopped before fails as throttled, and the store is not touched.
+    pub fail: Arc<AtomicBool>,
+}
+
+/// The checker's transient fault: what a throttled call or a 5xx says.
+fn throttled() -> PortError {
+    PortError::Transient("throttled (the checker's transient fault)".to_owned())
 }
 
 impl Gate {
@@ -75,13 +84,18 @@ impl Gate {
             key: None,
             write,
         })
-        .await;
-        Ok(())
+        .await
     }
 
-    async fn stop(&self, at: At) {
+    /// Stops before a call; on going on, the call fails if the checker
+    /// chose so while it was stopped.
+    async fn stop(&self, at: At) -> Result<(), PortError> {
         *self.at.lock().unwrap_or_else(|p| p.into_inner()) = at;
         Stop::default().await;
+        if self.fail.swap(false, Ordering::Relaxed) {
+            return Err(throttled());
+        }
+        Ok(())
     }
 
     fn after(&self, _what: &'static str, _wrote: bool) -> Result<(), PortError> {
@@ -102,7 +116,7 @@ impl RecordStore for Gate {
             key: Some(id.to_owned()),
             write: false,
         })
-        .await;
+        .await?;
         self.mem.load(id).await
     }
 
@@ -113,7 +127,7 @@ impl RecordStore for Gate {
             key,
             write: true,
         })
-        .await;
+        .await?;
         self.mem.save(record, expected).await
     }
 
@@ -123,7 +137,7 @@ impl RecordStore for Gate {
             key: None,
             write: false,
         })
-        .await;
+        .await?;
         self.mem.due(now, limit).await
     }
 }
@@ -135,7 +149,11 @@ impl Publisher for Gate {
             key: None,
             write: true,
         })
-        .await;
+        .await
+        .map_err(|error| PublishError {
+            failed: (0..events.len()).collect(),
+            error,
+        })?;
         self.mem.publish(events).await
     }
 }

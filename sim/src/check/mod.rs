@@ -41,6 +41,12 @@ pub struct Scope {
     pub losses: u32,
     /// Invocations that may die at one of their stops, in all.
     pub crashes: u32,
+    /// Port calls that may fail as throttled (where an invocation stopped
+    /// before them), in all.
+    pub transients: u32,
+    /// Forged events an adversary may publish, in all (an approval in the
+    /// aggregator's name, a vote from an unbound source).
+    pub forgeries: u32,
     /// Invocations of one function in flight at once.
     pub concurrency: usize,
     /// Whether a voter may object (deny) instead of doing its own work.
@@ -63,6 +69,8 @@ impl Default for Scope {
             duplicates: 0,
             losses: 0,
             crashes: 1,
+            transients: 0,
+            forgeries: 0,
             concurrency: 1,
             objections: true,
             transactions: 3,
@@ -86,6 +94,10 @@ pub enum Choice {
     Resume(usize),
     /// Running invocation `j` dies where it stopped; the bus retries.
     Crash(usize),
+    /// The call running invocation `j` stopped before fails as throttled.
+    Fail(usize),
+    /// An adversary publishes forgery `k` (see `World::forgeries`).
+    Forge(usize),
     Duplicate(usize),
     Lose(usize),
     /// The operator redrives every dead letter.
@@ -102,6 +114,8 @@ impl std::fmt::Display for Choice {
             Choice::Object(i) => write!(f, "object {i}"),
             Choice::Resume(j) => write!(f, "resume {j}"),
             Choice::Crash(j) => write!(f, "crash {j}"),
+            Choice::Fail(j) => write!(f, "fail {j}"),
+            Choice::Forge(k) => write!(f, "forge {k}"),
             Choice::Duplicate(i) => write!(f, "duplicate {i}"),
             Choice::Lose(i) => write!(f, "lose {i}"),
             Choice::Redrive => f.write_str("redrive"),
@@ -127,6 +141,8 @@ impl std::str::FromStr for Choice {
             "object" => Choice::Object(n()?),
             "resume" => Choice::Resume(n()?),
             "crash" => Choice::Crash(n()?),
+            "fail" => Choice::Fail(n()?),
+            "forge" => Choice::Forge(n()?),
             "duplicate" => Choice::Duplicate(n()?),
             "lose" => Choice::Lose(n()?),
             "redrive" => Choice::Redrive,
@@ -134,7 +150,7 @@ impl std::str::FromStr for Choice {
             "deadline" => Choice::Deadline,
             other => {
                 return Err(format!(
-                    "{other:?}: expected start, object, resume, crash, duplicate, lose, redrive, sweep or deadline"
+                    "{other:?}: expected start, object, resume, crash, fail, forge, duplicate, lose, redrive, sweep or deadline"
                 ))
             }
         })
@@ -165,7 +181,8 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Choice>, String> {
 }
 
 /// The behaviours that prove a scope is not vacuous: each must be reached
-/// somewhere in the search, or the run fails.
+/// somewhere in the search, or the run fails. Those that need a budget
+/// (a transient fault, a forgery) are asked for only where it is given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sometimes {
     pub approved_by_all: bool,
@@ -176,9 +193,23 @@ pub struct Sometimes {
     pub crash_recovered_by_sweeper: bool,
     pub duplicate_approval_at_executor: bool,
     pub file_deleted: bool,
+    pub transient_fault_retried: bool,
+    pub forgery_refused: bool,
+    /// Whether the scope has transient faults, forgeries to reach.
+    with_transients: bool,
+    with_forgeries: bool,
 }
 
 impl Sometimes {
+    /// Nothing reached yet, in `scope`.
+    pub fn of(scope: &Scope) -> Sometimes {
+        Sometimes {
+            with_transients: scope.transients > 0,
+            with_forgeries: scope.forgeries > 0,
+            ..Sometimes::default()
+        }
+    }
+
     fn merge(&mut self, o: Sometimes) {
         self.approved_by_all |= o.approved_by_all;
         self.veto |= o.veto;
@@ -188,11 +219,13 @@ impl Sometimes {
         self.crash_recovered_by_sweeper |= o.crash_recovered_by_sweeper;
         self.duplicate_approval_at_executor |= o.duplicate_approval_at_executor;
         self.file_deleted |= o.file_deleted;
+        self.transient_fault_retried |= o.transient_fault_retried;
+        self.forgery_refused |= o.forgery_refused;
     }
 
-    /// Each behaviour, by name, and whether it was reached.
-    pub fn each(&self) -> [(&'static str, bool); 8] {
-        [
+    /// Each behaviour the scope must reach, by name, and whether it was.
+    pub fn each(&self) -> Vec<(&'static str, bool)> {
+        let mut out = vec![
             ("approved by every vote", self.approved_by_all),
             ("a veto", self.veto),
             ("a timeout decision", self.timeout),
@@ -210,7 +243,17 @@ impl Sometimes {
                 self.duplicate_approval_at_executor,
             ),
             ("an approved file deleted", self.file_deleted),
-        ]
+        ];
+        if self.with_transients {
+            out.push((
+                "a transient fault retried by the bus",
+                self.transient_fault_retried,
+            ));
+        }
+        if self.with_forgeries {
+            out.push(("a forgery refused", self.forgery_refused));
+        }
+        out
     }
 }
 
@@ -281,7 +324,7 @@ pub fn check(scope: &Scope, mut progress: impl FnMut(usize, usize)) -> Report {
         depth: 0,
         seconds: 0.0,
         complete: false,
-        sometimes: Sometimes::default(),
+        sometimes: Sometimes::of(scope),
         counterexample: None,
     };
     let first = World::new(scope);

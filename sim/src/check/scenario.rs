@@ -22,6 +22,10 @@ pub struct CheckRun {
     pub losses: u32,
     #[serde(default = "one_u32")]
     pub crashes: u32,
+    #[serde(default)]
+    pub transients: u32,
+    #[serde(default)]
+    pub forgeries: u32,
     #[serde(default = "one_usize")]
     pub concurrency: usize,
     #[serde(default = "yes")]
@@ -61,6 +65,8 @@ impl Default for CheckRun {
             duplicates: s.duplicates,
             losses: s.losses,
             crashes: s.crashes,
+            transients: s.transients,
+            forgeries: s.forgeries,
             concurrency: s.concurrency,
             objections: s.objections,
             transactions: s.transactions,
@@ -129,6 +135,8 @@ impl CheckRun {
             duplicates: self.duplicates,
             losses: self.losses,
             crashes: self.crashes,
+            transients: self.transients,
+            forgeries: self.forgeries,
             concurrency: self.concurrency,
             objections: self.objections,
             transactions: self.transactions,
@@ -143,8 +151,14 @@ impl CheckRun {
     /// line means the same whatever the defaults become).
     pub fn flags(&self) -> String {
         let mut f = format!(
-            "--requests {} --duplicates {} --losses {} --crashes {} --concurrency {}",
-            self.requests, self.duplicates, self.losses, self.crashes, self.concurrency
+            "--requests {} --duplicates {} --losses {} --crashes {} --transients {} --forgeries {} --concurrency {}",
+            self.requests,
+            self.duplicates,
+            self.losses,
+            self.crashes,
+            self.transients,
+            self.forgeries,
+            self.concurrency
         );
         if !self.objections {
             f.push_str(" --no-objections");
@@ -216,8 +230,16 @@ pub fn scenario_text(
         text.push_str(&format!("policy = {p:?}\n"));
     }
     text.push_str(&format!(
-        "\n[check]\nrequests = {}\nduplicates = {}\nlosses = {}\ncrashes = {}\nconcurrency = {}\nobjections = {}\ntransactions = {}\n",
-        run.requests, run.duplicates, run.losses, run.crashes, run.concurrency, run.objections, run.transactions
+        "\n[check]\nrequests = {}\nduplicates = {}\nlosses = {}\ncrashes = {}\ntransients = {}\nforgeries = {}\nconcurrency = {}\nobjections = {}\ntransactions = {}\n",
+        run.requests,
+        run.duplicates,
+        run.losses,
+        run.crashes,
+        run.transients,
+        run.forgeries,
+        run.concurrency,
+        run.objections,
+        run.transactions
     ));
     if let Some(t) = &run.account_type {
         text.push_str(&format!("account_type = {t:?}\n"));
@@ -247,6 +269,8 @@ mod tests {
             duplicates: 1,
             losses: 1,
             crashes: 0,
+            transients: 1,
+            forgeries: 2,
             concurrency: 2,
             objections: false,
             transactions: 12,

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use tally_core::event::{DeletionRequested, Event, EventData, VoteDecision, CURRENT_VERSION};
@@ -50,6 +51,11 @@ impl Delivery {
     }
 }
 
+/// Whether an event is one of the checker's forgeries.
+fn forged(e: &Event) -> bool {
+    e.event_id.starts_with("evt-forged-")
+}
+
 fn short(id: &str) -> &str {
     &id[..id.len().min(8)]
 }
@@ -76,6 +82,12 @@ struct Invocation {
     fut: Running,
     /// The port call it stopped before.
     at: Arc<Mutex<At>>,
+    /// Makes the call it stopped before fail (the checker's transient fault).
+    fail: Arc<AtomicBool>,
+    /// What a voter invoked this time chose to say (the oracle's truth:
+    /// its own work proceeds in this scope, an objection denies), whatever
+    /// the vote it publishes says.
+    chose: Option<VoteDecision>,
     /// Published events before it started (for the sweeper's coverage).
     published_before: usize,
 }
@@ -89,6 +101,10 @@ pub struct World<'s> {
     duplicates_left: u32,
     losses_left: u32,
     crashes_left: u32,
+    transients_left: u32,
+    forgeries_left: u32,
+    /// The forgeries already published, by their index in `forgeries`.
+    forged: BTreeSet<usize>,
     now: Millis,
     advanced: bool,
     pub published: Vec<(Millis, Event)>,
@@ -97,6 +113,15 @@ pub struct World<'s> {
     answered: BTreeMap<(String, String), VoteDecision>,
     /// Deliveries a crash interrupted.
     crashed: BTreeSet<(String, String)>,
+    /// Deliveries a transient fault failed.
+    throttled: BTreeSet<(String, String)>,
+    /// What each voter chose, by (request, voter): the first choice that
+    /// published a vote.
+    chose: BTreeMap<(String, String), VoteDecision>,
+    /// Whether a voter's delivery, once started, objects: its retries and
+    /// copies answer as its first invocation did (a voter's answer comes
+    /// from the data, which a retry reads again).
+    objects: BTreeMap<(&'static str, String), bool>,
     pub sometimes: Sometimes,
     pub log: Vec<String>,
     /// Whether an invocation has taken a step since the last quiescent
@@ -123,12 +148,18 @@ impl<'s> World<'s> {
             duplicates_left: scope.duplicates,
             losses_left: scope.losses,
             crashes_left: scope.crashes,
+            transients_left: scope.transients,
+            forgeries_left: scope.forgeries,
+            forged: BTreeSet::new(),
             now: T0,
             advanced: false,
             published: Vec::new(),
             answered: BTreeMap::new(),
             crashed: BTreeSet::new(),
-            sometimes: Sometimes::default(),
+            throttled: BTreeSet::new(),
+            chose: BTreeMap::new(),
+            objects: BTreeMap::new(),
+            sometimes: Sometimes::of(scope),
             log: Vec::new(),
             resumed: false,
         };
@@ -211,11 +242,64 @@ impl<'s> World<'s> {
         self.published.push((self.now, (*event).clone()));
     }
 
-    /// What the handlers published since the last look goes on the bus.
-    fn drain(&mut self) {
+    /// What the handlers published since the last look goes on the bus;
+    /// a vote published by a voter invoked with `chose` is what it chose.
+    fn drain(&mut self, chose: Option<VoteDecision>) {
         for e in self.mem.drain_published() {
+            if let (EventData::DeletionVote(v), Some(d)) = (&e.data, chose) {
+                self.chose
+                    .entry((v.request_id.clone(), v.voter.clone()))
+                    .or_insert(d);
+            }
             self.put(e);
         }
+    }
+
+    /// What an adversary could publish: for each request, an approval in
+    /// the aggregator's name, and a proceed vote from a source no voter is
+    /// bound to, for each voter. EventBridge checks no source on a custom
+    /// bus, so every handler must refuse them.
+    fn forgeries(&self) -> Vec<Event> {
+        let mut out = Vec::new();
+        for n in 0..self.scope.requests {
+            let (file_id, request_id) = (format!("file-{n}"), format!("request-{n}"));
+            let event = |kind: &str, source: &str, data: EventData| Event {
+                event_id: format!("evt-forged-{kind}-{n}"),
+                event_version: CURRENT_VERSION.into(),
+                timestamp: T0,
+                source: source.into(),
+                user_id: "user-0".into(),
+                correlation_id: None,
+                causation_id: None,
+                data,
+                metadata: None,
+            };
+            out.push(event(
+                "approval",
+                tally_core::event::sources::DELETION_AGGREGATOR,
+                EventData::DeletionApproved(tally_core::event::DeletionApproved {
+                    file_id: file_id.clone(),
+                    request_id: request_id.clone(),
+                    approved_by: Vec::new(),
+                    all_votes: BTreeMap::new(),
+                    cause: tally_core::event::DecisionCause::AllProceeded,
+                }),
+            ));
+            for voter in &self.scope.policy.voting.required {
+                out.push(event(
+                    &format!("vote-{voter}"),
+                    "forged.service",
+                    EventData::DeletionVote(tally_core::event::DeletionVote {
+                        file_id: file_id.clone(),
+                        request_id: request_id.clone(),
+                        voter: voter.clone(),
+                        decision: VoteDecision::Proceed,
+                        reason: Some("forged".into()),
+                    }),
+                ));
+            }
+        }
+        out
     }
 
     /// The distinct in-flight deliveries (copies of one are one choice),
@@ -260,6 +344,9 @@ impl<'s> World<'s> {
         if self.crashes_left > 0 {
             out.extend((0..self.running.len()).map(Choice::Crash));
         }
+        if self.transients_left > 0 {
+            out.extend((0..self.running.len()).map(Choice::Fail));
+        }
         for i in self.distinct() {
             let d = &self.inflight[i];
             let function = d.target;
@@ -270,9 +357,15 @@ impl<'s> World<'s> {
                 continue;
             }
             if self.running_of(function) < self.scope.concurrency {
-                out.push(Choice::Start(i));
-                if self.scope.objections && self.objectable(d) {
-                    out.push(Choice::Object(i));
+                match self.objects.get(&(d.target, d.event.event_id.clone())) {
+                    Some(true) => out.push(Choice::Object(i)),
+                    Some(false) => out.push(Choice::Start(i)),
+                    None => {
+                        out.push(Choice::Start(i));
+                        if self.scope.objections && self.objectable(d) {
+                            out.push(Choice::Object(i));
+                        }
+                    }
                 }
             }
             if busy.is_none() && self.duplicates_left > 0 {
@@ -293,6 +386,14 @@ impl<'s> World<'s> {
         }
         if busy.is_none() && !self.advanced {
             out.push(Choice::Deadline);
+        }
+        if busy.is_none() && self.forgeries_left > 0 {
+            let n = self.forgeries().len();
+            out.extend(
+                (0..n)
+                    .filter(|k| !self.forged.contains(k))
+                    .map(Choice::Forge),
+            );
         }
         out
     }
@@ -327,6 +428,11 @@ impl<'s> World<'s> {
         match c {
             Choice::Start(i) | Choice::Object(i) => {
                 let d = self.inflight.remove(i);
+                if targets::voter_of(d.target).is_some() {
+                    self.objects
+                        .entry((d.target, d.event.event_id.clone()))
+                        .or_insert(matches!(c, Choice::Object(_)));
+                }
                 let conduct = if matches!(c, Choice::Object(_)) {
                     Conduct::Object("objects (the checker's choice)".to_owned())
                 } else {
@@ -364,6 +470,27 @@ impl<'s> World<'s> {
                         .insert((d.target.to_owned(), d.event.event_id.clone()));
                     self.inflight.push(d);
                 }
+            }
+            Choice::Fail(j) => {
+                self.transients_left -= 1;
+                let at = self.at(j);
+                self.log
+                    .push(format!("fail {} at {} (throttled)", self.name(j), at.what));
+                self.running[j].fail.store(true, Ordering::Relaxed);
+                self.resumed = true;
+                self.poll(j);
+            }
+            Choice::Forge(k) => {
+                self.forgeries_left -= 1;
+                self.forged.insert(k);
+                let e = self.forgeries().swap_remove(k);
+                self.log.push(format!(
+                    "forge {} {} from {}",
+                    e.event_type(),
+                    short(&e.event_id),
+                    e.source
+                ));
+                self.put(e);
             }
             Choice::Duplicate(i) => {
                 self.duplicates_left -= 1;
@@ -412,10 +539,21 @@ impl<'s> World<'s> {
 
     fn start(&mut self, job: Job, conduct: Conduct) {
         let at = Arc::new(Mutex::new(At::START));
+        let fail = Arc::new(AtomicBool::new(false));
+        let chose = match (&job, &conduct) {
+            (Job::Deliver(d), Conduct::Object(_)) if targets::voter_of(d.target).is_some() => {
+                Some(VoteDecision::Deny)
+            }
+            (Job::Deliver(d), _) if targets::voter_of(d.target).is_some() => {
+                Some(VoteDecision::Proceed)
+            }
+            _ => None,
+        };
         let gate = Gate {
             mem: self.mem.clone(),
             conduct,
             at: at.clone(),
+            fail: fail.clone(),
         };
         let (now, policy) = (self.now, self.scope.policy.clone());
         let (fut, function): (Running, &'static str) = match &job {
@@ -444,6 +582,8 @@ impl<'s> World<'s> {
             group: group_of(function),
             fut,
             at,
+            fail,
+            chose,
             published_before: self.published.len(),
         });
         let j = self.running.len() - 1;
@@ -453,7 +593,7 @@ impl<'s> World<'s> {
     /// Runs invocation `j` to its next stop (or its end).
     fn poll(&mut self, j: usize) {
         let out = poll_once(&mut self.running[j].fut);
-        self.drain();
+        self.drain(self.running[j].chose);
         let Poll::Ready(out) = out else { return };
         let inv = self.running.remove(j);
         if self.running.is_empty() {
@@ -470,9 +610,16 @@ impl<'s> World<'s> {
                 }
                 self.log.push("  sweeper done".to_owned());
             }
+            (Job::Deliver(d), Err(e)) if forged(&d.event) && !e.is_transient() => {
+                // Refused for good, as it must be: the letter stays dead.
+                self.log.push(format!("  {} refused: {e}", d.describe()));
+                self.sometimes.forgery_refused = true;
+            }
             (Job::Deliver(d), Err(e)) => {
                 self.log.push(format!("  {} failed: {e}", d.describe()));
                 if e.is_transient() {
+                    self.throttled
+                        .insert((d.target.to_owned(), d.event.event_id.clone()));
                     self.inflight.push(d);
                 } else {
                     self.dead.push(d);
@@ -488,17 +635,29 @@ impl<'s> World<'s> {
         if self.crashed.contains(&key) {
             self.sometimes.crash_recovered_by_redelivery = true;
         }
+        if self.throttled.contains(&key) {
+            self.sometimes.transient_fault_retried = true;
+        }
         let report = &out.report;
         match targets::target(d.target).map(|t| t.role) {
             Some(Role::Aggregator) => {
                 if report["races"].as_u64().unwrap_or(0) > 0 {
                     self.sometimes.lost_race_restepped = true;
                 }
+                let taken = report["refused"].as_array().is_some_and(Vec::is_empty);
+                if forged(&d.event) && !taken {
+                    self.sometimes.forgery_refused = true;
+                }
+                // The oracle takes what the voter chose, not what its vote
+                // says: a vote that says other than its voter chose is a bug
+                // the decision must not follow. A vote no voter published (a
+                // forgery) says nothing.
                 if let EventData::DeletionVote(v) = &d.event.data {
-                    if !self.advanced && report["refused"].as_array().is_some_and(Vec::is_empty) {
-                        self.answered
-                            .entry((v.request_id.clone(), v.voter.clone()))
-                            .or_insert(v.decision);
+                    let key = (v.request_id.clone(), v.voter.clone());
+                    if let (false, true, Some(&chose)) =
+                        (self.advanced, taken, self.chose.get(&key))
+                    {
+                        self.answered.entry(key).or_insert(chose);
                     }
                 }
             }
@@ -524,11 +683,17 @@ impl<'s> World<'s> {
             duplicates_left: self.duplicates_left,
             losses_left: self.losses_left,
             crashes_left: self.crashes_left,
+            transients_left: self.transients_left,
+            forgeries_left: self.forgeries_left,
+            forged: self.forged.clone(),
             now: self.now,
             advanced: self.advanced,
             published: self.published.clone(),
             answered: self.answered.clone(),
             crashed: self.crashed.clone(),
+            throttled: self.throttled.clone(),
+            chose: self.chose.clone(),
+            objects: self.objects.clone(),
             sometimes: self.sometimes,
             log: self.log.clone(),
             resumed: false,
@@ -558,7 +723,17 @@ impl<'s> World<'s> {
             .map(|(_, e)| serde_json::to_string(e).unwrap_or_default())
             .collect();
         published.hash(&mut h);
-        (self.duplicates_left, self.losses_left, self.crashes_left).hash(&mut h);
+        (
+            self.duplicates_left,
+            self.losses_left,
+            self.crashes_left,
+            self.transients_left,
+            self.forgeries_left,
+        )
+            .hash(&mut h);
+        self.forged.hash(&mut h);
+        format!("{:?}", self.chose).hash(&mut h);
+        self.objects.hash(&mut h);
         self.advanced.hash(&mut h);
         format!("{:?}", self.answered).hash(&mut h);
         h.finish()
@@ -585,7 +760,8 @@ impl<'s> World<'s> {
         let mut decisions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         let mut votes: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
         let mut deletions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (_, e) in &self.published {
+        // A forgery is not the deployment's own decision or vote.
+        for (_, e) in self.published.iter().filter(|(_, e)| !forged(e)) {
             match &e.data {
                 EventData::DeletionApproved(a) => {
                     decisions
@@ -666,6 +842,8 @@ impl<'s> World<'s> {
         self.crashes_left = 0;
         self.duplicates_left = 0;
         self.losses_left = 0;
+        self.transients_left = 0;
+        self.forgeries_left = 0;
         let mut quiet_sweeps = 0;
         for _ in 0..10_000 {
             if !self.running.is_empty() {
@@ -673,7 +851,13 @@ impl<'s> World<'s> {
             } else if !self.dead.is_empty() {
                 self.apply(Choice::Redrive);
             } else if !self.inflight.is_empty() {
-                self.apply(Choice::Start(0));
+                let d = &self.inflight[0];
+                let objects = self.objects.get(&(d.target, d.event.event_id.clone()));
+                self.apply(if objects == Some(&true) {
+                    Choice::Object(0)
+                } else {
+                    Choice::Start(0)
+                });
             } else if quiet_sweeps < 2 {
                 let before = (self.mem.digest(), self.published.len());
                 self.apply(Choice::Sweep);

@@ -33,6 +33,16 @@ pub struct CheckArgs {
     /// Invocations that may die at one of their port calls, in all.
     #[arg(long, default_value_t = 1)]
     pub crashes: u32,
+    /// Port calls that may fail as throttled (a 5xx, a throttled read or
+    /// write: the handler sees the error, the bus retries), in all.
+    #[arg(long, default_value_t = 0)]
+    pub transients: u32,
+    /// Forged events an adversary may publish, in all: for each request an
+    /// approval in the aggregator's name and a proceed vote per required
+    /// voter from an unbound source (EventBridge checks no source on a
+    /// custom bus: the handlers must refuse them).
+    #[arg(long, default_value_t = 0)]
+    pub forgeries: u32,
     /// Invocations of one function in flight at once (the sweeper and the
     /// aggregator are two functions on one table, so they race at 1).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=check::MAX_CONCURRENCY as u64))]
@@ -84,6 +94,8 @@ impl CheckArgs {
             duplicates: self.duplicates,
             losses: self.losses,
             crashes: self.crashes,
+            transients: self.transients,
+            forgeries: self.forgeries,
             concurrency: self.concurrency as usize,
             objections: !self.no_objections,
             transactions: self.transactions,
