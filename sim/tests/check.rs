@@ -131,3 +131,44 @@ fn the_same_scope_explores_the_same_states() {
         (b.schedules, b.states, b.pruned, b.depth)
     );
 }
+
+/// A throttled call fails its delivery, and the bus's retry brings the run
+/// to the same end: the voter's first store call throttled, the run
+/// settles with every property held, and the retry is seen. (With
+/// `docs/bugs/16` applied, this schedule breaks decided-as-the-votes-say:
+/// see docs/check-finds.md.)
+#[test]
+fn a_throttled_call_is_retried_and_every_property_holds() {
+    let mut s = scope(None);
+    s.crashes = 0;
+    s.transients = 1;
+    let mut w = check::replay(&s, &[check::Choice::Start(0), check::Choice::Fail(0)]).unwrap();
+    assert!(
+        w.log.iter().any(|l| l.contains("(throttled)")),
+        "{:#?}",
+        w.log
+    );
+    assert!(w.check_always().is_empty());
+    assert_eq!(w.settle_and_check(), vec![]);
+    assert!(w.sometimes.transient_fault_retried, "{:#?}", w.log);
+}
+
+/// A forged approval in the aggregator's name reaches the executor, which
+/// refuses it against the record: nothing is deleted before the real
+/// decision, and the run settles with every property held. (With
+/// `docs/bugs/12` applied, this schedule breaks no-deletion-without-approval.)
+#[test]
+fn a_forged_approval_is_refused_by_the_executor() {
+    let mut s = scope(None);
+    s.forgeries = 1;
+    let mut w = check::replay(&s, &[check::Choice::Forge(0)]).unwrap();
+    assert!(
+        w.log
+            .iter()
+            .any(|l| l.starts_with("forge file.deletion.approved")),
+        "{:#?}",
+        w.log
+    );
+    assert_eq!(w.settle_and_check(), vec![]);
+    assert!(w.sometimes.forgery_refused, "{:#?}", w.log);
+}

@@ -17,7 +17,8 @@ race); invocations of one function join at the start of a segment between two qu
 waiting), and a delivery that becomes ready mid-segment waits for the next quiescent state; when \
 every running invocation's next call commutes with the others', the first goes. Deployed: the \
 aggregator and its sweeper, the voters, the executor; other targets' deliveries are dropped. \
-Voting flavour only.\n\nExit status: 0 every property held and every behaviour was reached; 1 \
+A voter answers as the checker chooses at its first invocation (its own work, or an objection \
+with objections on), and its retries and copies answer the same. Voting flavour only.\n\nExit status: 0 every property held and every behaviour was reached; 1 \
 a property broke, a behaviour was never reached, or the search was cut short; 2 bad input."
 )]
 pub struct CheckArgs {
