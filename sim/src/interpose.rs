@@ -1,6 +1,6 @@
 //! The store ports of a wrapped in-memory store, written once: every call
 //! goes through the wrapper's `before(what)`, then the store, then
-//! `after(what, wrote)`. The simulated world puts latency, throttling and
+//! `after(what, wrote, &result)`. The simulated world puts latency, throttling and
 //! crash points there; the model checker a pause at which it chooses who
 //! goes next. Each wrapper writes its own record store and publisher,
 //! whose faults are their own.
@@ -13,9 +13,9 @@ macro_rules! delegate {
                 async fn $name(&self $(, $arg: $argty)*) -> $ret {
                     let what = concat!(stringify!($trait), ".", stringify!($name));
                     self.before(what, stringify!($kind) == "write").await?;
-                    let out = self.store().$name($($arg),*).await?;
-                    self.after(what, stringify!($kind) == "write")?;
-                    Ok(out)
+                    let out = self.store().$name($($arg),*).await;
+                    self.after(what, stringify!($kind) == "write", &out)?;
+                    out
                 }
             )*
         }

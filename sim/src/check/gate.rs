@@ -5,6 +5,7 @@
 //! the deadline.
 
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,9 @@ pub struct Gate {
     /// Set by the checker while the invocation is stopped: the call it
     /// stopped before fails as throttled, and the store is not touched.
     pub fail: Arc<AtomicBool>,
+    /// A hash of every call the invocation made and what it got back: a
+    /// handler is deterministic, so this and where it stopped are its state.
+    pub seen: Arc<Mutex<u64>>,
 }
 
 /// The checker's transient fault: what a throttled call or a 5xx says.
@@ -98,8 +102,22 @@ impl Gate {
         Ok(())
     }
 
-    fn after(&self, _what: &'static str, _wrote: bool) -> Result<(), PortError> {
+    fn after<T: std::fmt::Debug>(
+        &self,
+        what: &'static str,
+        _wrote: bool,
+        out: &Result<T, PortError>,
+    ) -> Result<(), PortError> {
+        self.saw(what, out);
         Ok(())
+    }
+
+    /// Folds a call and its result into what the invocation has seen.
+    fn saw(&self, what: &'static str, out: &impl std::fmt::Debug) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut h = std::hash::DefaultHasher::new();
+        (*seen, what, format!("{out:?}")).hash(&mut h);
+        *seen = h.finish();
     }
 
     fn store(&self) -> &Memory {
@@ -117,7 +135,9 @@ impl RecordStore for Gate {
             write: false,
         })
         .await?;
-        self.mem.load(id).await
+        let out = self.mem.load(id).await;
+        self.saw("RecordStore.load", &out);
+        out
     }
 
     async fn save(&self, record: &Record, expected: u64) -> Result<(), PortError> {
@@ -128,7 +148,9 @@ impl RecordStore for Gate {
             write: true,
         })
         .await?;
-        self.mem.save(record, expected).await
+        let out = self.mem.save(record, expected).await;
+        self.saw("RecordStore.save", &out);
+        out
     }
 
     async fn due(&self, now: Millis, limit: usize) -> Result<Vec<String>, PortError> {
@@ -138,7 +160,9 @@ impl RecordStore for Gate {
             write: false,
         })
         .await?;
-        self.mem.due(now, limit).await
+        let out = self.mem.due(now, limit).await;
+        self.saw("RecordStore.due", &out);
+        out
     }
 }
 
@@ -154,7 +178,9 @@ impl Publisher for Gate {
             failed: (0..events.len()).collect(),
             error,
         })?;
-        self.mem.publish(events).await
+        let out = self.mem.publish(events).await;
+        self.saw("Publisher.publish", &out);
+        out
     }
 }
 

@@ -329,6 +329,7 @@ pub fn check(scope: &Scope, mut progress: impl FnMut(usize, usize)) -> Report {
     };
     let first = World::new(scope);
     let mut seen: BTreeSet<u64> = BTreeSet::from([first.fingerprint()]);
+    let mut seen_running: BTreeSet<u64> = BTreeSet::new();
     let mut queue: VecDeque<(World<'_>, Vec<Choice>)> = VecDeque::from([(first, Vec::new())]);
     let done = |mut report: Report, cx: Option<Counterexample>| {
         report.complete = cx.is_none();
@@ -385,6 +386,13 @@ pub fn check(scope: &Scope, mut progress: impl FnMut(usize, usize)) -> Report {
                 } else {
                     report.pruned += 1;
                 }
+                continue;
+            }
+            // Mid-segment, a state reached before (the same data, the same
+            // invocations stopped at the same calls having seen the same
+            // results) has the same futures: explored once.
+            if !seen_running.insert(w.fingerprint_running()) {
+                report.pruned += 1;
                 continue;
             }
             for c in w.choices() {

@@ -84,6 +84,8 @@ struct Invocation {
     at: Arc<Mutex<At>>,
     /// Makes the call it stopped before fail (the checker's transient fault).
     fail: Arc<AtomicBool>,
+    /// What it has called and got back (see `Gate::seen`).
+    seen: Arc<Mutex<u64>>,
     /// What a voter invoked this time chose to say (the oracle's truth:
     /// its own work proceeds in this scope, an objection denies), whatever
     /// the vote it publishes says.
@@ -108,6 +110,10 @@ pub struct World<'s> {
     now: Millis,
     advanced: bool,
     pub published: Vec<(Millis, Event)>,
+    /// The published events as a set of hashes of their JSON (what the
+    /// fingerprint takes: a republished event is the same event), kept as
+    /// they are published rather than rebuilt per fingerprint.
+    published_set: BTreeSet<u64>,
     /// Votes the aggregator took before the deadline: (request, voter) ->
     /// what the voter said (the first one that went through).
     answered: BTreeMap<(String, String), VoteDecision>,
@@ -154,6 +160,7 @@ impl<'s> World<'s> {
             now: T0,
             advanced: false,
             published: Vec::new(),
+            published_set: BTreeSet::new(),
             answered: BTreeMap::new(),
             crashed: BTreeSet::new(),
             throttled: BTreeSet::new(),
@@ -239,6 +246,11 @@ impl<'s> World<'s> {
                 });
             }
         }
+        let mut h = std::hash::DefaultHasher::new();
+        serde_json::to_string(&*event)
+            .unwrap_or_default()
+            .hash(&mut h);
+        self.published_set.insert(h.finish());
         self.published.push((self.now, (*event).clone()));
     }
 
@@ -540,6 +552,7 @@ impl<'s> World<'s> {
     fn start(&mut self, job: Job, conduct: Conduct) {
         let at = Arc::new(Mutex::new(At::START));
         let fail = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(0));
         let chose = match (&job, &conduct) {
             (Job::Deliver(d), Conduct::Object(_)) if targets::voter_of(d.target).is_some() => {
                 Some(VoteDecision::Deny)
@@ -554,6 +567,7 @@ impl<'s> World<'s> {
             conduct,
             at: at.clone(),
             fail: fail.clone(),
+            seen: seen.clone(),
         };
         let (now, policy) = (self.now, self.scope.policy.clone());
         let (fut, function): (Running, &'static str) = match &job {
@@ -583,6 +597,7 @@ impl<'s> World<'s> {
             fut,
             at,
             fail,
+            seen,
             chose,
             published_before: self.published.len(),
         });
@@ -689,6 +704,7 @@ impl<'s> World<'s> {
             now: self.now,
             advanced: self.advanced,
             published: self.published.clone(),
+            published_set: self.published_set.clone(),
             answered: self.answered.clone(),
             crashed: self.crashed.clone(),
             throttled: self.throttled.clone(),
@@ -698,6 +714,36 @@ impl<'s> World<'s> {
             log: self.log.clone(),
             resumed: false,
         }
+    }
+
+    /// A state with invocations running, as a number that two schedules
+    /// reaching it give alike: the world's data (as `fingerprint`), whether
+    /// a step was taken since it was quiescent (which decides who may
+    /// join), and each running invocation as its delivery, where it stopped
+    /// and what it has called and got back. A handler is deterministic, so
+    /// that is all of a future's state; invocations are told apart by what
+    /// they are, not by their place in the list.
+    pub fn fingerprint_running(&self) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        self.fingerprint().hash(&mut h);
+        self.resumed.hash(&mut h);
+        let mut running: Vec<(String, String, Option<String>, bool, u64)> = self
+            .running
+            .iter()
+            .enumerate()
+            .map(|(j, r)| {
+                let at = self.at(j);
+                let job = match &r.job {
+                    Job::Deliver(d) => format!("{:?}", d.key()),
+                    Job::Sweep => "sweep".to_owned(),
+                };
+                let seen = *r.seen.lock().unwrap_or_else(|p| p.into_inner());
+                (job, at.what.to_owned(), at.key, at.write, seen)
+            })
+            .collect();
+        running.sort();
+        running.hash(&mut h);
+        h.finish()
     }
 
     /// Nothing running: a state the checker can recognise again.
@@ -717,12 +763,7 @@ impl<'s> World<'s> {
         let mut dead: Vec<_> = self.dead.iter().map(Delivery::key).collect();
         dead.sort();
         dead.hash(&mut h);
-        let published: BTreeSet<String> = self
-            .published
-            .iter()
-            .map(|(_, e)| serde_json::to_string(e).unwrap_or_default())
-            .collect();
-        published.hash(&mut h);
+        self.published_set.hash(&mut h);
         (
             self.duplicates_left,
             self.losses_left,

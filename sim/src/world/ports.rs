@@ -167,7 +167,16 @@ impl World {
         self.crash_before(what)
     }
 
-    fn after(&self, what: &'static str, wrote: bool) -> Result<(), PortError> {
+    fn after<T>(
+        &self,
+        what: &'static str,
+        wrote: bool,
+        out: &Result<T, PortError>,
+    ) -> Result<(), PortError> {
+        // A call the store refused wrote nothing to crash after.
+        if out.is_err() {
+            return Ok(());
+        }
         self.crash_after(what, wrote)
     }
 
