@@ -133,6 +133,9 @@ pub struct World<'s> {
     /// Whether an invocation has taken a step since the last quiescent
     /// state (after that, no new invocation joins: see `choices`).
     resumed: bool,
+    /// The delivery just copied, if the last choice was a duplicate: its
+    /// copy is taken next (see `choices`).
+    duplicated: Option<(&'static str, String)>,
 }
 
 fn poll_once(fut: &mut Running) -> Poll<Result<Done, HandlerError>> {
@@ -169,6 +172,7 @@ impl<'s> World<'s> {
             sometimes: Sometimes::of(scope),
             log: Vec::new(),
             resumed: false,
+            duplicated: None,
         };
         for n in 0..scope.requests {
             let (file, owner) = (format!("file-{n}"), "user-0");
@@ -239,11 +243,19 @@ impl<'s> World<'s> {
                 let Some(t) = targets::target(target).filter(|t| deployed(t.role)) else {
                     continue;
                 };
-                self.inflight.push(Delivery {
+                let d = Delivery {
                     target: t.name,
                     event: event.clone(),
                     body: body.clone(),
-                });
+                };
+                if self.unrequired_voter_is_done(&d) {
+                    self.log.push(format!(
+                        "  {} done (not required: no call made)",
+                        d.describe()
+                    ));
+                    continue;
+                }
+                self.inflight.push(d);
             }
         }
         let mut h = std::hash::DefaultHasher::new();
@@ -252,6 +264,38 @@ impl<'s> World<'s> {
             .hash(&mut h);
         self.published_set.insert(h.finish());
         self.published.push((self.now, (*event).clone()));
+    }
+
+    /// Whether `d` asks a voter the policy does not require for that
+    /// request, which answers before any port call (checked by running it
+    /// to its first stop): touching nothing, it commutes with every choice,
+    /// and so does any copy of it, so it is taken at once rather than
+    /// multiplying the schedules by its place among them.
+    fn unrequired_voter_is_done(&self, d: &Delivery) -> bool {
+        let (Some(voter), EventData::DeletionRequested(r)) =
+            (targets::voter_of(d.target), &d.event.data)
+        else {
+            return false;
+        };
+        if self.scope.policy.requires(voter.name(), r) {
+            return false;
+        }
+        let gate = Gate {
+            mem: self.mem.clone(),
+            conduct: Conduct::OwnWork,
+            at: Arc::new(Mutex::new(At::START)),
+            fail: Arc::new(AtomicBool::new(false)),
+            seen: Arc::new(Mutex::new(0)),
+        };
+        let (target, body, now, policy) = (d.target, d.body.clone(), self.now, &self.scope.policy);
+        let mut fut = std::pin::pin!(async move {
+            let settings = tally_core::consumers::Settings::default();
+            dispatch_text(&gate, target, &body, now, policy, &settings)
+                .await
+                .map(|(_, d)| Done::Dispatched(d))
+        });
+        let mut cx = Context::from_waker(Waker::noop());
+        matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(_)))
     }
 
     /// What the handlers published since the last look goes on the bus;
@@ -340,6 +384,31 @@ impl<'s> World<'s> {
     /// state, where every choice is open.
     pub fn choices(&self) -> Vec<Choice> {
         let mut out = Vec::new();
+        // A copy commutes with every choice but the taking of one of its
+        // deliveries (a start, or a dead letter): so it is made just before
+        // that, and the first of the two copies is taken next.
+        if let Some(key) = &self.duplicated {
+            for i in self.distinct() {
+                let d = &self.inflight[i];
+                if (d.target, d.event.event_id.as_str()) != (key.0, key.1.as_str()) {
+                    continue;
+                }
+                match self.objects.get(key) {
+                    Some(true) => out.push(Choice::Object(i)),
+                    Some(false) => out.push(Choice::Start(i)),
+                    None => {
+                        out.push(Choice::Start(i));
+                        if self.scope.objections && self.objectable(d) {
+                            out.push(Choice::Object(i));
+                        }
+                    }
+                }
+                if self.losses_left > 0 {
+                    out.push(Choice::Lose(i));
+                }
+            }
+            return out;
+        }
         let busy = self.running.first().map(|r| r.group);
         // When every running invocation's next call commutes with every
         // other's, the order is immaterial: the first goes.
@@ -437,6 +506,7 @@ impl<'s> World<'s> {
     }
 
     fn apply_one(&mut self, c: Choice) {
+        self.duplicated = None;
         match c {
             Choice::Start(i) | Choice::Object(i) => {
                 let d = self.inflight.remove(i);
@@ -506,9 +576,10 @@ impl<'s> World<'s> {
             }
             Choice::Duplicate(i) => {
                 self.duplicates_left -= 1;
-                self.log
-                    .push(format!("duplicate {}", self.inflight[i].describe()));
-                self.inflight.push(self.inflight[i].clone());
+                let d = self.inflight[i].clone();
+                self.log.push(format!("duplicate {}", d.describe()));
+                self.duplicated = Some((d.target, d.event.event_id.clone()));
+                self.inflight.push(d);
             }
             Choice::Lose(i) => {
                 self.losses_left -= 1;
@@ -713,6 +784,7 @@ impl<'s> World<'s> {
             sometimes: self.sometimes,
             log: self.log.clone(),
             resumed: false,
+            duplicated: self.duplicated.clone(),
         }
     }
 
@@ -757,6 +829,7 @@ impl<'s> World<'s> {
     pub fn fingerprint(&self) -> u64 {
         let mut h = std::hash::DefaultHasher::new();
         self.mem.digest().hash(&mut h);
+        self.duplicated.hash(&mut h);
         let mut keys: Vec<_> = self.inflight.iter().map(Delivery::key).collect();
         keys.sort();
         keys.hash(&mut h);
@@ -885,6 +958,7 @@ impl<'s> World<'s> {
         self.losses_left = 0;
         self.transients_left = 0;
         self.forgeries_left = 0;
+        self.duplicated = None;
         let mut quiet_sweeps = 0;
         for _ in 0..10_000 {
             if !self.running.is_empty() {
