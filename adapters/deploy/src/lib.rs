@@ -53,8 +53,9 @@ pub enum Resource {
 pub struct Function {
     /// The binary's name (`cargo lambda build` makes `target/lambda/<name>/bootstrap`).
     pub name: &'static str,
-    /// The rules file's target name, for functions started by rules.
-    pub target: Option<&'static str>,
+    /// The rule target it runs (its entry in the core's one table,
+    /// `tally_core::targets`), for functions started by rules.
+    pub target: Option<&'static Target>,
     pub trigger: Trigger,
     pub uses: &'static [(Resource, Access)],
     /// The policy variables of [`env`] it reads, besides those of the
@@ -67,6 +68,11 @@ pub struct Function {
 }
 
 impl Function {
+    /// The rules file's name of its target, for functions started by rules.
+    pub fn target_name(&self) -> Option<&'static str> {
+        self.target.map(|t| t.name)
+    }
+
     /// How long the function's queue hides a message it handed out: six
     /// times the function's timeout, AWS's rule for SQS event sources
     /// (a batch still running must not be handed out again).
@@ -102,6 +108,7 @@ impl Function {
     }
 }
 
+use tally_core::targets::{self, Target};
 use Access::*;
 use Resource::*;
 
@@ -155,7 +162,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "aggregator",
-        target: Some("aggregator"),
+        target: Some(&targets::AGGREGATOR),
         trigger: Trigger::Rules,
         uses: &[(Table("Records"), Write), (Bus, Write)],
         settings: DECIDING,
@@ -173,7 +180,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "executor",
-        target: Some("executor"),
+        target: Some(&targets::EXECUTOR),
         trigger: Trigger::Rules,
         uses: &[
             (Table("Records"), Read),
@@ -189,7 +196,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "analytics-voter",
-        target: Some("analytics_voter"),
+        target: Some(&targets::ANALYTICS_VOTER),
         trigger: Trigger::Rules,
         // Queues the recompute under a claim it releases when the queueing fails.
         uses: &[
@@ -205,7 +212,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "category-voter",
-        target: Some("category_voter"),
+        target: Some(&targets::CATEGORY_VOTER),
         trigger: Trigger::Rules,
         uses: &[
             (Table("Idempotency"), Write),
@@ -219,7 +226,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "backup-voter",
-        target: Some("backup_voter"),
+        target: Some(&targets::BACKUP_VOTER),
         trigger: Trigger::Rules,
         uses: &[
             (Table("Idempotency"), Write),
@@ -232,7 +239,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "compliance-voter",
-        target: Some("compliance_voter"),
+        target: Some(&targets::COMPLIANCE_VOTER),
         trigger: Trigger::Rules,
         uses: &[
             (Table("Idempotency"), Write),
@@ -245,7 +252,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "analytics",
-        target: Some("analytics"),
+        target: Some(&targets::ANALYTICS),
         trigger: Trigger::Rules,
         uses: &[
             (Table("Idempotency"), ReadWriteDelete),
@@ -258,7 +265,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "categorization",
-        target: Some("categorization"),
+        target: Some(&targets::CATEGORIZATION),
         trigger: Trigger::Rules,
         uses: &[
             (Table("Idempotency"), Write),
@@ -272,7 +279,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "audit",
-        target: Some("audit"),
+        target: Some(&targets::AUDIT),
         trigger: Trigger::Rules,
         uses: &[(Table("Audit"), Write)],
         settings: &[],
@@ -281,7 +288,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "notification",
-        target: Some("notification"),
+        target: Some(&targets::NOTIFICATION),
         trigger: Trigger::Rules,
         uses: &[
             (Table("Idempotency"), ReadWriteDelete),
@@ -293,7 +300,7 @@ pub const FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "file-processor",
-        target: Some("file_processor"),
+        target: Some(&targets::FILE_PROCESSOR),
         trigger: Trigger::Rules,
         uses: &[
             (Table("Idempotency"), ReadWriteDelete),
@@ -316,6 +323,80 @@ pub const FUNCTIONS: &[Function] = &[
         memory_mb: MEMORY,
     },
 ];
+
+// Checked as the crate compiles: every rule target of the core's table
+// has exactly one function, a function has a target exactly when rules
+// start it, and that target is named in the table (not one made up here).
+const _: () = {
+    let mut i = 0;
+    while i < FUNCTIONS.len() {
+        let f = &FUNCTIONS[i];
+        assert!(
+            f.target.is_some() == matches!(f.trigger, Trigger::Rules),
+            "FUNCTIONS: a function has a target exactly when rules start it"
+        );
+        if let Some(t) = f.target {
+            assert!(
+                functions_of(t.name) == 1,
+                "FUNCTIONS: a rule target has more than one function"
+            );
+            assert!(
+                is_a_target(t.name),
+                "FUNCTIONS: a target that is not in tally_core::targets::TARGETS"
+            );
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < targets::TARGETS.len() {
+        assert!(
+            functions_of(targets::TARGETS[j].name) == 1,
+            "FUNCTIONS: a rule target of tally_core::targets::TARGETS has no function"
+        );
+        j += 1;
+    }
+};
+
+/// How many functions run the rule target of this name (for the check above).
+const fn functions_of(target: &str) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < FUNCTIONS.len() {
+        if let Some(t) = FUNCTIONS[i].target {
+            if same(t.name, target) {
+                n += 1;
+            }
+        }
+        i += 1;
+    }
+    n
+}
+
+const fn is_a_target(name: &str) -> bool {
+    let mut i = 0;
+    while i < targets::TARGETS.len() {
+        if same(targets::TARGETS[i].name, name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `a == b`, in a constant.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 pub fn function(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)
