@@ -281,17 +281,22 @@ impl<'r, 'p> Machine<'r, 'p> {
         });
     }
 
+    /// What became of a vote, in the history.
+    fn log_vote(&mut self, vote: &Vote, disposition: Disposition) {
+        self.log(
+            &vote.event_id,
+            &vote.voter,
+            Some(vote.decision),
+            disposition,
+        );
+    }
+
     fn refuse(&mut self, vote: &Vote, reason: String) {
         self.effects.push(Command::Refused {
             event_id: vote.event_id.clone(),
             reason: reason.clone(),
         });
-        self.log(
-            &vote.event_id,
-            &vote.voter,
-            Some(vote.decision),
-            Disposition::Refused { reason },
-        );
+        self.log_vote(vote, Disposition::Refused { reason });
     }
 
     /// Whatever the input, a waiting record whose deadline has passed is
@@ -352,12 +357,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         // Votes that came first count now, in the order they arrived.
         for (at, vote) in std::mem::take(&mut self.rec.held) {
             if self.rec.is_decided() {
-                self.log(
-                    &vote.event_id,
-                    &vote.voter,
-                    Some(vote.decision),
-                    Disposition::Late,
-                );
+                self.log_vote(&vote, Disposition::Late);
                 continue;
             }
             self.judge(&vote, at);
@@ -367,12 +367,7 @@ impl<'r, 'p> Machine<'r, 'p> {
 
     fn vote(&mut self, vote: &Vote) {
         if self.rec.is_decided() {
-            self.log(
-                &vote.event_id,
-                &vote.voter,
-                Some(vote.decision),
-                Disposition::Late,
-            );
+            self.log_vote(vote, Disposition::Late);
             return;
         }
         if let Some(reason) = self.refusal_before_request(vote) {
@@ -381,12 +376,7 @@ impl<'r, 'p> Machine<'r, 'p> {
         }
         if self.rec.request.is_none() {
             self.rec.held.push((self.now, vote.clone()));
-            self.log(
-                &vote.event_id,
-                &vote.voter,
-                Some(vote.decision),
-                Disposition::Held,
-            );
+            self.log_vote(vote, Disposition::Held);
             return;
         }
         self.judge(vote, self.now);
@@ -455,12 +445,7 @@ impl<'r, 'p> Machine<'r, 'p> {
             return self.refuse(vote, reason);
         }
         if self.rec.votes.contains_key(&vote.voter) {
-            self.log(
-                &vote.event_id,
-                &vote.voter,
-                Some(vote.decision),
-                Disposition::Superseded,
-            );
+            self.log_vote(vote, Disposition::Superseded);
             return;
         }
         self.rec.votes.insert(
@@ -472,12 +457,7 @@ impl<'r, 'p> Machine<'r, 'p> {
                 event_id: vote.event_id.clone(),
             },
         );
-        self.log(
-            &vote.event_id,
-            &vote.voter,
-            Some(vote.decision),
-            Disposition::Counted,
-        );
+        self.log_vote(vote, Disposition::Counted);
         self.effects.push(Command::Metric(Metric::by_voter(
             "DeletionVotes",
             &vote.voter,
