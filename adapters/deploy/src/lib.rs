@@ -68,6 +68,40 @@ pub struct Function {
 }
 
 impl Function {
+    /// A function that the rules naming `target` start, using nothing yet,
+    /// with a consumer's timeout and memory (the builders below change
+    /// them).
+    pub const fn started_by_rules(name: &'static str, target: &'static Target) -> Function {
+        Function {
+            name,
+            target: Some(target),
+            trigger: Trigger::Rules,
+            uses: &[],
+            settings: &[],
+            timeout_seconds: CONSUMER_TIMEOUT,
+            memory_mb: MEMORY,
+        }
+    }
+
+    pub const fn using(self, uses: &'static [(Resource, Access)]) -> Function {
+        Function { uses, ..self }
+    }
+
+    pub const fn with_settings(self, settings: &'static [&'static str]) -> Function {
+        Function { settings, ..self }
+    }
+
+    pub const fn with_timeout(self, timeout_seconds: u32) -> Function {
+        Function {
+            timeout_seconds,
+            ..self
+        }
+    }
+
+    pub const fn with_memory(self, memory_mb: u32) -> Function {
+        Function { memory_mb, ..self }
+    }
+
     /// The rules file's name of its target, for functions started by rules.
     pub fn target_name(&self) -> Option<&'static str> {
         self.target.map(|t| t.name)
@@ -160,15 +194,9 @@ pub const FUNCTIONS: &[Function] = &[
         timeout_seconds: API_TIMEOUT,
         memory_mb: MEMORY,
     },
-    Function {
-        name: "aggregator",
-        target: Some(&targets::AGGREGATOR),
-        trigger: Trigger::Rules,
-        uses: &[(Table("Records"), Write), (Bus, Write)],
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
+    Function::started_by_rules("aggregator", &targets::AGGREGATOR)
+        .using(&[(Table("Records"), Write), (Bus, Write)])
+        .with_settings(DECIDING),
     Function {
         name: "sweeper",
         target: None,
@@ -178,141 +206,74 @@ pub const FUNCTIONS: &[Function] = &[
         timeout_seconds: SWEEPER_TIMEOUT,
         memory_mb: MEMORY,
     },
-    Function {
-        name: "executor",
-        target: Some(&targets::EXECUTOR),
-        trigger: Trigger::Rules,
-        uses: &[
+    Function::started_by_rules("executor", &targets::EXECUTOR)
+        .using(&[
             (Table("Records"), Read),
             (Table("Idempotency"), ReadWriteDelete),
             (Table("Files"), ReadWriteDelete),
             (Table("Transactions"), ReadWriteDelete),
             (ContentBucket, ReadWriteDelete),
             (Bus, Write),
-        ],
-        settings: &[],
-        timeout_seconds: DELETION_TIMEOUT,
-        memory_mb: DELETION_MEMORY,
-    },
-    Function {
-        name: "analytics-voter",
-        target: Some(&targets::ANALYTICS_VOTER),
-        trigger: Trigger::Rules,
+        ])
+        .with_timeout(DELETION_TIMEOUT)
+        .with_memory(DELETION_MEMORY),
+    Function::started_by_rules("analytics-voter", &targets::ANALYTICS_VOTER)
         // Queues the recompute under a claim it releases when the queueing fails.
-        uses: &[
+        .using(&[
             (Table("Idempotency"), ReadWriteDelete),
             (Table("Transactions"), Read),
             (Table("Analytics"), Write),
             (Bus, Write),
-        ],
+        ])
         // Voters stay silent when the policy does not require them.
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "category-voter",
-        target: Some(&targets::CATEGORY_VOTER),
-        trigger: Trigger::Rules,
-        uses: &[
+        .with_settings(DECIDING),
+    Function::started_by_rules("category-voter", &targets::CATEGORY_VOTER)
+        .using(&[
             (Table("Idempotency"), Write),
             (Table("Transactions"), Read),
             (Table("CategoryRules"), Read),
             (Bus, Write),
-        ],
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "backup-voter",
-        target: Some(&targets::BACKUP_VOTER),
-        trigger: Trigger::Rules,
-        uses: &[
+        ])
+        .with_settings(DECIDING),
+    Function::started_by_rules("backup-voter", &targets::BACKUP_VOTER)
+        .using(&[
             (Table("Idempotency"), Write),
             (Table("Files"), Read),
             (Bus, Write),
-        ],
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "compliance-voter",
-        target: Some(&targets::COMPLIANCE_VOTER),
-        trigger: Trigger::Rules,
-        uses: &[
+        ])
+        .with_settings(DECIDING),
+    Function::started_by_rules("compliance-voter", &targets::COMPLIANCE_VOTER)
+        .using(&[
             (Table("Idempotency"), Write),
             (Table("Files"), Read),
             (Bus, Write),
-        ],
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "analytics",
-        target: Some(&targets::ANALYTICS),
-        trigger: Trigger::Rules,
-        uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
-            (Table("Analytics"), Write),
-            (Bus, Write),
-        ],
-        settings: &[],
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "categorization",
-        target: Some(&targets::CATEGORIZATION),
-        trigger: Trigger::Rules,
-        uses: &[
-            (Table("Idempotency"), Write),
-            (Table("Transactions"), Write),
-            (Table("CategoryRules"), Read),
-            (Bus, Write),
-        ],
-        settings: &[],
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "audit",
-        target: Some(&targets::AUDIT),
-        trigger: Trigger::Rules,
-        uses: &[(Table("Audit"), Write)],
-        settings: &[],
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "notification",
-        target: Some(&targets::NOTIFICATION),
-        trigger: Trigger::Rules,
-        uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
-            (Table("Notifications"), Write),
-        ],
-        settings: &[],
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "file-processor",
-        target: Some(&targets::FILE_PROCESSOR),
-        trigger: Trigger::Rules,
-        uses: &[
+        ])
+        .with_settings(DECIDING),
+    Function::started_by_rules("analytics", &targets::ANALYTICS).using(&[
+        (Table("Idempotency"), ReadWriteDelete),
+        (Table("Analytics"), Write),
+        (Bus, Write),
+    ]),
+    Function::started_by_rules("categorization", &targets::CATEGORIZATION).using(&[
+        (Table("Idempotency"), Write),
+        (Table("Transactions"), Write),
+        (Table("CategoryRules"), Read),
+        (Bus, Write),
+    ]),
+    Function::started_by_rules("audit", &targets::AUDIT).using(&[(Table("Audit"), Write)]),
+    Function::started_by_rules("notification", &targets::NOTIFICATION).using(&[
+        (Table("Idempotency"), ReadWriteDelete),
+        (Table("Notifications"), Write),
+    ]),
+    Function::started_by_rules("file-processor", &targets::FILE_PROCESSOR)
+        .using(&[
             (Table("Idempotency"), ReadWriteDelete),
             (Table("Files"), Write),
             (Table("Transactions"), Write),
             (ContentBucket, Read),
             (Bus, Write),
-        ],
-        settings: &[],
-        timeout_seconds: FILE_PROCESSOR_TIMEOUT,
-        memory_mb: MEMORY,
-    },
+        ])
+        .with_timeout(FILE_PROCESSOR_TIMEOUT),
     Function {
         name: "object-created",
         target: None,
