@@ -1,15 +1,19 @@
 //! The coordination benches' passes, for callgrind: instruction counts do
 //! not move with the machine's load, so two builds compare on a shared
-//! machine. Each pass runs `REPS` times on fresh inputs; count only the
-//! passes with
+//! machine. Each pass (`counted`, `deciding`, `handler`) runs `REPS` times
+//! on fresh inputs; count only the pass itself (not the workload's set-up)
+//! with
 //!
 //! ```text
 //! cargo build --profile bench -p tally-benches --example coordination_instructions
-//! valgrind --tool=callgrind --toggle-collect='tally_benches::coordination::*' \
+//! valgrind --tool=callgrind \
+//!     --toggle-collect='tally_benches::coordination::Workload::counted_votes' \
 //!     target/release/examples/coordination_instructions counted 3
 //! ```
 //!
-//! and divide the collected count by `REPS * 1000` for one input's.
+//! (`deciding_votes` for `deciding`, `handler` for `handler`) and divide
+//! the collected count by `REPS` times the pass's inputs (1,000 votes; the
+//! handler's 3,000 inputs).
 
 use tally_benches::coordination::Workload;
 use tally_core::ports::memory::Memory;
