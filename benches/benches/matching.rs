@@ -22,26 +22,13 @@
 //! and one that stops at every quote (the least a scanner that must find
 //! every string does).
 
-use std::time::Duration;
-
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{black_box, criterion_group, criterion_main, Bencher, Criterion, Throughput};
+use tally_benches::cpu::thread_cpu;
 use tally_benches::{citylots, rule_groups};
 use tally_core::pattern::{Pattern, PatternSet, Scratch};
 
 const EVENTS: usize = 2_000;
-
-/// CPU time this thread has used.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for clock_gettime to write.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
 
 /// Runs `pass` (one pass over every event) `iters` times; returns the CPU
 /// time it took.

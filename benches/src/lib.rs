@@ -3,6 +3,9 @@
 //! Everything is deterministic: a small SplitMix64 generator seeded by the
 //! caller, no OS randomness.
 
+pub mod coordination;
+pub mod cpu;
+
 /// SplitMix64: tiny, fast, good enough for workloads.
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);

@@ -42,26 +42,30 @@ pub struct Target {
 }
 
 macro_rules! targets {
-    ($($name:literal => $role:expr, $reports:expr;)*) => {
+    ($($id:ident = $name:literal => $role:expr, $reports:expr;)*) => {
+        $(
+            #[doc = concat!("The `", $name, "` rule target. Refer to it by this constant, never by its name, so that a rename is one edit.")]
+            pub const $id: Target = Target { name: $name, role: $role, reports_as: $reports };
+        )*
         /// Every rule target, in the rules file's order of the pipeline.
-        pub const TARGETS: &[Target] = &[$(Target { name: $name, role: $role, reports_as: $reports }),*];
+        pub const TARGETS: &[Target] = &[$($id),*];
         /// Their names, as rules files spell them.
         pub const TARGET_NAMES: &[&str] = &[$($name),*];
     };
 }
 
 targets! {
-    "file_processor" => Role::FileProcessor, None;
-    "analytics" => Role::Analytics, Some("analytics_consumer");
-    "categorization" => Role::Categorization, Some("categorization_consumer");
-    "notification" => Role::Notification, None;
-    "audit" => Role::Audit, None;
-    "analytics_voter" => Role::Voter(Voter::AnalyticsManager), None;
-    "category_voter" => Role::Voter(Voter::CategoryManager), None;
-    "backup_voter" => Role::Voter(Voter::BackupManager), None;
-    "compliance_voter" => Role::Voter(Voter::ComplianceManager), None;
-    "aggregator" => Role::Aggregator, None;
-    "executor" => Role::Executor, None;
+    FILE_PROCESSOR = "file_processor" => Role::FileProcessor, None;
+    ANALYTICS = "analytics" => Role::Analytics, Some("analytics_consumer");
+    CATEGORIZATION = "categorization" => Role::Categorization, Some("categorization_consumer");
+    NOTIFICATION = "notification" => Role::Notification, None;
+    AUDIT = "audit" => Role::Audit, None;
+    ANALYTICS_VOTER = "analytics_voter" => Role::Voter(Voter::AnalyticsManager), None;
+    CATEGORY_VOTER = "category_voter" => Role::Voter(Voter::CategoryManager), None;
+    BACKUP_VOTER = "backup_voter" => Role::Voter(Voter::BackupManager), None;
+    COMPLIANCE_VOTER = "compliance_voter" => Role::Voter(Voter::ComplianceManager), None;
+    AGGREGATOR = "aggregator" => Role::Aggregator, None;
+    EXECUTOR = "executor" => Role::Executor, None;
 }
 
 /// The target of this name, if there is one.
@@ -89,7 +93,7 @@ pub fn completion_consumer_of(target_name: &str) -> Option<&'static str> {
 pub struct VoterEntry {
     pub voter: Voter,
     pub name: &'static str,
-    pub target: &'static str,
+    pub target: &'static Target,
     pub source: &'static str,
 }
 
@@ -97,25 +101,25 @@ pub const VOTERS: &[VoterEntry] = &[
     VoterEntry {
         voter: Voter::AnalyticsManager,
         name: "analytics_manager",
-        target: "analytics_voter",
+        target: &ANALYTICS_VOTER,
         source: sources::ANALYTICS_SERVICE,
     },
     VoterEntry {
         voter: Voter::CategoryManager,
         name: "category_manager",
-        target: "category_voter",
+        target: &CATEGORY_VOTER,
         source: sources::CATEGORY_SERVICE,
     },
     VoterEntry {
         voter: Voter::BackupManager,
         name: "backup_manager",
-        target: "backup_voter",
+        target: &BACKUP_VOTER,
         source: sources::BACKUP_SERVICE,
     },
     VoterEntry {
         voter: Voter::ComplianceManager,
         name: "compliance_manager",
-        target: "compliance_voter",
+        target: &COMPLIANCE_VOTER,
         source: sources::COMPLIANCE_SERVICE,
     },
 ];
@@ -155,7 +159,7 @@ impl Voter {
 
     /// The rule target its function is.
     pub fn target(self) -> &'static str {
-        self.entry().target
+        self.entry().target.name
     }
 
     pub fn parse(name: &str) -> Option<Voter> {

@@ -12,9 +12,9 @@ use tally_core::ports::memory::{run_ready, Memory};
 use tally_core::ports::{PortError, PublishError, Publisher, RecordStore};
 use tally_core::time::Millis;
 
-mod handler_support;
+mod inputs;
 
-use handler_support::{proceed, request, T0};
+use inputs::{proceed, request, T0};
 
 /// Ports over `Memory` that fail on demand: the n-th save, or publishing.
 #[derive(Default)]
@@ -77,6 +77,19 @@ fn handle(p: &Faulty, input: &Input, at: Millis) -> Result<(), HandlerError> {
     run_ready(aggregate(p, p, input, T0 + at, &Policy::default())).map(|_| ())
 }
 
+/// Registers request r1 and counts its first vote (at 0 and 1); returns
+/// the vote that decides it.
+fn one_vote_from_deciding(p: &Faulty) -> Input {
+    handle(p, &request("r1"), 0).unwrap();
+    handle(
+        p,
+        &proceed("r1", "analytics_manager", "analytics.service"),
+        1,
+    )
+    .unwrap();
+    proceed("r1", "category_manager", "category.service")
+}
+
 #[test]
 fn a_lost_race_rereads_and_resteps_so_both_votes_count() {
     let p = Faulty::default();
@@ -101,15 +114,8 @@ fn a_lost_race_rereads_and_resteps_so_both_votes_count() {
 #[test]
 fn a_failed_publish_keeps_the_outbox_and_the_redelivery_publishes_it() {
     let p = Faulty::default();
-    handle(&p, &request("r1"), 0).unwrap();
-    handle(
-        &p,
-        &proceed("r1", "analytics_manager", "analytics.service"),
-        1,
-    )
-    .unwrap();
+    let vote = one_vote_from_deciding(&p);
     p.fail_publish.store(1, Ordering::SeqCst);
-    let vote = proceed("r1", "category_manager", "category.service");
     assert!(handle(&p, &vote, 2).unwrap_err().is_transient());
     let rec = p.inner.record("r1").unwrap();
     assert_eq!(
@@ -130,14 +136,7 @@ fn a_crash_after_publishing_but_before_clearing_republishes_the_same_event() {
         fail_save_at: Some(3),
         ..Default::default()
     };
-    handle(&p, &request("r1"), 0).unwrap();
-    handle(
-        &p,
-        &proceed("r1", "analytics_manager", "analytics.service"),
-        1,
-    )
-    .unwrap();
-    let vote = proceed("r1", "category_manager", "category.service");
+    let vote = one_vote_from_deciding(&p);
     assert!(handle(&p, &vote, 2).is_err());
     assert_eq!(p.inner.published().len(), 1);
     handle(&p, &vote, 3).unwrap();
@@ -152,14 +151,7 @@ fn a_crash_before_the_write_changes_nothing_and_the_retry_decides() {
         fail_save_at: Some(2),
         ..Default::default()
     };
-    handle(&p, &request("r1"), 0).unwrap();
-    handle(
-        &p,
-        &proceed("r1", "analytics_manager", "analytics.service"),
-        1,
-    )
-    .unwrap();
-    let vote = proceed("r1", "category_manager", "category.service");
+    let vote = one_vote_from_deciding(&p);
     assert!(handle(&p, &vote, 2).is_err());
     assert_eq!(p.inner.record("r1").unwrap().status, Status::Waiting);
     handle(&p, &vote, 3).unwrap();

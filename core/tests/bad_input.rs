@@ -21,6 +21,8 @@ use tally_core::wire::{
     sqs, DecodeError, DeliveredEvent, Delivery, PutEventsEntry, MAX_ENTRY_BYTES,
 };
 
+mod inputs;
+
 const NOW: i64 = 1_736_937_000_000;
 
 // ------------------------------------------------------------------ helpers
@@ -89,16 +91,12 @@ fn a_wrong_value_for(v: &Value) -> Value {
 
 fn request(event_id: &str, request_id: &str, file: &str) -> Input {
     Input::Request(Request {
-        flavour: Flavour::Voting,
         event_id: event_id.into(),
-        request_id: request_id.into(),
         file_id: file.into(),
         user_id: "alice".into(),
-        account_id: "acc-1".into(),
-        account_type: None,
         transaction_count: 10,
-        correlation_id: None,
         requested_at: NOW,
+        ..inputs::voting_request(request_id)
     })
 }
 
@@ -111,14 +109,9 @@ fn vote(
     reason: Option<&str>,
 ) -> Input {
     Input::Vote(Vote {
-        flavour: Flavour::Voting,
         event_id: event_id.into(),
-        request_id: request_id.into(),
-        file_id: "f1".into(),
-        voter: voter.into(),
-        source: source.into(),
-        decision,
         reason: reason.map(str::to_owned),
+        ..inputs::voting_vote(request_id, voter, source, decision)
     })
 }
 

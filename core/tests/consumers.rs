@@ -1341,6 +1341,24 @@ fn a_failed_notification_is_retried_and_then_sent_once() {
 // ---------------------------------------------------------------------------
 // File processor and object-created
 
+/// The file processor's handling, at T0, of upload `id` of `file_id` at `key`.
+fn process<P>(
+    ports: &P,
+    id: &str,
+    file_id: &str,
+    key: &str,
+) -> Result<file_processor::Report, HandlerError>
+where
+    P: ContentStore + TransactionStore + FileStore + IdempotencyStore + Publisher,
+{
+    run_ready(file_processor::handle(
+        ports,
+        &uploaded(id, file_id, key),
+        T0,
+        &settings(),
+    ))
+}
+
 fn uploaded(id: &str, file_id: &str, key: &str) -> Event {
     event(
         id,
@@ -1411,13 +1429,7 @@ fn file_processor_retried_after_a_crash_past_its_writes_reports_the_same_duplica
 fn file_processor_does_not_resurrect_a_deleted_file() {
     let mem = Memory::new();
     let key = "user-1/file-1/statement.csv";
-    let r = run_ready(file_processor::handle(
-        &mem,
-        &uploaded("u1", "file-1", key),
-        T0,
-        &settings(),
-    ))
-    .unwrap();
+    let r = process(&mem, "u1", "file-1", key).unwrap();
     assert!(
         matches!(
             r,
@@ -1443,13 +1455,7 @@ fn file_processor_success_then_duplicates_on_reprocessing() {
         b"\xef\xbb\xbfDate,Description,Amount\r\n2025-01-03,COFFEE SHOP,-4.50\r\n\r\n2025-01-01,\"ACME, Inc. payroll\",2500\r\n2025-01-02,GROCER,-12.5\r\n",
     ))
     .unwrap();
-    let r = run_ready(file_processor::handle(
-        &mem,
-        &uploaded("u1", "file-1", key),
-        T0,
-        &settings(),
-    ))
-    .unwrap();
+    let r = process(&mem, "u1", "file-1", key).unwrap();
     assert!(
         matches!(
             r,
@@ -1492,22 +1498,10 @@ fn file_processor_success_then_duplicates_on_reprocessing() {
     );
 
     // The same delivery again: already processed.
-    let r = run_ready(file_processor::handle(
-        &mem,
-        &uploaded("u1", "file-1", key),
-        T0,
-        &settings(),
-    ))
-    .unwrap();
+    let r = process(&mem, "u1", "file-1", key).unwrap();
     assert!(matches!(r, file_processor::Report::Duplicate { .. }));
     // Reprocessing (a new upload event of the same file): all duplicates.
-    let r = run_ready(file_processor::handle(
-        &mem,
-        &uploaded("u2", "file-1", key),
-        T0,
-        &settings(),
-    ))
-    .unwrap();
+    let r = process(&mem, "u2", "file-1", key).unwrap();
     assert!(
         matches!(
             r,
@@ -1535,13 +1529,7 @@ fn file_processor_partial_names_the_first_bad_line() {
         b"2025-01-03,COFFEE,-4.50\n2025-13-01,BAD MONTH,1\nnot a line\n2025-01-04,TEA,-1.999\n2025-01-05,OK,3.10\n",
     ))
     .unwrap();
-    run_ready(file_processor::handle(
-        &mem,
-        &uploaded("u1", "file-2", key),
-        T0,
-        &settings(),
-    ))
-    .unwrap();
+    process(&mem, "u1", "file-2", key).unwrap();
     let p = processed_of(&mem);
     assert_eq!(p.processing_status, ProcessingStatus::Partial);
     assert_eq!(p.transaction_count, 2);
@@ -1554,13 +1542,7 @@ fn file_processor_partial_names_the_first_bad_line() {
 #[test]
 fn file_processor_fails_on_missing_content_or_no_readable_line() {
     let mem = Memory::new();
-    run_ready(file_processor::handle(
-        &mem,
-        &uploaded("u1", "file-3", "user-1/file-3/x.csv"),
-        T0,
-        &settings(),
-    ))
-    .unwrap();
+    process(&mem, "u1", "file-3", "user-1/file-3/x.csv").unwrap();
     let p = processed_of(&mem);
     assert_eq!(p.processing_status, ProcessingStatus::Failed);
     assert_eq!(
@@ -1574,13 +1556,7 @@ fn file_processor_fails_on_missing_content_or_no_readable_line() {
         b"date,description,amount\nyesterday,LUNCH,abc\n",
     ))
     .unwrap();
-    run_ready(file_processor::handle(
-        &mem,
-        &uploaded("u2", "file-4", "user-1/file-4/x.csv"),
-        T0,
-        &settings(),
-    ))
-    .unwrap();
+    process(&mem, "u2", "file-4", "user-1/file-4/x.csv").unwrap();
     let p = processed_of(&mem);
     assert_eq!(p.processing_status, ProcessingStatus::Failed);
     assert_eq!(
@@ -1591,22 +1567,10 @@ fn file_processor_fails_on_missing_content_or_no_readable_line() {
     // A transient read failure is an error to retry, not a failed file.
     let ports = Flaky::default();
     ports.fail("get_content");
-    let err = run_ready(file_processor::handle(
-        &ports,
-        &uploaded("u3", "f", "user-1/f/x.csv"),
-        T0,
-        &settings(),
-    ))
-    .unwrap_err();
+    let err = process(&ports, "u3", "f", "user-1/f/x.csv").unwrap_err();
     assert!(err.is_transient());
     ports.heal("get_content");
-    let r = run_ready(file_processor::handle(
-        &ports,
-        &uploaded("u3", "f", "user-1/f/x.csv"),
-        T0,
-        &settings(),
-    ))
-    .unwrap();
+    let r = process(&ports, "u3", "f", "user-1/f/x.csv").unwrap();
     assert!(
         matches!(r, file_processor::Report::Processed { .. }),
         "the claim was released"

@@ -6,21 +6,17 @@ use tally_core::coordination::{
 };
 use tally_core::event::{DecisionCause, EventData, VoteDecision};
 
-const T0: i64 = 1_736_937_000_000;
+mod inputs;
+use inputs::{voting_request, voting_vote, T0};
+
 const DEADLINE: i64 = 5 * 60 * 1000;
 
 fn request(id: &str, tx: u64, account_type: Option<&str>) -> Input {
     Input::Request(Request {
-        flavour: Flavour::Voting,
-        event_id: format!("evt-req-{id}"),
-        request_id: id.into(),
         file_id: format!("file-{id}"),
-        user_id: "user-1".into(),
-        account_id: "acc-1".into(),
         account_type: account_type.map(str::to_owned),
         transaction_count: tx,
-        correlation_id: None,
-        requested_at: 0,
+        ..voting_request(id)
     })
 }
 
@@ -35,17 +31,13 @@ fn source_of(voter: &str) -> &'static str {
 
 fn vote(req: &str, voter: &str, decision: VoteDecision, n: u32) -> Input {
     Input::Vote(Vote {
-        flavour: Flavour::Voting,
         event_id: format!("evt-vote-{req}-{voter}-{n}"),
-        request_id: req.into(),
         file_id: format!("file-{req}"),
-        voter: voter.into(),
-        source: source_of(voter).into(),
-        decision,
         reason: match decision {
             VoteDecision::Proceed => None,
             _ => Some(format!("{voter} says no")),
         },
+        ..voting_vote(req, voter, source_of(voter), decision)
     })
 }
 

@@ -4,12 +4,14 @@
 
 use proptest::prelude::*;
 use tally_core::coordination::{
-    step, Command, Disposition, Flavour, Input, Outcome, Policy, Record, Request, Status, Vote,
-    MAX_HISTORY, MAX_ID_BYTES, MAX_RECORD_JSON_BYTES,
+    step, Command, Disposition, Input, Outcome, Policy, Record, Request, Status, Vote, MAX_HISTORY,
+    MAX_ID_BYTES, MAX_RECORD_JSON_BYTES,
 };
 use tally_core::event::{DecisionCause, VoteDecision};
 
-const T0: i64 = 1_736_937_000_000;
+mod inputs;
+use inputs::{voting_request, voting_vote, T0};
+
 const VOTERS: [&str; 5] = [
     "analytics_manager",
     "category_manager",
@@ -26,16 +28,11 @@ const SOURCES: [&str; 4] = [
 
 fn req(tx: u64, business: bool) -> Input {
     Input::Request(Request {
-        flavour: Flavour::Voting,
         event_id: "evt-req".into(),
-        request_id: "r".into(),
         file_id: "f".into(),
-        user_id: "u".into(),
-        account_id: "a".into(),
         account_type: business.then(|| "business".to_owned()),
         transaction_count: tx,
-        correlation_id: None,
-        requested_at: 0,
+        ..voting_request("r")
     })
 }
 
@@ -82,20 +79,17 @@ fn to_input(g: &Gen, tx: u64, business: bool, honest: bool) -> Input {
             } else {
                 SOURCES[*source]
             };
+            let decision = [
+                VoteDecision::Proceed,
+                VoteDecision::Deny,
+                VoteDecision::Error,
+            ][*decision as usize];
             Input::Vote(Vote {
-                flavour: Flavour::Voting,
                 // Ids repeat on purpose: the same id is a redelivery.
                 event_id: format!("evt-{id}"),
-                request_id: "r".into(),
                 file_id: "f".into(),
-                voter: VOTERS[*voter].into(),
-                source: source.into(),
-                decision: [
-                    VoteDecision::Proceed,
-                    VoteDecision::Deny,
-                    VoteDecision::Error,
-                ][*decision as usize],
                 reason: reason.then(|| "because".to_owned()),
+                ..voting_vote("r", VOTERS[*voter], source, decision)
             })
         }
     }
@@ -270,14 +264,10 @@ fn hostile_input(i: usize, h: &(Hostile, String, String, u8), p: &Policy) -> Inp
     ][*decision as usize];
     let vote = |voter: &str, source: &str, file: &str| {
         Input::Vote(Vote {
-            flavour: Flavour::Voting,
             event_id: event_id.clone(),
-            request_id: "r".into(),
             file_id: file.into(),
-            voter: voter.into(),
-            source: source.into(),
-            decision,
             reason: tally_core::coordination::bounded_reason(&Some(reason.clone())),
+            ..voting_vote("r", voter, source, decision)
         })
     };
     match kind {
@@ -299,30 +289,23 @@ fn hostile_input(i: usize, h: &(Hostile, String, String, u8), p: &Policy) -> Inp
             vote(name, &p.voter_sources[name], text)
         }
         Hostile::OtherRequest => Input::Request(Request {
-            flavour: Flavour::Voting,
             event_id,
-            request_id: "r".into(),
             file_id: text.clone(),
             user_id: text.clone(),
             account_id: text.clone(),
             account_type: Some(text.clone()),
             transaction_count: 10,
             correlation_id: Some(text.clone()),
-            requested_at: 0,
+            ..voting_request("r")
         }),
     }
 }
 
 fn honest_vote(voter: &str, p: &Policy) -> Input {
     Input::Vote(Vote {
-        flavour: Flavour::Voting,
         event_id: format!("honest-{voter}"),
-        request_id: "r".into(),
         file_id: "f".into(),
-        voter: voter.into(),
-        source: p.voter_sources[voter].clone(),
-        decision: VoteDecision::Proceed,
-        reason: None,
+        ..voting_vote("r", voter, &p.voter_sources[voter], VoteDecision::Proceed)
     })
 }
 

@@ -6,7 +6,7 @@ use tally_core::consumers::api::{self, Route};
 use tally_core::consumers::file_processor::{file_format, parse_amount, parse_date};
 use tally_core::consumers::voter::{categorized_by_active_rules, Voter};
 use tally_core::consumers::{executor, notification, Settings};
-use tally_core::coordination::{step, Flavour, Input, Policy, Request, Vote};
+use tally_core::coordination::{step, Input, Policy, Request, Vote};
 use tally_core::domain::{CategoryRule, Transaction};
 use tally_core::event::{sources, AccountDeleted, Event, EventData, VoteDecision, CURRENT_VERSION};
 use tally_core::handlers::HandlerError;
@@ -16,8 +16,9 @@ use tally_core::time::Millis;
 
 mod consumer_support;
 use consumer_support::{meta, Flaky};
+mod inputs;
+use inputs::T0;
 
-const T0: Millis = 1_736_937_000_000;
 const DAY: Millis = 24 * 60 * 60 * 1000;
 const USER: &str = "user-1";
 
@@ -41,16 +42,10 @@ fn approved(ports: &Flaky, request_id: &str, file_id: &str) -> Event {
     let policy = Policy::default();
     let inputs = [
         Input::Request(Request {
-            flavour: Flavour::Voting,
-            event_id: format!("evt-req-{request_id}"),
-            request_id: request_id.to_owned(),
             file_id: file_id.to_owned(),
             user_id: USER.to_owned(),
-            account_id: "acc-1".to_owned(),
-            account_type: None,
             transaction_count: 0,
-            correlation_id: None,
-            requested_at: 0,
+            ..inputs::voting_request(request_id)
         }),
         vote(
             request_id,
@@ -83,14 +78,9 @@ fn approved(ports: &Flaky, request_id: &str, file_id: &str) -> Event {
 
 fn vote(request_id: &str, file_id: &str, voter: &str, source: &str) -> Input {
     Input::Vote(Vote {
-        flavour: Flavour::Voting,
         event_id: format!("evt-vote-{request_id}-{voter}"),
-        request_id: request_id.to_owned(),
         file_id: file_id.to_owned(),
-        voter: voter.to_owned(),
-        source: source.to_owned(),
-        decision: VoteDecision::Proceed,
-        reason: None,
+        ..inputs::voting_vote(request_id, voter, source, VoteDecision::Proceed)
     })
 }
 

@@ -8,7 +8,9 @@ use tally_core::event::{
     EventData, VoteDecision, CURRENT_VERSION,
 };
 
-const T0: i64 = 1_736_937_000_000;
+mod inputs;
+use inputs::T0;
+
 const FIVE_MINUTES: i64 = 5 * 60 * 1000;
 
 fn envelope(id: &str, source: &str, user: &str, data: EventData) -> Event {
@@ -77,16 +79,9 @@ fn deletion_requested(tx: u64, account_type: Option<&str>) -> DeletionRequested 
 
 fn voting_request(id: &str) -> Input {
     Input::Request(Request {
-        flavour: Flavour::Voting,
-        event_id: format!("evt-req-{id}"),
-        request_id: id.to_owned(),
         file_id: "file-1".to_owned(),
-        user_id: "user-1".to_owned(),
-        account_id: "acc-1".to_owned(),
-        account_type: None,
         transaction_count: 1,
-        correlation_id: None,
-        requested_at: 0,
+        ..inputs::voting_request(id)
     })
 }
 

@@ -11,9 +11,9 @@ use tally_core::ports::memory::{run_ready, Memory};
 use tally_core::ports::{PortError, PublishError, Publisher, RecordStore};
 use tally_core::time::Millis;
 
-mod handler_support;
+mod inputs;
 
-use handler_support::{proceed, request, T0};
+use inputs::{proceed, request, T0};
 
 /// A record decided by the pure step, its approval still in the outbox.
 fn decided(id: &str) -> Record {

@@ -53,8 +53,9 @@ pub enum Resource {
 pub struct Function {
     /// The binary's name (`cargo lambda build` makes `target/lambda/<name>/bootstrap`).
     pub name: &'static str,
-    /// The rules file's target name, for functions started by rules.
-    pub target: Option<&'static str>,
+    /// The rule target it runs (its entry in the core's one table,
+    /// `tally_core::targets`), for functions started by rules.
+    pub target: Option<&'static Target>,
     pub trigger: Trigger,
     pub uses: &'static [(Resource, Access)],
     /// The policy variables of [`env`] it reads, besides those of the
@@ -67,6 +68,45 @@ pub struct Function {
 }
 
 impl Function {
+    /// A function that the rules naming `target` start, using nothing yet,
+    /// with a consumer's timeout and memory (the builders below change
+    /// them).
+    pub const fn started_by_rules(name: &'static str, target: &'static Target) -> Function {
+        Function {
+            name,
+            target: Some(target),
+            trigger: Trigger::Rules,
+            uses: &[],
+            settings: &[],
+            timeout_seconds: CONSUMER_TIMEOUT,
+            memory_mb: MEMORY,
+        }
+    }
+
+    pub const fn using(self, uses: &'static [(Resource, Access)]) -> Function {
+        Function { uses, ..self }
+    }
+
+    pub const fn with_settings(self, settings: &'static [&'static str]) -> Function {
+        Function { settings, ..self }
+    }
+
+    pub const fn with_timeout(self, timeout_seconds: u32) -> Function {
+        Function {
+            timeout_seconds,
+            ..self
+        }
+    }
+
+    pub const fn with_memory(self, memory_mb: u32) -> Function {
+        Function { memory_mb, ..self }
+    }
+
+    /// The rules file's name of its target, for functions started by rules.
+    pub fn target_name(&self) -> Option<&'static str> {
+        self.target.map(|t| t.name)
+    }
+
     /// How long the function's queue hides a message it handed out: six
     /// times the function's timeout, AWS's rule for SQS event sources
     /// (a batch still running must not be handed out again).
@@ -102,6 +142,7 @@ impl Function {
     }
 }
 
+use tally_core::targets::{self, Target};
 use Access::*;
 use Resource::*;
 
@@ -153,15 +194,9 @@ pub const FUNCTIONS: &[Function] = &[
         timeout_seconds: API_TIMEOUT,
         memory_mb: MEMORY,
     },
-    Function {
-        name: "aggregator",
-        target: Some("aggregator"),
-        trigger: Trigger::Rules,
-        uses: &[(Table("Records"), Write), (Bus, Write)],
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
+    Function::started_by_rules("aggregator", &targets::AGGREGATOR)
+        .using(&[(Table("Records"), Write), (Bus, Write)])
+        .with_settings(DECIDING),
     Function {
         name: "sweeper",
         target: None,
@@ -171,141 +206,74 @@ pub const FUNCTIONS: &[Function] = &[
         timeout_seconds: SWEEPER_TIMEOUT,
         memory_mb: MEMORY,
     },
-    Function {
-        name: "executor",
-        target: Some("executor"),
-        trigger: Trigger::Rules,
-        uses: &[
+    Function::started_by_rules("executor", &targets::EXECUTOR)
+        .using(&[
             (Table("Records"), Read),
             (Table("Idempotency"), ReadWriteDelete),
             (Table("Files"), ReadWriteDelete),
             (Table("Transactions"), ReadWriteDelete),
             (ContentBucket, ReadWriteDelete),
             (Bus, Write),
-        ],
-        settings: &[],
-        timeout_seconds: DELETION_TIMEOUT,
-        memory_mb: DELETION_MEMORY,
-    },
-    Function {
-        name: "analytics-voter",
-        target: Some("analytics_voter"),
-        trigger: Trigger::Rules,
+        ])
+        .with_timeout(DELETION_TIMEOUT)
+        .with_memory(DELETION_MEMORY),
+    Function::started_by_rules("analytics-voter", &targets::ANALYTICS_VOTER)
         // Queues the recompute under a claim it releases when the queueing fails.
-        uses: &[
+        .using(&[
             (Table("Idempotency"), ReadWriteDelete),
             (Table("Transactions"), Read),
             (Table("Analytics"), Write),
             (Bus, Write),
-        ],
+        ])
         // Voters stay silent when the policy does not require them.
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "category-voter",
-        target: Some("category_voter"),
-        trigger: Trigger::Rules,
-        uses: &[
+        .with_settings(DECIDING),
+    Function::started_by_rules("category-voter", &targets::CATEGORY_VOTER)
+        .using(&[
             (Table("Idempotency"), Write),
             (Table("Transactions"), Read),
             (Table("CategoryRules"), Read),
             (Bus, Write),
-        ],
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "backup-voter",
-        target: Some("backup_voter"),
-        trigger: Trigger::Rules,
-        uses: &[
+        ])
+        .with_settings(DECIDING),
+    Function::started_by_rules("backup-voter", &targets::BACKUP_VOTER)
+        .using(&[
             (Table("Idempotency"), Write),
             (Table("Files"), Read),
             (Bus, Write),
-        ],
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "compliance-voter",
-        target: Some("compliance_voter"),
-        trigger: Trigger::Rules,
-        uses: &[
+        ])
+        .with_settings(DECIDING),
+    Function::started_by_rules("compliance-voter", &targets::COMPLIANCE_VOTER)
+        .using(&[
             (Table("Idempotency"), Write),
             (Table("Files"), Read),
             (Bus, Write),
-        ],
-        settings: DECIDING,
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "analytics",
-        target: Some("analytics"),
-        trigger: Trigger::Rules,
-        uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
-            (Table("Analytics"), Write),
-            (Bus, Write),
-        ],
-        settings: &[],
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "categorization",
-        target: Some("categorization"),
-        trigger: Trigger::Rules,
-        uses: &[
-            (Table("Idempotency"), Write),
-            (Table("Transactions"), Write),
-            (Table("CategoryRules"), Read),
-            (Bus, Write),
-        ],
-        settings: &[],
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "audit",
-        target: Some("audit"),
-        trigger: Trigger::Rules,
-        uses: &[(Table("Audit"), Write)],
-        settings: &[],
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "notification",
-        target: Some("notification"),
-        trigger: Trigger::Rules,
-        uses: &[
-            (Table("Idempotency"), ReadWriteDelete),
-            (Table("Notifications"), Write),
-        ],
-        settings: &[],
-        timeout_seconds: CONSUMER_TIMEOUT,
-        memory_mb: MEMORY,
-    },
-    Function {
-        name: "file-processor",
-        target: Some("file_processor"),
-        trigger: Trigger::Rules,
-        uses: &[
+        ])
+        .with_settings(DECIDING),
+    Function::started_by_rules("analytics", &targets::ANALYTICS).using(&[
+        (Table("Idempotency"), ReadWriteDelete),
+        (Table("Analytics"), Write),
+        (Bus, Write),
+    ]),
+    Function::started_by_rules("categorization", &targets::CATEGORIZATION).using(&[
+        (Table("Idempotency"), Write),
+        (Table("Transactions"), Write),
+        (Table("CategoryRules"), Read),
+        (Bus, Write),
+    ]),
+    Function::started_by_rules("audit", &targets::AUDIT).using(&[(Table("Audit"), Write)]),
+    Function::started_by_rules("notification", &targets::NOTIFICATION).using(&[
+        (Table("Idempotency"), ReadWriteDelete),
+        (Table("Notifications"), Write),
+    ]),
+    Function::started_by_rules("file-processor", &targets::FILE_PROCESSOR)
+        .using(&[
             (Table("Idempotency"), ReadWriteDelete),
             (Table("Files"), Write),
             (Table("Transactions"), Write),
             (ContentBucket, Read),
             (Bus, Write),
-        ],
-        settings: &[],
-        timeout_seconds: FILE_PROCESSOR_TIMEOUT,
-        memory_mb: MEMORY,
-    },
+        ])
+        .with_timeout(FILE_PROCESSOR_TIMEOUT),
     Function {
         name: "object-created",
         target: None,
@@ -316,6 +284,80 @@ pub const FUNCTIONS: &[Function] = &[
         memory_mb: MEMORY,
     },
 ];
+
+// Checked as the crate compiles: every rule target of the core's table
+// has exactly one function, a function has a target exactly when rules
+// start it, and that target is named in the table (not one made up here).
+const _: () = {
+    let mut i = 0;
+    while i < FUNCTIONS.len() {
+        let f = &FUNCTIONS[i];
+        assert!(
+            f.target.is_some() == matches!(f.trigger, Trigger::Rules),
+            "FUNCTIONS: a function has a target exactly when rules start it"
+        );
+        if let Some(t) = f.target {
+            assert!(
+                functions_of(t.name) == 1,
+                "FUNCTIONS: a rule target has more than one function"
+            );
+            assert!(
+                is_a_target(t.name),
+                "FUNCTIONS: a target that is not in tally_core::targets::TARGETS"
+            );
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < targets::TARGETS.len() {
+        assert!(
+            functions_of(targets::TARGETS[j].name) == 1,
+            "FUNCTIONS: a rule target of tally_core::targets::TARGETS has no function"
+        );
+        j += 1;
+    }
+};
+
+/// How many functions run the rule target of this name (for the check above).
+const fn functions_of(target: &str) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < FUNCTIONS.len() {
+        if let Some(t) = FUNCTIONS[i].target {
+            if same(t.name, target) {
+                n += 1;
+            }
+        }
+        i += 1;
+    }
+    n
+}
+
+const fn is_a_target(name: &str) -> bool {
+    let mut i = 0;
+    while i < targets::TARGETS.len() {
+        if same(targets::TARGETS[i].name, name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `a == b`, in a constant.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 pub fn function(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)

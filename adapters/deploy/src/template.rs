@@ -638,7 +638,7 @@ fn trigger_text(f: &Function) -> String {
     match f.trigger {
         Trigger::Rules => format!(
             "the rules that target {}, through its queue",
-            f.target.unwrap_or(f.name)
+            f.target_name().unwrap_or(f.name)
         ),
         Trigger::Api => format!("{} {API_PATH}", API_METHOD.to_uppercase()),
         Trigger::ObjectCreated => "objects created in the content bucket".to_owned(),
@@ -1005,9 +1005,10 @@ fn dashboard(dead_letter_ids: &[String]) -> Value {
 }
 
 /// The function a rule target names. Every target the rules file accepts
-/// has one (`tally_core::rules::TARGETS`; a test checks it).
+/// has exactly one (`tally_core::targets::TARGETS`; checked as the crate
+/// compiles).
 pub fn target_function(target: &str) -> Option<&'static Function> {
-    FUNCTIONS.iter().find(|f| f.target == Some(target))
+    FUNCTIONS.iter().find(|f| f.target_name() == Some(target))
 }
 
 /// A rule's description, within EventBridge's 512 characters.
@@ -1089,7 +1090,10 @@ pub fn template(rules: &Rules, policy: &Policy) -> Result<Value, String> {
             if !seen.insert(target.as_str()) {
                 continue;
             }
-            let Some(i) = FUNCTIONS.iter().position(|f| f.target == Some(target)) else {
+            let Some(i) = FUNCTIONS
+                .iter()
+                .position(|f| f.target_name() == Some(target))
+            else {
                 panic!("tally-deploy: no function in FUNCTIONS for the rule target {target:?}");
             };
             senders[i].insert(rule_id.clone());

@@ -19,31 +19,11 @@ use tally_core::rules::Rules;
 const CFN_LINT_VAR: &str = "TALLY_CFN_LINT";
 
 fn cfn_lint() -> PathBuf {
-    match std::env::var_os(CFN_LINT_VAR) {
-        Some(path) if !path.is_empty() => {
-            let path = PathBuf::from(path);
-            assert!(
-                path.is_file(),
-                "{CFN_LINT_VAR}={} is not a file; run ./scripts/test, which installs \
-                 cfn-lint with scripts/venv and sets {CFN_LINT_VAR}",
-                path.display()
-            );
-            path
-        }
-        _ => panic!(
-            "{CFN_LINT_VAR} is not set, so the deployment template cannot be validated. \
-             Run ./scripts/test, which installs cfn-lint with scripts/venv and sets it \
-             (or: ./scripts/venv && {CFN_LINT_VAR}=$PWD/.venv/bin/cfn-lint cargo test -p tally-deploy)"
-        ),
-    }
+    validator(CFN_LINT_VAR, "cfn-lint", "cfn-lint", "cfn_lint")
 }
 
 fn write(name: &str, rules: &Rules) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let path = dir.join(format!("{name}-{}.json", std::process::id()));
-    let text = serde_json::to_string_pretty(&printed(rules)).unwrap();
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-    path
+    write_template(name, &printed(rules))
 }
 
 #[test]
@@ -80,9 +60,7 @@ fn cfn_lint_catches_a_broken_template() {
     let lint = cfn_lint();
     let mut t = printed(&Rules::default_rules());
     t["Resources"]["RecordsTable"]["Properties"]["BillingMode"] = "PAY_PER_BYTE".into();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let path = dir.join(format!("tally-template-broken-{}.json", std::process::id()));
-    std::fs::write(&path, serde_json::to_string_pretty(&t).unwrap()).unwrap();
+    let path = write_template("tally-template-broken", &t);
     let out = Command::new(&lint)
         .arg("--format")
         .arg("parseable")

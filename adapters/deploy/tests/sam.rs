@@ -3,14 +3,13 @@
 //! result), offline, for the default rules and policy and for the tricky
 //! rules with scenario 12's policy file.
 //!
-//! The `sam` executable is the one in `TALLY_SAM`: `./scripts/test`
+//! The `sam` executable is the one in `TALLY_SAM` (see `common::validator`): `./scripts/test`
 //! installs it (pinned, with `scripts/venv`) and sets the variable.
 //! Without it this test fails rather than skip.
 
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tally_core::coordination::Policy;
@@ -19,31 +18,7 @@ use tally_core::rules::Rules;
 const SAM_VAR: &str = "TALLY_SAM";
 
 fn sam() -> PathBuf {
-    match std::env::var_os(SAM_VAR) {
-        Some(path) if !path.is_empty() => {
-            let path = PathBuf::from(path);
-            assert!(
-                path.is_file(),
-                "{SAM_VAR}={} is not a file; run ./scripts/test, which installs the SAM CLI \
-                 with scripts/venv and sets {SAM_VAR}",
-                path.display()
-            );
-            path
-        }
-        _ => panic!(
-            "{SAM_VAR} is not set, so the template cannot be validated by the SAM CLI. \
-             Run ./scripts/test, which installs it with scripts/venv and sets it \
-             (or: ./scripts/venv && {SAM_VAR}=$PWD/.venv/bin/sam cargo test -p tally-deploy --test sam)"
-        ),
-    }
-}
-
-fn write(name: &str, template: &Value) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{name}-{}.json", std::process::id()));
-    std::fs::write(&path, serde_json::to_string_pretty(template).unwrap())
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-    path
+    validator(SAM_VAR, "the SAM CLI", "sam", "sam")
 }
 
 /// `sam validate --lint` on one template, offline and without telemetry.
@@ -81,13 +56,9 @@ fn sam_validate_lint_passes_the_generated_templates() {
         ),
     ];
     for (name, t) in templates {
-        let path = write(name, &t);
+        let path = write_template(name, &t);
         let out = validate(&path);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = printed_by(&out);
         assert!(
             out.status.success() && text.contains("is a valid SAM Template"),
             "sam validate --lint: {name} ({}):\n{text}",
@@ -107,13 +78,9 @@ fn sam_validate_lint_catches_a_broken_template() {
         .as_object_mut()
         .unwrap()
         .remove("Queue");
-    let path = write("tally-sam-broken", &t);
+    let path = write_template("tally-sam-broken", &t);
     let out = validate(&path);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = printed_by(&out);
     assert!(
         !out.status.success(),
         "sam validate passed a broken template:\n{text}"

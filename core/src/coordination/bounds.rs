@@ -54,7 +54,7 @@ fn first_oversized(fields: &[(&str, &str)]) -> Option<String> {
                 cut(value),
                 value.len()
             ))
-        } else if value.chars().any(char::is_control) {
+        } else if has_control(value) {
             Some(format!(
                 "{field} {value:?} has a control character; an identifier has none"
             ))
@@ -62,6 +62,15 @@ fn first_oversized(fields: &[(&str, &str)]) -> Option<String> {
             None
         }
     })
+}
+
+/// Whether `s` holds a control character (`char::is_control`: U+0000 to
+/// U+001F and U+007F to U+009F). Every step asks it of every identifier,
+/// and identifiers are printable ASCII: those bytes are read as bytes, and
+/// only a string with other bytes is decoded.
+fn has_control(s: &str) -> bool {
+    let printable = |b: &u8| (0x20..0x7f).contains(b);
+    !s.as_bytes().iter().all(printable) && s.chars().any(char::is_control)
 }
 
 /// `s` cut to at most [`MAX_ID_BYTES`] at a character boundary, marked
@@ -101,4 +110,36 @@ pub fn full(record: &Record) -> String {
         record.request_id,
         record.history.len()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_control;
+
+    /// The byte-wise fast path answers as `char::is_control` does, at each
+    /// edge of the two control ranges and past ASCII.
+    #[test]
+    fn control_characters_are_those_of_char_is_control() {
+        let edges = [
+            '\u{0}',
+            '\u{1f}',
+            ' ',
+            '~',
+            '\u{7f}',
+            '\u{80}',
+            '\u{9f}',
+            '\u{a0}',
+            '\u{e9}',
+            '\u{2028}',
+            '\u{fffd}',
+            '\u{1f600}',
+        ];
+        for c in edges {
+            for s in [c.to_string(), format!("evt-{c}-1"), format!("{c}{c}")] {
+                assert_eq!(has_control(&s), c.is_control(), "{s:?}");
+            }
+        }
+        assert!(!has_control("evt-analytics_manager-42"));
+        assert!(!has_control(""));
+    }
 }

@@ -101,7 +101,9 @@ impl Step {
     /// The commands in their order: `commands` (the save first, when the
     /// record changed, then the refusals and metrics), then the publish of
     /// whatever the outbox holds. The one vector is the machine's own, so
-    /// a step allocates nothing more for its commands.
+    /// a step allocates nothing more for its commands. Inlined, so that the
+    /// record is moved once, into the caller's step.
+    #[inline]
     fn assemble(record: Option<Record>, mut commands: Vec<Command>) -> Step {
         if let Some(r) = record.as_ref().filter(|r| !r.outbox.is_empty()) {
             commands.push(Command::Publish {
@@ -167,8 +169,11 @@ pub fn step(record: Option<Record>, input: &Input, now: Millis, policy: &Policy)
         .as_ref()
         .filter(|r| r.history.len() >= bounds::MAX_HISTORY)
         .cloned();
+    // The machine steps the record where it lies: a record is a few
+    // hundred bytes, and each move of it is a copy.
+    let mut record = record;
     let rec =
-        record.unwrap_or_else(|| Record::new(input.request_id(), flavour, now, policy.ttl_ms));
+        record.get_or_insert_with(|| Record::new(input.request_id(), flavour, now, policy.ttl_ms));
     let mut m = Machine::new(rec, policy, now);
     m.expire_deadline(event_id);
     match input {
@@ -176,26 +181,27 @@ pub fn step(record: Option<Record>, input: &Input, now: Millis, policy: &Policy)
         Input::Vote(vote) => m.vote(vote),
         Input::Timer { .. } | Input::Published { .. } => unreachable!("returned above"),
     }
-    let next = m.finish();
+    let commands = m.finish();
     match full {
-        Some(before) if !bounds::admits(&before, next.record.as_ref().expect("stepped")) => {
+        Some(before) if !bounds::admits(&before, record.as_ref().expect("stepped")) => {
             let reason = bounds::full(&before);
             Step::refused(Some(before), event_id, reason)
         }
-        _ => next,
+        _ => Step::assemble(record, commands),
     }
 }
 
 /// A deadline's timer: decides a waiting record whose deadline has passed;
 /// anything else (spurious, early, already decided) changes nothing.
-fn timer(record: Option<Record>, now: Millis, policy: &Policy) -> Step {
-    match record {
+fn timer(mut record: Option<Record>, now: Millis, policy: &Policy) -> Step {
+    match record.as_mut() {
         Some(rec) if !rec.is_decided() && rec.deadline.is_some_and(|d| now >= d) => {
             let mut m = Machine::new(rec, policy, now);
             m.decide_timeout("timer");
-            m.finish()
+            let commands = m.finish();
+            Step::assemble(record, commands)
         }
-        other => Step::unchanged(other),
+        _ => Step::unchanged(record),
     }
 }
 
@@ -223,15 +229,15 @@ fn published(record: Option<Record>, event_ids: &[String]) -> Step {
     }
 }
 
-struct Machine<'p> {
-    rec: Record,
+struct Machine<'r, 'p> {
+    rec: &'r mut Record,
     effects: Vec<Command>,
     policy: &'p Policy,
     now: Millis,
 }
 
-impl<'p> Machine<'p> {
-    fn new(rec: Record, policy: &'p Policy, now: Millis) -> Self {
+impl<'r, 'p> Machine<'r, 'p> {
+    fn new(rec: &'r mut Record, policy: &'p Policy, now: Millis) -> Self {
         Machine {
             // The save comes first: the step changes the record. Room for
             // the metrics a step adds, so that pushing them does not grow it.
@@ -252,9 +258,11 @@ impl<'p> Machine<'p> {
         self.policy.of(self.rec.flavour)
     }
 
-    fn finish(mut self) -> Step {
+    /// The record stepped (its version bumped), the commands in order
+    /// but the publish, which `Step::assemble` adds.
+    fn finish(self) -> Vec<Command> {
         self.rec.version += 1;
-        Step::assemble(Some(self.rec), self.effects)
+        self.effects
     }
 
     fn log(
@@ -273,17 +281,22 @@ impl<'p> Machine<'p> {
         });
     }
 
+    /// What became of a vote, in the history.
+    fn log_vote(&mut self, vote: &Vote, disposition: Disposition) {
+        self.log(
+            &vote.event_id,
+            &vote.voter,
+            Some(vote.decision),
+            disposition,
+        );
+    }
+
     fn refuse(&mut self, vote: &Vote, reason: String) {
         self.effects.push(Command::Refused {
             event_id: vote.event_id.clone(),
             reason: reason.clone(),
         });
-        self.log(
-            &vote.event_id,
-            &vote.voter,
-            Some(vote.decision),
-            Disposition::Refused { reason },
-        );
+        self.log_vote(vote, Disposition::Refused { reason });
     }
 
     /// Whatever the input, a waiting record whose deadline has passed is
@@ -344,12 +357,7 @@ impl<'p> Machine<'p> {
         // Votes that came first count now, in the order they arrived.
         for (at, vote) in std::mem::take(&mut self.rec.held) {
             if self.rec.is_decided() {
-                self.log(
-                    &vote.event_id,
-                    &vote.voter,
-                    Some(vote.decision),
-                    Disposition::Late,
-                );
+                self.log_vote(&vote, Disposition::Late);
                 continue;
             }
             self.judge(&vote, at);
@@ -359,12 +367,7 @@ impl<'p> Machine<'p> {
 
     fn vote(&mut self, vote: &Vote) {
         if self.rec.is_decided() {
-            self.log(
-                &vote.event_id,
-                &vote.voter,
-                Some(vote.decision),
-                Disposition::Late,
-            );
+            self.log_vote(vote, Disposition::Late);
             return;
         }
         if let Some(reason) = self.refusal_before_request(vote) {
@@ -373,12 +376,7 @@ impl<'p> Machine<'p> {
         }
         if self.rec.request.is_none() {
             self.rec.held.push((self.now, vote.clone()));
-            self.log(
-                &vote.event_id,
-                &vote.voter,
-                Some(vote.decision),
-                Disposition::Held,
-            );
+            self.log_vote(vote, Disposition::Held);
             return;
         }
         self.judge(vote, self.now);
@@ -447,12 +445,7 @@ impl<'p> Machine<'p> {
             return self.refuse(vote, reason);
         }
         if self.rec.votes.contains_key(&vote.voter) {
-            self.log(
-                &vote.event_id,
-                &vote.voter,
-                Some(vote.decision),
-                Disposition::Superseded,
-            );
+            self.log_vote(vote, Disposition::Superseded);
             return;
         }
         self.rec.votes.insert(
@@ -464,12 +457,7 @@ impl<'p> Machine<'p> {
                 event_id: vote.event_id.clone(),
             },
         );
-        self.log(
-            &vote.event_id,
-            &vote.voter,
-            Some(vote.decision),
-            Disposition::Counted,
-        );
+        self.log_vote(vote, Disposition::Counted);
         self.effects.push(Command::Metric(Metric::by_voter(
             "DeletionVotes",
             &vote.voter,

@@ -8,7 +8,7 @@ use super::{Rules, TARGETS};
 use crate::coordination::{FlavourPolicy, Policy};
 use crate::event::{all_publishers, samples, Event, EventData, EventKind};
 use crate::pattern::Scratch;
-use crate::targets::{completion_consumer_of, voter_of};
+use crate::targets::{completion_consumer_of, voter_of, AGGREGATOR, AUDIT, EXECUTOR};
 use crate::wire::{DeliveredEvent, Delivery};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -194,7 +194,7 @@ pub fn required_paths(policy: &Policy) -> Vec<RequiredPath> {
         }
     };
     let voters = voters_of(&policy.voting);
-    let mut request_targets = vec!["aggregator"];
+    let mut request_targets = vec![AGGREGATOR.name];
     request_targets.extend(voters.iter().filter_map(|v| voter_target(v)));
     for src in EventKind::DeletionRequested.publishers() {
         to(
@@ -211,14 +211,14 @@ pub fn required_paths(policy: &Policy) -> Vec<RequiredPath> {
         if let EventData::DeletionVote(v) = &mut vote.data {
             v.voter = (*voter).to_owned();
         }
-        to(&vote, &["aggregator"]);
+        to(&vote, &[AGGREGATOR.name]);
     }
     to(
         &samples::sample(EventKind::DeletionApproved, &policy.aggregator_source),
-        &["executor"],
+        &[EXECUTOR.name],
     );
     let consumers = voters_of(&policy.completion);
-    let mut request_targets = vec!["aggregator"];
+    let mut request_targets = vec![AGGREGATOR.name];
     request_targets.extend(consumers.iter().filter_map(|c| consumer_target(c)));
     for src in EventKind::DeleteRequested.publishers() {
         to(
@@ -234,7 +234,7 @@ pub fn required_paths(policy: &Policy) -> Vec<RequiredPath> {
         if let EventData::ConsumerCompletion(c) = &mut report.data {
             c.consumer = (*consumer).to_owned();
         }
-        to(&report, &["aggregator"]);
+        to(&report, &[AGGREGATOR.name]);
     }
     paths
 }
@@ -326,7 +326,7 @@ fn lint_catalogue(rules: &Rules) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut used = vec![false; rules.rules.len()];
     let audit_rules: Vec<usize> = (0..rules.rules.len())
-        .filter(|&i| rules.rules[i].targets.iter().any(|t| t == "audit"))
+        .filter(|&i| rules.rules[i].targets.iter().any(|t| t == AUDIT.name))
         .collect();
     if audit_rules.is_empty() {
         findings.push(Finding::NoAuditRule);

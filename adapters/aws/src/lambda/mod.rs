@@ -50,7 +50,7 @@ impl App {
     }
 
     fn target(&self) -> &'static str {
-        self.function.target.unwrap_or(self.function.name)
+        self.function.target_name().unwrap_or(self.function.name)
     }
 
     pub async fn invoke(&self, text: &str, now: Millis) -> Answer {

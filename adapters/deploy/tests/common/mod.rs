@@ -98,3 +98,46 @@ dead_letter_queue = "deletion-dlq"
 pub fn tricky_rules() -> Rules {
     Rules::parse("tricky.toml", TRICKY_RULES).expect("the tricky rules are valid")
 }
+
+/// The validator executable the variable `var` names: `./scripts/test`
+/// installs it (pinned, with `scripts/venv`) and sets the variable. Without
+/// it a test fails rather than skip, so that a suite that never validated
+/// the template cannot pass.
+pub fn validator(var: &str, what: &str, venv_bin: &str, test: &str) -> std::path::PathBuf {
+    match std::env::var_os(var) {
+        Some(path) if !path.is_empty() => {
+            let path = std::path::PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "{var}={} is not a file; run ./scripts/test, which installs {what} \
+                 with scripts/venv and sets {var}",
+                path.display()
+            );
+            path
+        }
+        _ => panic!(
+            "{var} is not set, so the template cannot be validated by {what}. \
+             Run ./scripts/test, which installs it with scripts/venv and sets it \
+             (or: ./scripts/venv && {var}=$PWD/.venv/bin/{venv_bin} cargo test -p tally-deploy --test {test})"
+        ),
+    }
+}
+
+/// `template` written as JSON to a file of its own in the test's
+/// scratch folder.
+pub fn write_template(name: &str, template: &Value) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}.json", std::process::id()));
+    std::fs::write(&path, serde_json::to_string_pretty(template).unwrap())
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    path
+}
+
+/// What a validator printed, standard output then standard error.
+pub fn printed_by(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

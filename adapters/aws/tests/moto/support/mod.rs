@@ -257,7 +257,7 @@ impl Moto {
             for target in &rule.targets {
                 let f = FUNCTIONS
                     .iter()
-                    .find(|f| f.target == Some(target.as_str()))
+                    .find(|f| f.target_name() == Some(target.as_str()))
                     .unwrap_or_else(|| panic!("no function for target {target}"));
                 let arn = queue_arn(&clients, &queues[f.name]).await;
                 targets.push(
@@ -795,7 +795,7 @@ impl Moto {
         now: Millis,
     ) -> Result<tally_aws::lambda::deliver::Delivered, tally_core::handlers::HandlerError> {
         let app = self.app(function);
-        let target = app.function.target.unwrap_or(app.function.name);
+        let target = app.function.target_name().unwrap_or(app.function.name);
         Box::pin(tally_aws::lambda::deliver::deliver(
             &app.ports, &app.cfg, target, body, now,
         ))
