@@ -133,6 +133,14 @@ where
     };
     let record = ports.load(&approval.request_id).await?;
     check_approval(record.as_ref(), approval).map_err(HandlerError::Permanent)?;
+    // What the executor announces follows from the decision of record, not
+    // from the event in hand: any approval of an approved request (the
+    // aggregator's, or another with its words) then announces the same
+    // deletion under the same ids with the same content.
+    let cause = record
+        .as_ref()
+        .map_or_else(|| event.clone(), |r| decision_event(r, event));
+    let event = &cause;
     let request = record.and_then(|r| r.request);
     let requester = request.as_ref().map_or("", |r| r.user_id.as_str());
     let account_id = request.as_ref().map_or("", |r| r.account_id.as_str());
@@ -167,6 +175,24 @@ where
         .remember(DONE, key, "done", settings.claim_expiry(now))
         .await?;
     Ok(report)
+}
+
+/// The approval as the aggregator published it for `record`: its decision
+/// event's id, and the requester and correlation it took from the request.
+fn decision_event(record: &Record, event: &Event) -> Event {
+    let mut cause = event.clone();
+    if let Some(d) = &record.decision {
+        cause.event_id = d.event_id.clone();
+    }
+    if let Some(req) = &record.request {
+        cause.user_id = req.user_id.clone();
+        cause.correlation_id = Some(
+            req.correlation_id
+                .clone()
+                .unwrap_or_else(|| req.request_id.clone()),
+        );
+    }
+    cause
 }
 
 async fn delete<P>(

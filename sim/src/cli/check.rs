@@ -25,7 +25,7 @@ pub struct CheckArgs {
     /// Deletion requests, each for its own file.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=check::MAX_REQUESTS as u64))]
     pub requests: u64,
-    /// Copies the bus may make, in all (1 does not finish yet: see the README).
+    /// Copies the bus may make, in all.
     #[arg(long, default_value_t = 0)]
     pub duplicates: u32,
     /// Deliveries that may be dead-lettered and later redriven, in all.
