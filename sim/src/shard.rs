@@ -8,8 +8,8 @@
 //! re-run without `--shard`, a shard that stopped at a failure leaves one
 //! range unrun, and the merge checks coverage as arithmetic on ranges.
 //! Slices differ in size by at most one seed; a seed's cost does not
-//! depend on its number (each draws its own fault mix from a hash of it),
-//! so contiguous slices balance as well as strided ones would.
+//! depend on its number (each draws its fault mix from a generator seeded
+//! by it), so contiguous slices balance as well as strided ones would.
 //!
 //! Plain code, no simulator: `explore merge` works in any build.
 
