@@ -18,6 +18,7 @@ pub mod oracle;
 pub mod replay;
 pub mod rng;
 pub mod scenario;
+pub mod shard;
 #[cfg(madsim)]
 pub mod shrink;
 pub mod timeline;

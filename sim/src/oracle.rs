@@ -198,8 +198,18 @@ fn expect(x: &Expected<'_>, policy: &Policy, margin: i64) -> Option<(Status, Vec
         .collect();
     if !negatives.is_empty() {
         // A counted deny vetoes at once, whatever else is still to come;
-        // which negative vote came first decides the cause.
-        return Some((Status::Denied, causes_of(&negatives)));
+        // which negative vote came first decides the cause. A negative
+        // vote whose handling began but is not surely in time (no
+        // invocation of it succeeded before the deadline: one wrote, then
+        // failed, say a permanent store error on a later call) may have
+        // been counted first, so its cause is accepted too; the outcome
+        // is certain either way (seed 4480).
+        let maybe = x
+            .votes
+            .values()
+            .filter(|s| negative(s.decision) && s.tried && !in_time(s));
+        let all: Vec<&Seen> = negatives.iter().copied().chain(maybe).collect();
+        return Some((Status::Denied, causes_of(&all)));
     }
     let all_in = x
         .required

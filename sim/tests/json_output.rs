@@ -100,6 +100,41 @@ fn explore_and_show_json_fit_the_schema() {
     );
 }
 
+/// A shard run with `--quiet` prints only its summary, which says the
+/// whole range, the configuration and the slice it covers.
+#[cfg(madsim)]
+#[test]
+fn a_quiet_shard_prints_one_summary_with_its_range_and_slice() {
+    let o = tally(&[
+        "explore",
+        "--first",
+        "5",
+        "--seeds",
+        "5",
+        "--shard",
+        "2/2",
+        "--files",
+        "2",
+        "--traffic",
+        "0",
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(validated(&out), ["summary"]);
+    let summary: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["seeds"], 3, "{summary}");
+    assert_eq!(
+        summary["range"],
+        serde_json::json!({"first": 5, "seeds": 5, "config": "--files 2 --traffic 0"})
+    );
+    assert_eq!(
+        summary["shard"],
+        serde_json::json!({"index": 2, "of": 2, "first": 7, "seeds": 3})
+    );
+}
+
 /// A failing seed ends with a `failure` object naming the reproducer and
 /// the command that draws the run.
 #[cfg(madsim)]
@@ -128,6 +163,8 @@ fn a_failing_explore_ends_with_a_failure_object() {
     assert_eq!(validated(&out), ["seed", "failure"]);
     let failure: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     assert_eq!(failure["reason"], "invariant");
+    assert_eq!(failure["seedsRun"], 1, "{failure}");
+    assert_eq!(failure["shard"]["of"], 1, "{failure}");
     assert!(
         failure["show"].as_str().unwrap().contains("--format html"),
         "{failure}"

@@ -2,23 +2,35 @@
 //! its own fault mix; the first violation stops and prints everything
 //! needed to replay it.
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tally_sim::shard::Shard;
 
 /// The regressions file in this source tree, which the suite replays.
 const REGRESSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/regressions.txt");
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ExploreArgs {
+    #[command(subcommand)]
+    pub action: Option<ExploreCmd>,
     /// Run exactly this seed (and print its decision log).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// How many seeds to run, starting at --first (at least 1).
+    /// How many seeds to run, starting at --first (at least 1); with
+    /// --shard, how many the shards split.
     #[arg(long, default_value_t = 100, value_parser = tally_sim::workload::at_least_one_u64)]
     pub seeds: u64,
     #[arg(long, visible_alias = "from", default_value_t = 0)]
     pub first: u64,
+    /// Run only the I-th of N slices of the seeds --first .. --first +
+    /// --seeds, counted from 1 (1/4 to 4/4; N at most --seeds). The slices
+    /// are contiguous, so each is an ordinary --first/--seeds range and
+    /// differs from the others by at most one seed; `tally explore merge`
+    /// reads the shards' --json outputs back into one verdict.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse, conflicts_with = "seed")]
+    pub shard: Option<Shard>,
     /// Seeds run at once (each on its own thread and runtime; at least 1).
     #[arg(long, default_value_t = 1, value_parser = tally_sim::workload::at_least_one)]
     pub jobs: usize,
@@ -32,7 +44,8 @@ pub struct ExploreArgs {
     #[arg(long, conflicts_with = "quiet")]
     pub verbose: bool,
     /// No progress bar, no per-seed lines, no tables: only a failure (in
-    /// full) or the closing line.
+    /// full) or the closing line (with --json: only the `failure` or the
+    /// `summary` object).
     #[arg(long, short)]
     pub quiet: bool,
     /// With one seed (--seed, or --seeds 1): write the run's audit log to
@@ -58,17 +71,50 @@ pub struct ExploreArgs {
     pub config: tally_sim::args::ConfigArgs,
 }
 
+/// What `tally explore` does besides exploring.
+#[derive(Debug, Subcommand)]
+pub enum ExploreCmd {
+    /// Merge the --json outputs of `explore --shard I/N` runs (`--quiet`
+    /// or not) into one verdict: the seeds run, every failure once with
+    /// its reproducer. Exit 0 when every seed held, 1 on any failure, 2
+    /// when the files are not every shard of one range exactly once (a
+    /// gap, an overlap, mixed ranges or configurations, a file that is
+    /// not explore --json output, zero seeds read).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' outputs (`explore --shard I/N --json > FILE`), in any order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
 impl ExploreArgs {
+    /// The whole range asked for (one seed with --seed), and this run's
+    /// shard of it.
+    fn range(&self) -> Result<(std::ops::Range<u64>, Shard), String> {
+        if let Some(s) = self.seed {
+            return Ok((s..s.saturating_add(1), Shard::WHOLE));
+        }
+        let range = tally_sim::shard::seed_range(self.first, self.seeds)?;
+        let shard = self.shard.unwrap_or(Shard::WHOLE);
+        tally_sim::shard::check_shard(&range, shard)?;
+        Ok((range, shard))
+    }
+
     /// The seeds this run covers.
     fn seed_list(&self) -> Vec<u64> {
-        match self.seed {
-            Some(s) => vec![s],
-            None => (self.first..self.first.saturating_add(self.seeds)).collect(),
+        match (self.seed, self.range()) {
+            (Some(s), _) => vec![s],
+            (None, Ok((range, shard))) => tally_sim::shard::slice(&range, shard).collect(),
+            (None, Err(_)) => Vec::new(),
         }
     }
 
     /// Flags that cannot work together, refused before anything runs.
     fn check(&self) -> Result<(), String> {
+        self.range()?;
         let n = self.seed_list().len();
         if let (Some(path), true) = (&self.export_trace, n > 1) {
             return Err(format!(
@@ -80,8 +126,106 @@ impl ExploreArgs {
     }
 }
 
-#[cfg(not(madsim))]
 pub fn run(args: ExploreArgs) -> ExitCode {
+    match &args.action {
+        Some(ExploreCmd::Merge(m)) => merge(m),
+        None => explore(args),
+    }
+}
+
+/// `tally explore merge`: reads every file, then prints the verdict.
+fn merge(args: &MergeArgs) -> ExitCode {
+    let mut files = Vec::new();
+    for path in &args.files {
+        match std::fs::read_to_string(path) {
+            Ok(text) => files.push((path.display().to_string(), text)),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let verdict = match tally_sim::shard::merge(&files) {
+        Ok(v) => v,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "error: no verdict: the files given are not every shard of one range, each once"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    use super::style::{paint, FAIL, PASS};
+    for f in &verdict.failures {
+        anstream::println!(
+            "{}: seed {} ({}, shard {} in {})",
+            paint(FAIL, "FAILED"),
+            f.seed,
+            if f.reason == "determinism" {
+                "the same seed gave a different run"
+            } else {
+                "an invariant was violated"
+            },
+            f.shard,
+            f.file
+        );
+        for v in &f.violations {
+            anstream::println!("  {}: {v}", paint(FAIL, "violated"));
+        }
+        println!("  reproduce with: {}", f.reproducer);
+        println!("  see it as a page: {}", f.show);
+    }
+    for (shard, left) in &verdict.unrun {
+        println!(
+            "shard {shard} stopped at its failure: {} not run (./scripts/tally explore --first {} --seeds {}{})",
+            tally_sim::shard::seeds_text(left),
+            left.start,
+            left.end - left.start,
+            if verdict.config.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", verdict.config)
+            }
+        );
+    }
+    let total = verdict.range.end - verdict.range.start;
+    let head = format!(
+        "{} shards of {} ({}): {} of {total} seeds run",
+        verdict.shards,
+        tally_sim::shard::seeds_text(&verdict.range),
+        if verdict.config.is_empty() {
+            "defaults".to_owned()
+        } else {
+            verdict.config.clone()
+        },
+        verdict.seeds_run,
+    );
+    if verdict.ok() {
+        anstream::println!(
+            "{head}, {} decisions, {} deliveries, {}",
+            verdict.decisions,
+            verdict.deliveries,
+            paint(PASS, "every invariant held")
+        );
+        ExitCode::SUCCESS
+    } else {
+        // A failed shard's output counts no decisions, so none are summed.
+        let n = verdict.failures.len();
+        anstream::println!(
+            "{head}, {}",
+            paint(
+                FAIL,
+                &format!("{n} failure{}", if n == 1 { "" } else { "s" })
+            )
+        );
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(not(madsim))]
+fn explore(args: ExploreArgs) -> ExitCode {
     if let Err(e) = args.check() {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -136,12 +280,15 @@ fn shrink_and_write(
 }
 
 #[cfg(madsim)]
-pub fn run(args: ExploreArgs) -> ExitCode {
+fn explore(args: ExploreArgs) -> ExitCode {
     use tally_sim::world::{run as run_one, RunReport};
-    if let Err(e) = args.check() {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
+    let (range, shard) = match args.check().and_then(|()| args.range()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let (rules, policy) = match args.config.load() {
         Ok(x) => x,
         Err(e) => {
@@ -154,7 +301,16 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         c.export_trace = args.export_trace.is_some();
         c
     };
-    let print_failure = |r: &RunReport, what: &str| {
+    // What a merge of the shards needs to know of this one.
+    let range_out = tally_sim::shard::RangeOut {
+        first: range.start,
+        seeds: range.end - range.start,
+        config: tally_sim::args::to_flags(&args.config, &Default::default())
+            .map(|flags| tally_sim::args::join(&flags))
+            .unwrap_or_else(|e| format!("<{e}>")),
+    };
+    let shard_out = tally_sim::shard::ShardOut::new(&range, shard);
+    let print_failure = |r: &RunReport, what: &str, seeds_run: u64| {
         if args.json {
             let reason = if what.contains("determinism") {
                 "determinism"
@@ -169,6 +325,9 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 "decisionLog": r.decision_log,
                 "reproducer": r.reproducer,
                 "show": args.config.show_command(r.seed),
+                "seedsRun": seeds_run,
+                "range": range_out,
+                "shard": shard_out,
             });
             println!("{}", tally_sim::json::typed("failure", failure));
             return;
@@ -229,7 +388,11 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                     || again.fingerprint != report.fingerprint
                 {
                     progress.finish_and_clear();
-                    print_failure(&report, "the same seed gave a different run (determinism)");
+                    print_failure(
+                        &report,
+                        "the same seed gave a different run (determinism)",
+                        runs + 1,
+                    );
                     if !args.json {
                         println!("second run's decision log:");
                         for line in &again.decision_log {
@@ -263,7 +426,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 }
                 eprintln!("wrote {} events to {}", report.trace.len(), path.display());
             }
-            if args.json {
+            if args.json && !args.quiet {
                 println!(
                     "{}",
                     tally_sim::json::typed(
@@ -283,7 +446,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             }
             if !report.ok() {
                 progress.finish_and_clear();
-                print_failure(&report, "an invariant was violated");
+                print_failure(&report, "an invariant was violated", runs);
                 let path = args.regressions.display();
                 let findings = tally_core::rules::lint(&rules, &policy).len();
                 if findings > 0 {
@@ -326,7 +489,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             "{}",
             tally_sim::json::typed(
                 "summary",
-                serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "coverage": reached, "ok": true})
+                serde_json::json!({"seeds": runs, "decisions": decisions, "invariantsChecked": checked, "requests": totals.requests, "approved": totals.approved, "denied": totals.denied, "deliveries": totals.deliveries, "duplicates": totals.duplicates, "transientFailures": totals.transient_failures, "crashes": totals.crashes, "redriven": totals.redriven, "coverage": reached, "ok": true, "range": range_out, "shard": shard_out})
             )
         );
         return ExitCode::SUCCESS;
