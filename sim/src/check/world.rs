@@ -393,16 +393,7 @@ impl<'s> World<'s> {
                 if (d.target, d.event.event_id.as_str()) != (key.0, key.1.as_str()) {
                     continue;
                 }
-                match self.objects.get(key) {
-                    Some(true) => out.push(Choice::Object(i)),
-                    Some(false) => out.push(Choice::Start(i)),
-                    None => {
-                        out.push(Choice::Start(i));
-                        if self.scope.objections && self.objectable(d) {
-                            out.push(Choice::Object(i));
-                        }
-                    }
-                }
+                out.extend(self.start_choices(i));
                 if self.losses_left > 0 {
                     out.push(Choice::Lose(i));
                 }
@@ -438,16 +429,7 @@ impl<'s> World<'s> {
                 continue;
             }
             if self.running_of(function) < self.scope.concurrency {
-                match self.objects.get(&(d.target, d.event.event_id.clone())) {
-                    Some(true) => out.push(Choice::Object(i)),
-                    Some(false) => out.push(Choice::Start(i)),
-                    None => {
-                        out.push(Choice::Start(i));
-                        if self.scope.objections && self.objectable(d) {
-                            out.push(Choice::Object(i));
-                        }
-                    }
-                }
+                out.extend(self.start_choices(i));
             }
             if busy.is_none() && self.duplicates_left > 0 {
                 out.push(Choice::Duplicate(i));
@@ -477,6 +459,21 @@ impl<'s> World<'s> {
             );
         }
         out
+    }
+
+    /// The ways in-flight delivery `i` may start: as its first invocation
+    /// answered, once one has; else doing its own work or, for a voter's
+    /// first answer with objections on, objecting.
+    fn start_choices(&self, i: usize) -> Vec<Choice> {
+        let d = &self.inflight[i];
+        match self.objects.get(&(d.target, d.event.event_id.clone())) {
+            Some(true) => vec![Choice::Object(i)],
+            Some(false) => vec![Choice::Start(i)],
+            None if self.scope.objections && self.objectable(d) => {
+                vec![Choice::Start(i), Choice::Object(i)]
+            }
+            None => vec![Choice::Start(i)],
+        }
     }
 
     /// A voter's first answer to a request it must vote on (a later one
@@ -966,13 +963,7 @@ impl<'s> World<'s> {
             } else if !self.dead.is_empty() {
                 self.apply(Choice::Redrive);
             } else if !self.inflight.is_empty() {
-                let d = &self.inflight[0];
-                let objects = self.objects.get(&(d.target, d.event.event_id.clone()));
-                self.apply(if objects == Some(&true) {
-                    Choice::Object(0)
-                } else {
-                    Choice::Start(0)
-                });
+                self.apply(self.start_choices(0)[0]);
             } else if quiet_sweeps < 2 {
                 let before = (self.mem.digest(), self.published.len());
                 self.apply(Choice::Sweep);
