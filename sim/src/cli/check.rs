@@ -260,15 +260,12 @@ fn flags(a: &CheckArgs) -> String {
 /// Writes the counterexample as a scenario (`check-PROPERTY.toml` in
 /// `--failures`) and says how to replay it.
 fn write_scenario(a: &CheckArgs, run: &CheckRun, cx: &check::Counterexample) -> Result<(), String> {
-    let abs = |p: &Option<PathBuf>| {
-        p.as_ref().map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        })
-    };
-    let text = check::scenario_text(run, abs(&a.rules).as_deref(), abs(&a.policy).as_deref(), cx);
+    let text = check::scenario_text(
+        run,
+        super::absolute(&a.rules).as_deref(),
+        super::absolute(&a.policy).as_deref(),
+        cx,
+    );
     let path = a
         .failures
         .join(format!("check-{}.toml", cx.broken.invariant.name()));

@@ -244,18 +244,10 @@ fn shrink_and_write(
 ) {
     eprintln!("shrinking seed {} (re-running it with fewer faults and a smaller workload while it still fails)...", cfg.seed);
     let shrunk = tally_sim::shrink::shrink(cfg, failed);
-    let abs = |p: &Option<PathBuf>| {
-        p.as_ref().map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        })
-    };
     let text = tally_sim::shrink::scenario_text(
         &shrunk,
-        abs(&args.config.rules).as_deref(),
-        abs(&args.config.policy).as_deref(),
+        super::absolute(&args.config.rules).as_deref(),
+        super::absolute(&args.config.policy).as_deref(),
     );
     println!(
         "shrunk in {} runs to: {}",

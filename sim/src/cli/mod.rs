@@ -69,6 +69,17 @@ pub fn run(cli: Cli) -> ExitCode {
 
 /// The rules and policy a simulation (or the linter) uses: files when
 /// given, else defaults.
+/// A file a written scenario names, as a path it can be read from
+/// wherever the scenario is run (as given, where it cannot be resolved).
+pub fn absolute(p: &Option<std::path::PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.clone())
+            .display()
+            .to_string()
+    })
+}
+
 pub fn load_rules_and_policy(
     rules: Option<&std::path::PathBuf>,
     policy: Option<&std::path::PathBuf>,
