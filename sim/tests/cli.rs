@@ -6,44 +6,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn tally(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(args)
-        .env_remove("CLICOLOR_FORCE")
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A fresh folder of this test's own.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tally-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The command failed as a usage error (2) and said all of `words`.
-#[track_caller]
-fn refused(o: &Output, words: &[&str]) {
-    let e = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "stderr: {e}\nstdout: {}",
-        stdout(o)
-    );
-    for w in words {
-        assert!(e.contains(w), "{w:?} missing from: {e}");
-    }
-}
+mod run;
+use run::{refused, scratch, stderr, stdout, tally};
 
 #[test]
 fn workload_counts_and_shares_out_of_range_are_refused() {

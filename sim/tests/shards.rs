@@ -5,48 +5,12 @@
 
 use proptest::prelude::*;
 use std::ops::Range;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 use tally_sim::shard::{seed_range, slice, Shard};
 
-fn tally(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(args)
-        .env_remove("CLICOLOR_FORCE")
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A fresh folder of this test's own.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tally-shards-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The command failed as a usage error (2) and said all of `words`.
-#[track_caller]
-fn refused(o: &Output, words: &[&str]) {
-    let e = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "stderr: {e}\nstdout: {}",
-        stdout(o)
-    );
-    for w in words {
-        assert!(e.contains(w), "{w:?} missing from: {e}");
-    }
-}
+mod run;
+use run::{refused, scratch, tally};
+#[cfg(madsim)]
+use run::{stderr, stdout};
 
 /// A range with at most 5,000 seeds anywhere in u64 (its end included),
 /// or one of any size, and a shard count from 1 to its size (at most 3,000).
