@@ -99,21 +99,53 @@ impl Memory {
     pub fn digest(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = rustc_hash::FxHasher::default();
-        format!(
-            "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
-            *lock(&self.records),
-            *lock(&self.claims),
-            *lock(&self.memos),
-            *lock(&self.files),
-            *lock(&self.transactions),
-            *lock(&self.content),
-            *lock(&self.jobs),
-            *lock(&self.rules),
-            *lock(&self.audit),
-        )
-        .hash(&mut h);
+        content_hash(&mut h, &*lock(&self.records));
+        lock(&self.claims).hash(&mut h);
+        lock(&self.memos).hash(&mut h);
+        content_hash(&mut h, &*lock(&self.files));
+        content_hash(&mut h, &*lock(&self.transactions));
+        lock(&self.content).hash(&mut h);
+        content_hash(&mut h, &*lock(&self.jobs));
+        content_hash(&mut h, &*lock(&self.rules));
+        content_hash(&mut h, &*lock(&self.audit));
         h.finish()
     }
+}
+
+/// Feeds `value`'s JSON to `h` as it is written: a hash of its content
+/// without building the text (a model checker hashes every state it
+/// reaches, and a table's text is kilobytes). JSON, not Debug: the wire
+/// form is lossless for these types and several times cheaper to write.
+pub fn content_hash(h: &mut impl std::hash::Hasher, value: &impl serde::Serialize) {
+    struct Feed<'h, H>(&'h mut H);
+    impl<H: std::hash::Hasher> std::io::Write for Feed<'_, H> {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.write(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Writing to a hasher cannot fail, and these types always encode.
+    let _ = serde_json::to_writer(&mut Feed(h), value);
+    // The end of one value, so that two values' texts cannot run together.
+    h.write_u8(0xff);
+}
+
+/// Feeds `value`'s Debug text to `h` piece by piece, as it is written
+/// (for values that have no wire form, such as a port's result).
+pub fn debug_hash(h: &mut impl std::hash::Hasher, value: &impl std::fmt::Debug) {
+    struct Feed<'h, H>(&'h mut H);
+    impl<H: std::hash::Hasher> std::fmt::Write for Feed<'_, H> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    // Writing to a hasher cannot fail.
+    let _ = std::fmt::Write::write_fmt(&mut Feed(h), format_args!("{value:?}"));
+    h.write_u8(0xff);
 }
 
 impl RecordStore for Memory {

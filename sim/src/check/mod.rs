@@ -21,11 +21,11 @@ mod scenario;
 mod world;
 
 pub use scenario::{reproduce, scenario_text, CheckRun, Replayed, MAX_CONCURRENCY, MAX_REQUESTS};
-pub use world::World;
+pub use world::{Step, StepKind, World};
 
 use crate::invariants::Violation;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 use tally_core::coordination::Policy;
 use tally_core::rules::Rules;
@@ -329,7 +329,9 @@ pub fn check(scope: &Scope, mut progress: impl FnMut(usize, usize)) -> Report {
     };
     let first = World::new(scope);
     let mut seen: BTreeSet<u64> = BTreeSet::from([first.fingerprint()]);
-    let mut seen_running: BTreeSet<u64> = BTreeSet::new();
+    // Each state with invocations running, and the steps its first visit
+    // left asleep (see below).
+    let mut seen_running: BTreeMap<u64, Vec<Step>> = BTreeMap::new();
     let mut queue: VecDeque<(World<'_>, Vec<Choice>)> = VecDeque::from([(first, Vec::new())]);
     let done = |mut report: Report, cx: Option<Counterexample>| {
         report.complete = cx.is_none();
@@ -354,8 +356,16 @@ pub fn check(scope: &Scope, mut progress: impl FnMut(usize, usize)) -> Report {
             };
             return done(report, Some(cx));
         }
-        let mut segments: Vec<Vec<Choice>> = state.choices().into_iter().map(|c| vec![c]).collect();
-        while let Some(segment) = segments.pop() {
+        // A segment, and its sleep set: steps a sibling explored before
+        // that commute with every step taken since, so that taking them
+        // here would reach what the sibling reaches (sleep sets, as in
+        // Godefroid's partial-order reduction).
+        let mut segments: Vec<(Vec<Choice>, Vec<Step>)> = state
+            .choices()
+            .into_iter()
+            .map(|c| (vec![c], Vec::new()))
+            .collect();
+        while let Some((segment, sleep)) = segments.pop() {
             if report.schedules >= scope.max_schedules {
                 report.seconds = started.elapsed().as_secs_f64();
                 return report;
@@ -390,15 +400,53 @@ pub fn check(scope: &Scope, mut progress: impl FnMut(usize, usize)) -> Report {
             }
             // Mid-segment, a state reached before (the same data, the same
             // invocations stopped at the same calls having seen the same
-            // results) has the same futures: explored once.
-            if !seen_running.insert(w.fingerprint_running()) {
+            // results) has the same futures: explored once, but for the
+            // steps its first visit slept and this one does not (sleep sets
+            // with a state cache must explore those).
+            let choices = w.choices();
+            let open: Vec<Choice> = match seen_running.entry(w.fingerprint_running()) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let open = choices
+                        .into_iter()
+                        .filter(|c| w.step_of(*c).is_none_or(|t| !sleep.contains(&t)))
+                        .collect();
+                    e.insert(sleep.clone());
+                    open
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    let slept = e.get();
+                    let open: Vec<Choice> = choices
+                        .into_iter()
+                        .filter(|c| {
+                            w.step_of(*c)
+                                .is_some_and(|t| slept.contains(&t) && !sleep.contains(&t))
+                        })
+                        .collect();
+                    e.get_mut().retain(|t| sleep.contains(t));
+                    open
+                }
+            };
+            if open.is_empty() {
                 report.pruned += 1;
                 continue;
             }
-            for c in w.choices() {
+            let mut taken: Vec<Step> = Vec::new();
+            for c in open {
+                let step = w.step_of(c);
+                // A start changes who may join: nothing sleeps past it.
+                let asleep = match &step {
+                    Some(t) => sleep
+                        .iter()
+                        .chain(&taken)
+                        .filter(|u| u.independent(t))
+                        .cloned()
+                        .collect(),
+                    None => Vec::new(),
+                };
                 let mut next = segment.clone();
                 next.push(c);
-                segments.push(next);
+                segments.push((next, asleep));
+                taken.extend(step);
             }
         }
     }

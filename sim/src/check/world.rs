@@ -138,6 +138,41 @@ pub struct World<'s> {
     duplicated: Option<(&'static str, String)>,
 }
 
+/// A step of one running invocation: its next call, its crash there, or
+/// that call failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StepKind {
+    Resume,
+    Crash,
+    Fail,
+}
+
+/// A step (see `World::step_of`), with the call its invocation stopped
+/// before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub kind: StepKind,
+    pub invocation: u64,
+    pub at: At,
+}
+
+impl Step {
+    /// Whether taking the two in either order reaches the same state. Steps
+    /// of one invocation never commute; two crashes (or two failed calls)
+    /// draw on one budget; two calls commute as `At::independent` says; a
+    /// crash or a failed call touches no store, so it commutes with another
+    /// invocation's call.
+    pub fn independent(&self, other: &Step) -> bool {
+        if self.invocation == other.invocation {
+            return false;
+        }
+        match (self.kind, other.kind) {
+            (StepKind::Resume, StepKind::Resume) => self.at.independent(&other.at),
+            (a, b) => a != b,
+        }
+    }
+}
+
 fn poll_once(fut: &mut Running) -> Poll<Result<Done, HandlerError>> {
     let mut cx = Context::from_waker(Waker::noop());
     fut.as_mut().poll(&mut cx)
@@ -401,23 +436,24 @@ impl<'s> World<'s> {
             return out;
         }
         let busy = self.running.first().map(|r| r.group);
-        // When every running invocation's next call commutes with every
-        // other's, the order is immaterial: the first goes.
-        let next: Vec<At> = (0..self.running.len()).map(|j| self.at(j)).collect();
-        let all_commute = next
-            .iter()
-            .enumerate()
-            .all(|(a, x)| next[a + 1..].iter().all(|y| x.independent(y)));
-        if all_commute && !next.is_empty() {
-            out.push(Choice::Resume(0));
-        } else {
-            out.extend((0..self.running.len()).map(Choice::Resume));
-        }
+        // A publish commutes with every call any invocation may make later
+        // (no handler reads the bus), so once no one may join, an
+        // invocation stopped before one goes alone: its publish, its crash
+        // there or that call failing (a persistent set). Any other call may
+        // race with a later one of another invocation, so every order is
+        // open, and the search's sleep sets skip the orders that commute.
+        let publishing = (0..self.running.len())
+            .find(|&j| self.resumed && self.at(j).what == "Publisher.publish");
+        let movers: Vec<usize> = match publishing {
+            Some(j) => vec![j],
+            None => (0..self.running.len()).collect(),
+        };
+        out.extend(movers.iter().map(|&j| Choice::Resume(j)));
         if self.crashes_left > 0 {
-            out.extend((0..self.running.len()).map(Choice::Crash));
+            out.extend(movers.iter().map(|&j| Choice::Crash(j)));
         }
         if self.transients_left > 0 {
-            out.extend((0..self.running.len()).map(Choice::Fail));
+            out.extend(movers.iter().map(|&j| Choice::Fail(j)));
         }
         for i in self.distinct() {
             let d = &self.inflight[i];
@@ -788,31 +824,52 @@ impl<'s> World<'s> {
     /// A state with invocations running, as a number that two schedules
     /// reaching it give alike: the world's data (as `fingerprint`), whether
     /// a step was taken since it was quiescent (which decides who may
-    /// join), and each running invocation as its delivery, where it stopped
-    /// and what it has called and got back. A handler is deterministic, so
-    /// that is all of a future's state; invocations are told apart by what
-    /// they are, not by their place in the list.
+    /// join), and each running invocation as `invocation` says. A handler
+    /// is deterministic, so that is all of a future's state; invocations
+    /// are told apart by what they are, not by their place in the list.
     pub fn fingerprint_running(&self) -> u64 {
         let mut h = std::hash::DefaultHasher::new();
         self.fingerprint().hash(&mut h);
         self.resumed.hash(&mut h);
-        let mut running: Vec<(String, String, Option<String>, bool, u64)> = self
-            .running
-            .iter()
-            .enumerate()
-            .map(|(j, r)| {
-                let at = self.at(j);
-                let job = match &r.job {
-                    Job::Deliver(d) => format!("{:?}", d.key()),
-                    Job::Sweep => "sweep".to_owned(),
-                };
-                let seen = *r.seen.lock().unwrap_or_else(|p| p.into_inner());
-                (job, at.what.to_owned(), at.key, at.write, seen)
-            })
+        let mut running: Vec<u64> = (0..self.running.len())
+            .map(|j| self.invocation(j))
             .collect();
         running.sort();
         running.hash(&mut h);
         h.finish()
+    }
+
+    /// Running invocation `j` as a number: its delivery, where it stopped
+    /// and what it has called and got back. It stays the same while other
+    /// invocations take their steps.
+    fn invocation(&self, j: usize) -> u64 {
+        let r = &self.running[j];
+        let at = self.at(j);
+        let job = match &r.job {
+            Job::Deliver(d) => Some(d.key()),
+            Job::Sweep => None,
+        };
+        let seen = *r.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut h = std::hash::DefaultHasher::new();
+        (job, at.what, at.key, at.write, seen).hash(&mut h);
+        h.finish()
+    }
+
+    /// What choice `c` does to a running invocation, told apart across
+    /// schedules (for the search's sleep sets); None for a choice that
+    /// starts something.
+    pub fn step_of(&self, c: Choice) -> Option<Step> {
+        let (kind, j) = match c {
+            Choice::Resume(j) => (StepKind::Resume, j),
+            Choice::Crash(j) => (StepKind::Crash, j),
+            Choice::Fail(j) => (StepKind::Fail, j),
+            _ => return None,
+        };
+        Some(Step {
+            kind,
+            invocation: self.invocation(j),
+            at: self.at(j),
+        })
     }
 
     /// Nothing running: a state the checker can recognise again.
@@ -843,10 +900,10 @@ impl<'s> World<'s> {
         )
             .hash(&mut h);
         self.forged.hash(&mut h);
-        format!("{:?}", self.chose).hash(&mut h);
+        tally_core::ports::memory::debug_hash(&mut h, &self.chose);
         self.objects.hash(&mut h);
         self.advanced.hash(&mut h);
-        format!("{:?}", self.answered).hash(&mut h);
+        tally_core::ports::memory::debug_hash(&mut h, &self.answered);
         h.finish()
     }
 

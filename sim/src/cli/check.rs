@@ -14,8 +14,10 @@ state while nothing runs are explored once. What is not: calls on different func
 commute and run in one fixed order (the sweeper and the aggregator share the records, so they \
 race); invocations of one function join at the start of a segment between two quiescent states \
 (starting runs to the first stop without touching a store, so joining later is joining now and \
-waiting), and a delivery that becomes ready mid-segment waits for the next quiescent state; when \
-every running invocation's next call commutes with the others', the first goes. Deployed: the \
+waiting), and a delivery that becomes ready mid-segment waits for the next quiescent state; once \
+no one may join, an invocation stopped before a publish goes alone (no handler reads the bus); \
+two steps that commute (two reads, other items, a crash beside another invocation's call) are \
+taken in one order only (sleep sets). Deployed: the \
 aggregator and its sweeper, the voters, the executor; other targets' deliveries are dropped. \
 A voter answers as the checker chooses at its first invocation (its own work, or an objection \
 with objections on), and its retries and copies answer the same. Voting flavour only.\n\nExit status: 0 every property held and every behaviour was reached; 1 \
