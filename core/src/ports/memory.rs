@@ -51,6 +51,16 @@ impl Memory {
         lock(&self.records).values().cloned().collect()
     }
 
+    /// `f` over every record in place, in request-id order (the table is
+    /// locked meanwhile: `f` must not call back into this store). A reader
+    /// that needs a few fields copies those, not whole records.
+    pub fn with_records<R>(
+        &self,
+        f: impl FnOnce(std::collections::btree_map::Values<'_, String, Record>) -> R,
+    ) -> R {
+        f(lock(&self.records).values())
+    }
+
     pub fn notifications(&self) -> Vec<Notification> {
         lock(&self.notifications).clone()
     }
@@ -68,6 +78,27 @@ impl Memory {
 
     pub fn all_transactions(&self) -> Vec<Transaction> {
         lock(&self.transactions).values().cloned().collect()
+    }
+
+    /// How many transactions each file has (files with none are absent),
+    /// counted in place: a check that needs only the counts copies no
+    /// transaction.
+    pub fn transactions_per_file(&self) -> BTreeMap<String, usize> {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for t in lock(&self.transactions).values() {
+            match counts.get_mut(&t.file_id) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(t.file_id.clone(), 1);
+                }
+            }
+        }
+        counts
+    }
+
+    /// Whether content is stored under `key`, without copying it.
+    pub fn has_content(&self, key: &str) -> bool {
+        lock(&self.content).contains_key(key)
     }
 
     pub fn job(&self, user_id: &str) -> Option<AnalyticsJob> {
