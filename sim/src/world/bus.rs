@@ -22,16 +22,33 @@ fn backoff_ms(attempt: u32) -> u64 {
     (1000u64 << attempt.saturating_sub(1).min(16)).min(300_000)
 }
 
-/// One event as the bus carries it: the delivered JSON text, and what
-/// reading it gave (`read_body`), made once for all its deliveries (every
-/// target, duplicate, retry and redrive reads the same text alike).
+/// One event as the bus carries it: the delivered JSON text (what the
+/// matcher routes, the audit keeps and a dead letter holds) and the typed
+/// event with its envelope, as reading that text gives them (`read_body`),
+/// shared by every target, duplicate and retry of the event.
 pub(crate) struct Parcel {
     pub json: Arc<str>,
     pub read: Read,
 }
 
 impl Parcel {
-    pub(crate) fn new(json: Arc<str>) -> Arc<Parcel> {
+    /// The parcel of an event the bus wrapped itself: the text is written
+    /// once and never read back, as it reads back as exactly the values it
+    /// was written from (every debug build, the whole test suite included,
+    /// reads it back to hold the encoder to that).
+    fn wrapped(event: &Event, delivered: DeliveredEvent) -> Arc<Parcel> {
+        let json: Arc<str> = delivered.to_json().into();
+        let read = Ok((delivered, event.clone()));
+        debug_assert!(
+            read_body(&json).ok() == read.as_ref().ok().cloned(),
+            "the delivered text of {} does not read back as the event it was written from",
+            event.event_id
+        );
+        Arc::new(Parcel { json, read })
+    }
+
+    /// The parcel of a text from elsewhere (a redriven dead letter), read.
+    pub(crate) fn read(json: Arc<str>) -> Arc<Parcel> {
         let read = read_body(&json);
         Arc::new(Parcel { json, read })
     }
@@ -46,10 +63,9 @@ impl World {
         // EventBridge gives every accepted entry a new id; ours is derived,
         // so the run stays a function of its seed.
         let id = ids::derive("eb", &[&event.event_id, &seq.to_string()]);
-        let parcel = Parcel::new(
-            DeliveredEvent::wrap(event, &id, &Delivery::default())
-                .to_json()
-                .into(),
+        let parcel = Parcel::wrapped(
+            event,
+            DeliveredEvent::wrap(event, &id, &Delivery::default()),
         );
         self.observations().published.push((now, event.clone()));
         let mut hits = Vec::new();
@@ -302,7 +318,7 @@ impl World {
                 .position(|r| r.name == d.rule)
                 .expect("dead letters name real rules");
             self.schedule(
-                Parcel::new(d.json),
+                Parcel::read(d.json),
                 d.event_id,
                 d.event_type,
                 rule,
