@@ -18,6 +18,7 @@
 //! retried).
 
 use crate::domain::AuditEntry;
+use crate::event::Event;
 use crate::failure::HandlerError;
 use crate::ports::AuditLog;
 use crate::time::{parse_rfc3339, Millis};
@@ -41,14 +42,24 @@ pub enum Report {
 /// The entry for a delivered event whose JSON text is `text`. `now` stands
 /// in for the timestamp only when neither the detail nor `time` has one.
 pub fn entry_of(delivered: &DeliveredEvent, text: &str, now: Millis) -> AuditEntry {
+    let decoded = delivered.decode().ok();
+    entry_of_read(delivered, decoded.as_ref(), text, now)
+}
+
+/// `entry_of` for an envelope already decoded: `decoded` is what
+/// `delivered.decode()` gave, if it decoded.
+pub fn entry_of_read(
+    delivered: &DeliveredEvent,
+    decoded: Option<&Event>,
+    text: &str,
+    now: Millis,
+) -> AuditEntry {
     let detail = delivered.detail.as_object();
     let envelope_id = detail
         .and_then(|d| d.get("eventId"))
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty());
-    let decoded = delivered.decode().ok();
     let timestamp = decoded
-        .as_ref()
         .map(|e| e.timestamp)
         .or_else(|| {
             detail
@@ -87,7 +98,8 @@ pub async fn handle_delivered<L: AuditLog>(
     append(log, entry_of(delivered, &delivered.to_json(), now)).await
 }
 
-async fn append<L: AuditLog>(log: &L, entry: AuditEntry) -> Result<Report, HandlerError> {
+/// Appends one entry: stored, or a duplicate of one kept before.
+pub async fn append<L: AuditLog>(log: &L, entry: AuditEntry) -> Result<Report, HandlerError> {
     let first = log.append(&entry).await?;
     let (event_id, event_type) = (entry.event_id, entry.event_type);
     Ok(if first {

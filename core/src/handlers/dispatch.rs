@@ -14,7 +14,7 @@ use crate::ports::{
 };
 use crate::targets::Role;
 use crate::time::Millis;
-use crate::wire::sqs;
+use crate::wire::{sqs, DecodeError, DeliveredEvent};
 use serde_json::{json, Value};
 
 /// Every port a rule target may need.
@@ -69,6 +69,17 @@ pub fn report<T: serde::Serialize>(r: &T) -> Value {
     serde_json::to_value(r).unwrap_or_else(|e| json!({ "unserializable": e.to_string() }))
 }
 
+/// What reading a delivered body gave (`sqs::decode_body`: the envelope
+/// and the typed event inside). A caller that hands one body to several
+/// targets (the simulated bus: every rule target, every duplicate and
+/// retry) reads it once and gives each invocation the same reading.
+pub type Read = Result<(DeliveredEvent, Event), DecodeError>;
+
+/// Reads a delivered body as every target but the audit needs it.
+pub fn read_body(body: &str) -> Read {
+    sqs::decode_body(body)
+}
+
 /// Runs `target`'s handler on a delivered body (an SQS message's body, or
 /// the event EventBridge delivered, as text): the one entry of every
 /// function, in the Lambdas and in the simulator. The audit target takes
@@ -83,17 +94,45 @@ pub async fn dispatch_text<P: TargetPorts>(
     policy: &Policy,
     settings: &Settings,
 ) -> Result<(Option<Event>, Dispatched), HandlerError> {
+    let read = read_body(body);
+    let d = dispatch_read(ports, target, body, &read, now, policy, settings).await?;
+    let event = match target_of(target)?.role {
+        Role::Audit => None,
+        _ => read.ok().map(|(_, event)| event),
+    };
+    Ok((event, d))
+}
+
+/// `dispatch_text` on a body already read (`read` is `read_body(body)`):
+/// the same handlers on the same input, without reading the text again.
+pub async fn dispatch_read<P: TargetPorts>(
+    ports: &P,
+    target: &str,
+    body: &str,
+    read: &Read,
+    now: Millis,
+    policy: &Policy,
+    settings: &Settings,
+) -> Result<Dispatched, HandlerError> {
     if target_of(target)?.role == Role::Audit {
-        let r = Box::pin(consumers::audit::handle_text(ports, body, now)).await?;
-        let d = Dispatched {
+        let r = match read {
+            Ok((delivered, event)) => {
+                let entry = consumers::audit::entry_of_read(delivered, Some(event), body, now);
+                Box::pin(consumers::audit::append(ports, entry)).await?
+            }
+            // Not an event the catalogue reads, or not even an envelope:
+            // the audit reads the text itself (and says why it cannot).
+            Err(_) => Box::pin(consumers::audit::handle_text(ports, body, now)).await?,
+        };
+        return Ok(Dispatched {
             report: report(&r),
             commands: Vec::new(),
-        };
-        return Ok((None, d));
+        });
     }
-    let (_, event) = sqs::decode_body(body).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-    let d = dispatch(ports, target, &event, now, policy, settings).await?;
-    Ok((Some(event), d))
+    let (_, event) = read
+        .as_ref()
+        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+    dispatch(ports, target, event, now, policy, settings).await
 }
 
 fn target_of(name: &str) -> Result<&'static crate::targets::Target, HandlerError> {

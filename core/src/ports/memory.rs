@@ -15,12 +15,21 @@ pub struct Memory {
     claims: Mutex<BTreeMap<(String, String), Millis>>,
     memos: Mutex<BTreeMap<(String, String), String>>,
     files: Mutex<BTreeMap<String, FileMeta>>,
-    transactions: Mutex<BTreeMap<String, Transaction>>,
+    transactions: Mutex<Transactions>,
     content: Mutex<BTreeMap<String, Vec<u8>>>,
     jobs: Mutex<BTreeMap<String, AnalyticsJob>>,
     rules: Mutex<BTreeMap<String, Vec<CategoryRule>>>,
     audit: Mutex<BTreeMap<String, AuditEntry>>,
     notifications: Mutex<Vec<Notification>>,
+}
+
+/// The transactions table and its by-file index (as DynamoDB's `by-file`
+/// index, kept with every write): a file's transactions are read without
+/// scanning every other file's.
+#[derive(Debug, Default, Clone)]
+struct Transactions {
+    items: BTreeMap<String, Transaction>,
+    by_file: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -51,6 +60,16 @@ impl Memory {
         lock(&self.records).values().cloned().collect()
     }
 
+    /// `f` over every record in place, in request-id order (the table is
+    /// locked meanwhile: `f` must not call back into this store). A reader
+    /// that needs a few fields copies those, not whole records.
+    pub fn with_records<R>(
+        &self,
+        f: impl FnOnce(std::collections::btree_map::Values<'_, String, Record>) -> R,
+    ) -> R {
+        f(lock(&self.records).values())
+    }
+
     pub fn notifications(&self) -> Vec<Notification> {
         lock(&self.notifications).clone()
     }
@@ -67,7 +86,23 @@ impl Memory {
     }
 
     pub fn all_transactions(&self) -> Vec<Transaction> {
-        lock(&self.transactions).values().cloned().collect()
+        lock(&self.transactions).items.values().cloned().collect()
+    }
+
+    /// How many transactions each file has (files with none are absent),
+    /// counted in place: a check that needs only the counts copies no
+    /// transaction.
+    pub fn transactions_per_file(&self) -> BTreeMap<String, usize> {
+        lock(&self.transactions)
+            .by_file
+            .iter()
+            .map(|(file, ids)| (file.clone(), ids.len()))
+            .collect()
+    }
+
+    /// Whether content is stored under `key`, without copying it.
+    pub fn has_content(&self, key: &str) -> bool {
+        lock(&self.content).contains_key(key)
     }
 
     pub fn job(&self, user_id: &str) -> Option<AnalyticsJob> {
@@ -103,7 +138,7 @@ impl Memory {
         lock(&self.claims).hash(&mut h);
         lock(&self.memos).hash(&mut h);
         content_hash(&mut h, &*lock(&self.files));
-        content_hash(&mut h, &*lock(&self.transactions));
+        content_hash(&mut h, &lock(&self.transactions).items);
         lock(&self.content).hash(&mut h);
         content_hash(&mut h, &*lock(&self.jobs));
         content_hash(&mut h, &*lock(&self.rules));
@@ -265,15 +300,17 @@ impl FileStore for Memory {
 
 impl TransactionStore for Memory {
     async fn transactions_of_file(&self, file_id: &str) -> Result<Vec<Transaction>, PortError> {
-        Ok(lock(&self.transactions)
-            .values()
-            .filter(|t| t.file_id == file_id)
-            .cloned()
-            .collect())
+        let txs = lock(&self.transactions);
+        Ok(txs.by_file.get(file_id).map_or_else(Vec::new, |ids| {
+            ids.iter()
+                .filter_map(|id| txs.items.get(id).cloned())
+                .collect()
+        }))
     }
 
     async fn transactions_of_user(&self, user_id: &str) -> Result<Vec<Transaction>, PortError> {
         Ok(lock(&self.transactions)
+            .items
             .values()
             .filter(|t| t.user_id == user_id)
             .cloned()
@@ -282,15 +319,22 @@ impl TransactionStore for Memory {
 
     async fn get_transactions(&self, ids: &[String]) -> Result<Vec<Transaction>, PortError> {
         let txs = lock(&self.transactions);
-        Ok(ids.iter().filter_map(|id| txs.get(id).cloned()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| txs.items.get(id).cloned())
+            .collect())
     }
 
     async fn put_new_transactions(&self, new: &[Transaction]) -> Result<usize, PortError> {
         let mut txs = lock(&self.transactions);
         let mut added = 0;
         for t in new {
-            if !txs.contains_key(&t.transaction_id) {
-                txs.insert(t.transaction_id.clone(), t.clone());
+            if !txs.items.contains_key(&t.transaction_id) {
+                txs.items.insert(t.transaction_id.clone(), t.clone());
+                txs.by_file
+                    .entry(t.file_id.clone())
+                    .or_default()
+                    .insert(t.transaction_id.clone());
                 added += 1;
             }
         }
@@ -298,7 +342,7 @@ impl TransactionStore for Memory {
     }
 
     async fn set_category(&self, transaction_id: &str, category_id: &str) -> Result<(), PortError> {
-        match lock(&self.transactions).get_mut(transaction_id) {
+        match lock(&self.transactions).items.get_mut(transaction_id) {
             Some(t) => {
                 t.category_id = Some(category_id.to_owned());
                 Ok(())
@@ -312,12 +356,11 @@ impl TransactionStore for Memory {
     async fn delete_transactions_of_file(&self, file_id: &str) -> Result<Vec<String>, PortError> {
         let mut txs = lock(&self.transactions);
         let ids: Vec<String> = txs
-            .values()
-            .filter(|t| t.file_id == file_id)
-            .map(|t| t.transaction_id.clone())
-            .collect();
+            .by_file
+            .remove(file_id)
+            .map_or_else(Vec::new, |ids| ids.into_iter().collect());
         for id in &ids {
-            txs.remove(id);
+            txs.items.remove(id);
         }
         Ok(ids)
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tally_core::event::Event;
+use tally_core::handlers::dispatch::{read_body, Read};
 use tally_core::handlers::HandlerError;
 use tally_core::ids;
 use tally_core::wire::{DeliveredEvent, Delivery};
@@ -21,6 +22,38 @@ fn backoff_ms(attempt: u32) -> u64 {
     (1000u64 << attempt.saturating_sub(1).min(16)).min(300_000)
 }
 
+/// One event as the bus carries it: the delivered JSON text (what the
+/// matcher routes, the audit keeps and a dead letter holds) and the typed
+/// event with its envelope, as reading that text gives them (`read_body`),
+/// shared by every target, duplicate and retry of the event.
+pub(crate) struct Parcel {
+    pub json: Arc<str>,
+    pub read: Read,
+}
+
+impl Parcel {
+    /// The parcel of an event the bus wrapped itself: the text is written
+    /// once and never read back, as it reads back as exactly the values it
+    /// was written from (every debug build, the whole test suite included,
+    /// reads it back to hold the encoder to that).
+    fn wrapped(event: &Event, delivered: DeliveredEvent) -> Arc<Parcel> {
+        let json: Arc<str> = delivered.to_json().into();
+        let read = Ok((delivered, event.clone()));
+        debug_assert!(
+            read_body(&json).ok() == read.as_ref().ok().cloned(),
+            "the delivered text of {} does not read back as the event it was written from",
+            event.event_id
+        );
+        Arc::new(Parcel { json, read })
+    }
+
+    /// The parcel of a text from elsewhere (a redriven dead letter), read.
+    pub(crate) fn read(json: Arc<str>) -> Arc<Parcel> {
+        let read = read_body(&json);
+        Arc::new(Parcel { json, read })
+    }
+}
+
 impl World {
     /// PutEvents for one event: record it, wrap it as EventBridge delivers
     /// it, route it, and schedule a delivery to every target it matches.
@@ -30,14 +63,16 @@ impl World {
         // EventBridge gives every accepted entry a new id; ours is derived,
         // so the run stays a function of its seed.
         let id = ids::derive("eb", &[&event.event_id, &seq.to_string()]);
-        let json: Arc<str> = DeliveredEvent::wrap(event, &id, &Delivery::default())
-            .to_json()
-            .into();
+        let parcel = Parcel::wrapped(
+            event,
+            DeliveredEvent::wrap(event, &id, &Delivery::default()),
+        );
         self.observations().published.push((now, event.clone()));
         let mut hits = Vec::new();
         let routed = {
             let mut scratch = lock(&self.scratch);
-            self.rules.route(json.as_bytes(), &mut scratch, &mut hits)
+            self.rules
+                .route(parcel.json.as_bytes(), &mut scratch, &mut hits)
         };
         if let Err(e) = routed {
             // Our own encoder wrote this JSON; an error is a matcher bug and
@@ -86,7 +121,7 @@ impl World {
                 drop(obs);
                 for delay in copies {
                     self.schedule(
-                        json.clone(),
+                        parcel.clone(),
                         event.event_id.clone(),
                         event.event_type().to_owned(),
                         rule,
@@ -102,7 +137,7 @@ impl World {
     /// or after a delay drawn when it starts.
     pub(crate) fn schedule(
         &self,
-        json: Arc<str>,
+        parcel: Arc<Parcel>,
         event_id: String,
         event_type: String,
         rule: usize,
@@ -114,7 +149,7 @@ impl World {
         let world = self.arc();
         madsim::task::spawn(async move {
             world
-                .deliver(json, event_id, event_type, rule, target, delay)
+                .deliver(parcel, event_id, event_type, rule, target, delay)
                 .await;
             world.inflight.fetch_sub(1, Ordering::SeqCst);
         });
@@ -122,13 +157,14 @@ impl World {
 
     async fn deliver(
         &self,
-        json: Arc<str>,
+        parcel: Arc<Parcel>,
         event_id: String,
         event_type: String,
         rule: usize,
         target: String,
         delay: Option<u64>,
     ) {
+        let json = &parcel.json;
         let max_delay = if self.faults_on() {
             self.mix.max_delay_ms
         } else {
@@ -184,7 +220,7 @@ impl World {
                             ok: false,
                         });
                 }
-                self.invoke(&target, &json).await
+                self.invoke(&target, &parcel).await
             };
             match result {
                 Ok(()) => {
@@ -200,7 +236,7 @@ impl World {
                         });
                     }
                     if let Some(list) = obs.deliveries.as_mut() {
-                        let source = crate::envelope_scan::top(&json)
+                        let source = crate::envelope_scan::top(json)
                             .map_or_else(String::new, |t| t.source.to_owned());
                         list.push(crate::observe::Delivered {
                             at: now,
@@ -234,7 +270,7 @@ impl World {
                                 (&event_id, &event_type, &target),
                                 reason.clone(),
                             )
-                            .about(crate::timeline::ids_of(&json))
+                            .about(crate::timeline::ids_of(json))
                         });
                     }
                     attempt += 1;
@@ -281,7 +317,14 @@ impl World {
                 .iter()
                 .position(|r| r.name == d.rule)
                 .expect("dead letters name real rules");
-            self.schedule(d.json, d.event_id, d.event_type, rule, d.target, None);
+            self.schedule(
+                Parcel::read(d.json),
+                d.event_id,
+                d.event_type,
+                rule,
+                d.target,
+                None,
+            );
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tally_core::consumers;
 use tally_core::coordination::{Command, Flavour, Input};
 use tally_core::event::{self, Event, EventData, CURRENT_VERSION};
-use tally_core::handlers::dispatch::{dispatch_text, Dispatched};
+use tally_core::handlers::dispatch::{dispatch_read, Dispatched};
 use tally_core::handlers::HandlerError;
 use tally_core::ports::memory::run_ready;
 use tally_core::ports::{ContentStore, FileStore, Publisher};
@@ -22,15 +22,20 @@ impl World {
     /// One invocation of `target`'s function on a delivered body: the
     /// core's dispatch, as the Lambda runs it. Faults come only through the
     /// ports (and the bus that made this delivery).
-    pub(crate) async fn invoke(&self, target: &str, body: &str) -> Result<(), HandlerError> {
+    pub(crate) async fn invoke(
+        &self,
+        target: &str,
+        body: &super::bus::Parcel,
+    ) -> Result<(), HandlerError> {
         if !self.deployed.runs(target) {
             return Ok(());
         }
         let now = self.clock(target);
-        let (event, d) =
-            dispatch_text(self, target, body, now, &self.policy, &self.settings).await?;
-        if let Some(event) = event {
-            self.observe_dispatch(target, &event, d, now);
+        let (text, read) = (&body.json, &body.read);
+        let d = dispatch_read(self, target, text, read, now, &self.policy, &self.settings).await?;
+        let audit = tally_core::targets::target(target).is_some_and(|t| t.role == Role::Audit);
+        if let (Ok((_, event)), false) = (read, audit) {
+            self.observe_dispatch(target, event, d, now);
         }
         Ok(())
     }
@@ -171,12 +176,11 @@ impl World {
     /// with its outbox published.
     pub(crate) fn settled(&self) -> bool {
         self.inflight() == 0
-            && self
-                .mem
-                .records()
-                .iter()
-                .filter(|r| r.request.is_some())
-                .all(|r| r.is_decided() && r.outbox.is_empty())
+            && self.mem.with_records(|records| {
+                records
+                    .filter(|r| r.request.is_some())
+                    .all(|r| r.is_decided() && r.outbox.is_empty())
+            })
     }
 
     /// Files uploaded by the workload whose metadata is gone.
@@ -193,18 +197,30 @@ impl World {
         let mut seconded = BTreeSet::new();
         while self.faults_on() {
             madsim::time::sleep(Duration::from_millis(self.draw(2_000, 20_000))).await;
+            let decided: BTreeSet<String> = self.mem.with_records(|records| {
+                records
+                    .filter(|r| r.is_decided())
+                    .map(|r| r.request_id.clone())
+                    .collect()
+            });
+            // Only the events the loop below may still act on are copied
+            // out of the log (the sets it keeps only grow, so an event
+            // left out here would fail its guard there too): a request
+            // not yet forged against, a vote of a decided request not yet
+            // repeated, any vote of an undecided one.
             let published: Vec<Event> = self
                 .observations()
                 .published
                 .iter()
-                .map(|(_, e)| e.clone())
-                .collect();
-            let decided: BTreeSet<String> = self
-                .mem
-                .records()
-                .into_iter()
-                .filter(|r| r.is_decided())
-                .map(|r| r.request_id)
+                .map(|(_, e)| e)
+                .filter(|e| match &e.data {
+                    EventData::DeletionRequested(r) => !forged.contains(&r.request_id),
+                    EventData::DeletionVote(v) => {
+                        !decided.contains(&v.request_id) || !repeated.contains(&v.request_id)
+                    }
+                    _ => false,
+                })
+                .cloned()
                 .collect();
             for e in &published {
                 match &e.data {
@@ -379,23 +395,23 @@ impl World {
     /// every file the run uploaded.
     pub(crate) fn view(&self) -> crate::oracle::WorldView {
         let uploaded = super::lock(&self.uploaded).clone();
-        let txs = self.mem.all_transactions();
+        let txs = self.mem.transactions_per_file();
+        let content_keys = super::lock(&self.content_keys);
         let files = uploaded
             .into_iter()
             .map(|f| {
                 let meta = run_ready(self.mem.get_file(&f)).ok().flatten();
-                let key = super::lock(&self.content_keys)
-                    .get(&f)
-                    .cloned()
-                    .unwrap_or_default();
                 let state = crate::oracle::FileState {
                     metadata: meta.is_some(),
-                    transactions: txs.iter().filter(|t| t.file_id == f).count(),
-                    content: run_ready(self.mem.get_content(&key)).is_ok_and(|c| c.is_some()),
+                    transactions: txs.get(&f).copied().unwrap_or(0),
+                    content: self
+                        .mem
+                        .has_content(content_keys.get(&f).map_or("", String::as_str)),
                 };
                 (f, state)
             })
             .collect();
+        drop(content_keys);
         crate::oracle::WorldView {
             aggregator_skew: self.skew.get("aggregator").copied().unwrap_or(0),
             sweeper_skew: self.skew.get("sweeper").copied().unwrap_or(0),

@@ -204,21 +204,31 @@ impl World {
 
     /// Every invariant over what the world holds and observed now.
     pub(crate) fn check_invariants(&self, settled: bool, horizon_ms: Millis) -> Vec<Violation> {
-        let records = self.mem.records();
-        let audit = self.mem.audit_entries();
+        // Only the eventually-properties read the audit log: a check
+        // during the run copies none of it.
+        let audit = if settled {
+            self.mem.audit_entries()
+        } else {
+            Vec::new()
+        };
         let deleted_files = self.deleted_files();
         let obs = self.observations();
         let view = self.view();
-        invariants::check(&Evidence {
-            records: &records,
-            obs: &obs,
-            audit: &audit,
-            deleted_files: &deleted_files,
-            policy: &self.policy,
-            settled,
-            horizon_ms,
-            inflight: self.inflight(),
-            view: &view,
+        // The records in place: the check is synchronous, so nothing
+        // writes them meanwhile.
+        self.mem.with_records(|records| {
+            let records: Vec<&_> = records.collect();
+            invariants::check(&Evidence {
+                records: &records,
+                obs: &obs,
+                audit: &audit,
+                deleted_files: &deleted_files,
+                policy: &self.policy,
+                settled,
+                horizon_ms,
+                inflight: self.inflight(),
+                view: &view,
+            })
         })
     }
 }

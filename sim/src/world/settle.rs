@@ -33,13 +33,12 @@ impl World {
         madsim::task::spawn(async move {
             loop {
                 sleep_ms(SWEEP_EVERY_MS).await;
-                let stuck: Vec<String> = w
-                    .mem
-                    .records()
-                    .into_iter()
-                    .filter(|r| r.is_decided() && !r.outbox.is_empty())
-                    .map(|r| r.request_id)
-                    .collect();
+                let stuck: Vec<String> = w.mem.with_records(|records| {
+                    records
+                        .filter(|r| r.is_decided() && !r.outbox.is_empty())
+                        .map(|r| r.request_id.clone())
+                        .collect()
+                });
                 let _ = sweep(&*w, &*w, w.clock("sweeper"), &w.policy, limit).await;
                 let finished = stuck
                     .iter()
