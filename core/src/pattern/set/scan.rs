@@ -2,7 +2,8 @@
 //! names, skips the rest, and checks the JSON as it goes.
 
 use super::super::bytes::{
-    prefix_xor, skip_masks, skip_square_windows, squares_after, string_masks, StringMasks,
+    prefix_xor, skip_masks, skip_square_windows, squares_after, string_masks, string_masks_full,
+    StringMasks,
 };
 use super::super::error::EventJsonError;
 use super::super::ip::{self, Ip};
@@ -181,7 +182,12 @@ impl<'a, 's> Scanner<'a, 's> {
         let (mut dot, mut control) = (false, false);
         while base < self.b.len() {
             if base != self.mbase {
-                self.masks = string_masks(self.b, base);
+                // Whole blocks inline; the event's last, partial one aside.
+                self.masks = if base + 64 <= self.b.len() {
+                    string_masks_full(self.b, base)
+                } else {
+                    string_masks(self.b, base)
+                };
                 self.mbase = base;
             }
             let m = self.masks;
