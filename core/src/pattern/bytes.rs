@@ -343,6 +343,10 @@ pub(crate) fn skip_masks(b: &[u8], i: usize) -> SkipMasks {
             brace_close: m.brace_close >> k,
         };
     }
+    #[cfg(target_arch = "x86_64")]
+    if i + 64 <= b.len() {
+        return skip_masks_full(b, i);
+    }
     let pad;
     let (src, at) = if i + 64 <= b.len() {
         (b, i)
@@ -370,6 +374,41 @@ pub(crate) fn skip_masks(b: &[u8], i: usize) -> SkipMasks {
         m.sq_close |= (blk.sq_close as u64) << sh;
         m.brace_open |= (blk.brace_open as u64) << sh;
         m.brace_close |= (blk.brace_close as u64) << sh;
+    }
+    m
+}
+
+/// `skip_masks` of a block wholly inside `b`: four 16-byte loads straight
+/// into vector registers.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn skip_masks_full(b: &[u8], i: usize) -> SkipMasks {
+    use std::arch::x86_64::*;
+    assert!(i + 64 <= b.len());
+    let mut m = SkipMasks {
+        quote: 0,
+        backslash: 0,
+        sq_open: 0,
+        sq_close: 0,
+        brace_open: 0,
+        brace_close: 0,
+    };
+    for k in 0..4 {
+        // SAFETY: SSE2 is part of the x86_64 baseline; the assert keeps
+        // the four unaligned 16-byte loads inside `b`.
+        unsafe {
+            let v = _mm_loadu_si128(b.as_ptr().add(i + 16 * k) as *const __m128i);
+            let f = |c: u8| {
+                (_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u32 as u64)
+                    << (16 * k)
+            };
+            m.quote |= f(b'"');
+            m.backslash |= f(b'\\');
+            m.sq_open |= f(b'[');
+            m.sq_close |= f(b']');
+            m.brace_open |= f(b'{');
+            m.brace_close |= f(b'}');
+        }
     }
     m
 }

@@ -94,12 +94,11 @@ impl Rules {
     ) {
         if self.list.len() < INDEX_FROM {
             for (idx, rule) in self.list.iter().enumerate() {
-                if rule
-                    .branches
-                    .iter()
-                    .any(|fields| eval_branch(fields, event, s, es))
-                {
-                    out.push(idx);
+                for fields in &rule.branches {
+                    if eval_branch(fields, event, s, es) {
+                        out.push(idx);
+                        break;
+                    }
                 }
             }
             return;
@@ -157,7 +156,12 @@ fn any_match(f: &Field, r: &Rec, event: &[u8], strbuf: &[u8]) -> bool {
         return false;
     }
     let v = val(r, event, strbuf);
-    f.matchers.iter().any(|m| m.matches(&v))
+    for m in &f.matchers {
+        if m.matches(&v) {
+            return true;
+        }
+    }
+    false
 }
 
 #[inline(always)]
