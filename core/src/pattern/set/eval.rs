@@ -94,12 +94,11 @@ impl Rules {
     ) {
         if self.list.len() < INDEX_FROM {
             for (idx, rule) in self.list.iter().enumerate() {
-                if rule
-                    .branches
-                    .iter()
-                    .any(|fields| eval_branch(fields, event, s, es))
-                {
-                    out.push(idx);
+                for fields in &rule.branches {
+                    if eval_branch(fields, event, s, es) {
+                        out.push(idx);
+                        break;
+                    }
                 }
             }
             return;
@@ -140,6 +139,7 @@ impl Rules {
     }
 }
 
+#[inline(always)]
 fn val<'a>(r: &Rec, event: &'a [u8], strbuf: &'a [u8]) -> ValRef<'a> {
     let src = if r.in_buf { strbuf } else { event };
     ValRef {
@@ -150,40 +150,59 @@ fn val<'a>(r: &Rec, event: &'a [u8], strbuf: &'a [u8]) -> ValRef<'a> {
     }
 }
 
+#[inline(always)]
 fn any_match(f: &Field, r: &Rec, event: &[u8], strbuf: &[u8]) -> bool {
     if f.matchers.is_empty() {
         return false;
     }
     let v = val(r, event, strbuf);
-    f.matchers.iter().any(|m| m.matches(&v))
+    for m in &f.matchers {
+        if m.matches(&v) {
+            return true;
+        }
+    }
+    false
 }
 
+#[inline(always)]
 fn eval_branch(fields: &[Field], event: &[u8], s: &Recorded, es: &mut EvalScratch) -> bool {
     if !s.any_array {
-        for f in fields {
-            let mut at = s.heads[f.path as usize];
-            if at == NONE {
-                if f.absent {
-                    continue;
-                }
-                return false;
-            }
-            let mut ok = false;
-            while at != NONE {
-                let r = &s.recs[at as usize];
-                if any_match(f, r, event, &s.strbuf) {
-                    ok = true;
-                    break;
-                }
-                at = r.next;
-            }
-            if !ok {
-                return false;
-            }
-        }
-        return true;
+        return eval_flat(fields, event, s);
     }
-    // Array-consistent search, fields in path order as event-ruler steps them.
+    eval_arrays(fields, event, s, es)
+}
+
+/// A branch over values none of which sits inside an array: each field
+/// needs one value that a matcher accepts (or none, for `exists: false`).
+#[inline(always)]
+fn eval_flat(fields: &[Field], event: &[u8], s: &Recorded) -> bool {
+    for f in fields {
+        let mut at = s.heads[f.path as usize];
+        if at == NONE {
+            if f.absent {
+                continue;
+            }
+            return false;
+        }
+        let mut ok = false;
+        while at != NONE {
+            let r = &s.recs[at as usize];
+            if any_match(f, r, event, &s.strbuf) {
+                ok = true;
+                break;
+            }
+            at = r.next;
+        }
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// Array-consistent search, fields in path order as event-ruler steps them.
+#[inline(never)]
+fn eval_arrays(fields: &[Field], event: &[u8], s: &Recorded, es: &mut EvalScratch) -> bool {
     es.memo.clear();
     es.acc.clear();
     dfs(fields, 0, event, s, &mut es.acc, &mut es.memo)
@@ -245,6 +264,7 @@ fn dfs(
 }
 
 impl Matcher {
+    #[inline]
     pub(crate) fn matches(&self, v: &ValRef<'_>) -> bool {
         let is_str = v.kind == Kind::Str;
         match self {

@@ -2,7 +2,8 @@
 //! names, skips the rest, and checks the JSON as it goes.
 
 use super::super::bytes::{
-    prefix_xor, skip_masks, skip_square_windows, squares_after, string_masks, StringMasks,
+    prefix_xor, skip_masks, skip_square_windows, squares_after, string_masks, string_masks_full,
+    StringMasks,
 };
 use super::super::error::EventJsonError;
 use super::super::ip::{self, Ip};
@@ -112,6 +113,19 @@ static CLASS: [u8; 256] = {
     t
 };
 
+/// The first byte at or after `i` that is not JSON whitespace.
+#[inline(always)]
+fn ws_from(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
 pub(super) struct Scanner<'a, 's> {
     b: &'a [u8],
     i: usize,
@@ -168,7 +182,12 @@ impl<'a, 's> Scanner<'a, 's> {
         let (mut dot, mut control) = (false, false);
         while base < self.b.len() {
             if base != self.mbase {
-                self.masks = string_masks(self.b, base);
+                // Whole blocks inline; the event's last, partial one aside.
+                self.masks = if base + 64 <= self.b.len() {
+                    string_masks_full(self.b, base)
+                } else {
+                    string_masks(self.b, base)
+                };
                 self.mbase = base;
             }
             let m = self.masks;
@@ -197,13 +216,7 @@ impl<'a, 's> Scanner<'a, 's> {
 
     #[inline]
     fn ws(&mut self) {
-        while let Some(&c) = self.b.get(self.i) {
-            if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
-                self.i += 1;
-            } else {
-                break;
-            }
-        }
+        self.i = ws_from(self.b, self.i);
     }
 
     fn run(mut self) -> Result<(), EventJsonError> {
@@ -224,11 +237,19 @@ impl<'a, 's> Scanner<'a, 's> {
         Ok(())
     }
 
-    /// After the opening brace.
+    fn err_at(&self, i: usize, expected: &'static str) -> EventJsonError {
+        EventJsonError::at(self.b, i, expected)
+    }
+
+    /// After the opening brace. The position lives in a local while the
+    /// loop steps through keys and skipped strings, and goes back to
+    /// `self.i` only around calls that read it, so that it stays in a
+    /// register instead of going through memory at every token.
     fn object(&mut self, node: u32, depth: usize) -> Result<(), EventJsonError> {
-        self.ws();
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
+        let b = self.b;
+        let mut i = ws_from(b, self.i);
+        if b.get(i) == Some(&b'}') {
+            self.i = i + 1;
             return Ok(());
         }
         let (lazy, full) = {
@@ -240,24 +261,29 @@ impl<'a, 's> Scanner<'a, 's> {
         };
         let mut found = 0u64;
         loop {
-            if self.b.get(self.i) != Some(&b'"') {
+            if b.get(i) != Some(&b'"') {
+                self.i = i;
                 return Err(self.err("a string key"));
             }
-            let (next, dotted) = self.key(node)?;
+            let (after, next, dotted) = self.key(i, node)?;
+            i = after;
             let plain = lazy && !dotted;
-            if self.b.get(self.i) != Some(&b':') {
-                self.ws();
-                if self.b.get(self.i) != Some(&b':') {
+            if b.get(i) != Some(&b':') {
+                i = ws_from(b, i);
+                if b.get(i) != Some(&b':') {
+                    self.i = i;
                     return Err(self.err("':'"));
                 }
             }
-            self.i += 1;
-            if !matches!(self.b.get(self.i), Some(&c) if c > b' ') {
-                self.ws();
+            i += 1;
+            if !matches!(b.get(i), Some(&c) if c > b' ') {
+                i = ws_from(b, i);
             }
             match next {
                 Some(n) => {
+                    self.i = i;
                     self.value(n, depth)?;
+                    i = self.i;
                     if plain {
                         found |= 1u64 << self.trie.node(n).slot;
                         if found == full {
@@ -270,54 +296,55 @@ impl<'a, 's> Scanner<'a, 's> {
                     }
                 }
                 None => {
-                    if self.b.get(self.i) == Some(&b'"') {
-                        self.i = self.skip_string(self.i + 1)?;
+                    if b.get(i) == Some(&b'"') {
+                        i = match self.string_close(i + 1) {
+                            Some(e) => e,
+                            None => return Err(self.err_at(b.len(), "a closing quote")),
+                        };
                     } else {
+                        self.i = i;
                         self.skip_value(depth)?;
+                        i = self.i;
                     }
                 }
             }
             // Compact JSON first, whitespace second.
-            let c = match self.b.get(self.i) {
+            let c = match b.get(i) {
                 Some(&c) if c > b' ' => c,
                 _ => {
-                    self.ws();
-                    match self.b.get(self.i) {
+                    i = ws_from(b, i);
+                    match b.get(i) {
                         Some(&c) => c,
-                        None => return Err(self.err("',' or '}'")),
+                        None => return Err(self.err_at(i, "',' or '}'")),
                     }
                 }
             };
             match c {
                 b',' => {
-                    self.i += 1;
-                    if self.b.get(self.i) != Some(&b'"') {
-                        self.ws();
+                    i += 1;
+                    if b.get(i) != Some(&b'"') {
+                        i = ws_from(b, i);
                     }
                 }
                 b'}' => {
-                    self.i += 1;
+                    self.i = i + 1;
                     return Ok(());
                 }
-                _ => return Err(self.err("',' or '}'")),
+                _ => return Err(self.err_at(i, "',' or '}'")),
             }
         }
     }
 
-    /// Reads a key (at its quote) and steps the trie; also tells whether
-    /// the key as written holds a `.`.
-    #[inline]
-    fn key(&mut self, node: u32) -> Result<(Option<u32>, bool), EventJsonError> {
-        let start = self.i + 1;
-        let (end, dot) = match self.string_end(start).map(|(e, d, _)| (e, d)) {
-            Some(r) => r,
-            None => {
-                self.i = self.b.len();
-                return Err(self.err("a closing quote"));
-            }
+    /// Reads the key at `at` (its quote) and steps the trie: the offset
+    /// after the key, the node it leads to, and whether the key as written
+    /// holds a `.`.
+    #[inline(always)]
+    fn key(&mut self, at: usize, node: u32) -> Result<(usize, Option<u32>, bool), EventJsonError> {
+        let start = at + 1;
+        let Some((end, dot, _)) = self.string_end(start) else {
+            return Err(self.err_at(self.b.len(), "a closing quote"));
         };
         if self.b[end] == b'"' {
-            self.i = end + 1;
             let k = &self.b[start..end];
             let next = if dot {
                 self.trie.step_dotted(node, k)
@@ -325,21 +352,27 @@ impl<'a, 's> Scanner<'a, 's> {
                 self.trie
                     .child_h(node, k, key_head_in(self.b, start, end - start))
             };
-            return Ok((next, dot));
+            return Ok((end + 1, next, dot));
         }
+        self.escaped_key(start, node)
+    }
+
+    /// A key holding an escape: unescaped into `keybuf`, then split at `.`.
+    #[cold]
+    fn escaped_key(
+        &mut self,
+        start: usize,
+        node: u32,
+    ) -> Result<(usize, Option<u32>, bool), EventJsonError> {
         let mut buf = std::mem::take(&mut self.s.keybuf);
         buf.clear();
         let r = unescape_into(self.b, start, &mut buf);
         let out = match r {
             Ok(end) => {
-                self.i = end;
                 let dotted = self.b[start..end].contains(&b'.');
-                Ok((self.trie.step_dotted(node, &buf), dotted))
+                Ok((end, self.trie.step_dotted(node, &buf), dotted))
             }
-            Err(at) => {
-                self.i = at;
-                Err(self.err("a valid string"))
-            }
+            Err(at) => Err(self.err_at(at, "a valid string")),
         };
         self.s.keybuf = buf;
         out
@@ -535,24 +568,29 @@ impl<'a, 's> Scanner<'a, 's> {
 
     /// From just after an opening quote to just after the closing one.
     #[inline(always)]
-    fn skip_string(&mut self, mut i: usize) -> Result<usize, EventJsonError> {
+    fn skip_string(&mut self, i: usize) -> Result<usize, EventJsonError> {
+        match self.string_close(i) {
+            Some(e) => Ok(e),
+            None => {
+                self.i = self.b.len();
+                Err(self.err("a closing quote"))
+            }
+        }
+    }
+
+    /// Just after the quote that closes the string whose contents start at
+    /// `i`; `None` when the event ends first.
+    #[inline(always)]
+    fn string_close(&mut self, mut i: usize) -> Option<usize> {
         let b = self.b;
         loop {
-            match self.string_end(i.min(b.len())).map(|(e, _, _)| e) {
-                Some(at) => {
-                    if b[at] == b'"' {
-                        return Ok(at + 1);
-                    }
-                    i = at + 2;
-                    if i > b.len() {
-                        self.i = b.len();
-                        return Err(self.err("a closing quote"));
-                    }
-                }
-                None => {
-                    self.i = b.len();
-                    return Err(self.err("a closing quote"));
-                }
+            let at = self.string_end(i.min(b.len()))?.0;
+            if b[at] == b'"' {
+                return Some(at + 1);
+            }
+            i = at + 2;
+            if i > b.len() {
+                return None;
             }
         }
     }
