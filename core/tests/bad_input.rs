@@ -631,6 +631,38 @@ fn a_request_timestamped_far_away_neither_stretches_nor_skips_its_deadline() {
     assert_eq!(rec.decision.unwrap().cause.as_str(), "timeout");
 }
 
+/// Votes that came before their request but after its deadline do not
+/// count: the request finds its record decided by the deadline, as a vote
+/// after the deadline does on a record that was there. (`tally check`
+/// found the landed code approving on such votes.) One held from before
+/// the deadline still counts.
+#[test]
+fn votes_held_past_the_deadline_are_late_when_their_request_comes() {
+    let policy = Policy::default();
+    let deadline = NOW + policy.voting.deadline_ms;
+    let after = deadline + 1;
+    let held = |at: i64, rec: Option<Record>, input: Input| step(rec, &input, at, &policy).record;
+    let votes = [
+        vote("v1", "req-1", A, A_SRC, VoteDecision::Proceed, None),
+        vote("v2", "req-1", C, C_SRC, VoteDecision::Proceed, None),
+    ];
+    for (n, late_at) in [(0, after), (1, after)] {
+        let mut rec = None;
+        for (k, v) in votes.iter().enumerate() {
+            rec = held(if k < n { NOW } else { late_at }, rec, v.clone());
+        }
+        let rec = held(after, rec, request("e1", "req-1", "f1")).unwrap();
+        assert_eq!(rec.status, Status::Denied, "{n} held before the deadline");
+        assert_eq!(rec.decision.unwrap().cause.as_str(), "timeout");
+    }
+    let mut rec = None;
+    for v in &votes {
+        rec = held(NOW, rec, v.clone());
+    }
+    let rec = held(after, rec, request("e1", "req-1", "f1")).unwrap();
+    assert_eq!(rec.status, Status::Approved, "both held from before the deadline");
+}
+
 // ------------------------------------------------------------- coordination
 
 #[test]

@@ -354,8 +354,14 @@ impl<'r, 'p> Machine<'r, 'p> {
             return;
         }
         self.rec.deadline = Some(deadline);
-        // Votes that came first count now, in the order they arrived.
-        for (at, vote) in std::mem::take(&mut self.rec.held) {
+        // Votes that came first count now, in the order they arrived, if
+        // they came before the deadline. One held past it is a vote that
+        // came after the deadline, as on a record that was there: it finds
+        // the record decided by the deadline, and is late.
+        let (early, late): (Vec<_>, Vec<_>) = std::mem::take(&mut self.rec.held)
+            .into_iter()
+            .partition(|(at, _)| *at < deadline);
+        for (at, vote) in early {
             if self.rec.is_decided() {
                 self.log_vote(&vote, Disposition::Late);
                 continue;
@@ -363,6 +369,12 @@ impl<'r, 'p> Machine<'r, 'p> {
             self.judge(&vote, at);
         }
         self.evaluate(&req.event_id);
+        if !late.is_empty() {
+            self.expire_deadline(&req.event_id);
+        }
+        for (_, vote) in late {
+            self.log_vote(&vote, Disposition::Late);
+        }
     }
 
     fn vote(&mut self, vote: &Vote) {

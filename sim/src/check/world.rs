@@ -630,6 +630,19 @@ impl<'s> World<'s> {
                 self.start(Job::Sweep, Conduct::OwnWork);
             }
             Choice::Deadline => {
+                // A vote the aggregator wrote into a record before the
+                // deadline was taken then, even if the invocation that
+                // wrote it crashed before it was done (its redelivery
+                // comes after): which voters were taken is the store's
+                // fact, what they said is still what they chose.
+                for r in self.mem.records() {
+                    for voter in r.votes.keys() {
+                        let key = (r.request_id.clone(), voter.clone());
+                        if let Some(&chose) = self.chose.get(&key) {
+                            self.answered.entry(key).or_insert(chose);
+                        }
+                    }
+                }
                 let p = &self.scope.policy;
                 self.now = T0 + p.voting.deadline_ms.max(p.completion.deadline_ms) + 1;
                 self.advanced = true;
@@ -1094,7 +1107,8 @@ impl<'s> World<'s> {
                 });
             }
             // The oracle: what the votes the aggregator took before the
-            // deadline say, never what the record says.
+            // deadline say, or else the deadline's outcome; never what the
+            // record says.
             let said: Vec<VoteDecision> = self
                 .answered
                 .iter()
@@ -1109,6 +1123,17 @@ impl<'s> World<'s> {
                 && said.iter().all(|d| *d == VoteDecision::Proceed)
             {
                 Some(tally_core::coordination::Status::Approved)
+            } else if required > 0 {
+                // Not every required voter was taken before the deadline,
+                // and no one vetoed: the deadline decides.
+                Some(match self.scope.policy.voting.timeout_outcome {
+                    tally_core::coordination::Outcome::Deny => {
+                        tally_core::coordination::Status::Denied
+                    }
+                    tally_core::coordination::Outcome::Proceed => {
+                        tally_core::coordination::Status::Approved
+                    }
+                })
             } else {
                 None
             };
