@@ -660,7 +660,11 @@ fn votes_held_past_the_deadline_are_late_when_their_request_comes() {
         rec = held(NOW, rec, v.clone());
     }
     let rec = held(after, rec, request("e1", "req-1", "f1")).unwrap();
-    assert_eq!(rec.status, Status::Approved, "both held from before the deadline");
+    assert_eq!(
+        rec.status,
+        Status::Approved,
+        "both held from before the deadline"
+    );
 }
 
 // ------------------------------------------------------------- coordination
