@@ -189,10 +189,6 @@ fn expect(x: &Expected<'_>, policy: &Policy, margin: i64) -> Option<(Status, Vec
         c.dedup();
         c
     };
-    let timeout = |o: Outcome| match o {
-        Outcome::Deny => Status::Denied,
-        Outcome::Proceed => Status::Approved,
-    };
     let negatives: Vec<&Seen> = x
         .votes
         .values()
@@ -226,7 +222,7 @@ fn expect(x: &Expected<'_>, policy: &Policy, margin: i64) -> Option<(Status, Vec
     let any_negative_at_all = x.votes.values().any(|s| negative(s.decision));
     if silent && !any_negative_at_all {
         return Some((
-            timeout(flavour.timeout_outcome),
+            flavour.timeout_outcome.status(),
             vec![DecisionCause::Timeout],
         ));
     }

@@ -518,6 +518,19 @@ pub fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, S
     Ok(out)
 }
 
+/// The `rules` and `policy` lines of a written scenario (explore's shrunk
+/// failure, check's counterexample): each file it was found with, if any.
+pub fn files_text(rules: Option<&str>, policy: Option<&str>) -> String {
+    let mut text = String::new();
+    if let Some(r) = rules {
+        text.push_str(&format!("rules = {r:?}\n"));
+    }
+    if let Some(p) = policy {
+        text.push_str(&format!("policy = {p:?}\n"));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,12 +121,7 @@ pub fn scenario_text(s: &Shrunk, rules: Option<&str>, policy: Option<&str>) -> S
         first = first.replace('\n', " "),
         name = format!("seed {} of tally explore, shrunk", s.config.seed),
     );
-    if let Some(r) = rules {
-        text.push_str(&format!("rules = {r:?}\n"));
-    }
-    if let Some(p) = policy {
-        text.push_str(&format!("policy = {p:?}\n"));
-    }
+    text.push_str(&crate::scenario::files_text(rules, policy));
     text.push_str(&format!(
         "\n[explore]\nseed = {}\nfiles = {}\nusers = {}\ncompletion_percent = {}\nlarge_percent = {}\ntraffic = {}\n\n[faults]\n{faults}\n",
         s.config.seed, w.files, w.users, w.completion_percent, w.large_percent, w.traffic

@@ -18,6 +18,16 @@ pub enum Outcome {
     Deny,
 }
 
+impl Outcome {
+    /// The status a decision with this outcome leaves a record in.
+    pub fn status(self) -> super::Status {
+        match self {
+            Outcome::Proceed => super::Status::Approved,
+            Outcome::Deny => super::Status::Denied,
+        }
+    }
+}
+
 /// The rules of one coordination flavour over the shared state machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -315,7 +315,7 @@ pub(crate) fn window64(b: &[u8], i: usize) -> Window {
 }
 
 /// Masks of a 64-byte block for the container skipper, one bit per byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct SkipMasks {
     pub quote: u64,
     pub backslash: u64,
@@ -357,14 +357,7 @@ pub(crate) fn skip_masks(b: &[u8], i: usize) -> SkipMasks {
         pad = p;
         (&pad[..], 0)
     };
-    let mut m = SkipMasks {
-        quote: 0,
-        backslash: 0,
-        sq_open: 0,
-        sq_close: 0,
-        brace_open: 0,
-        brace_close: 0,
-    };
+    let mut m = SkipMasks::default();
     for k in 0..4 {
         let blk = block16(src, at + 16 * k);
         let sh = 16 * k as u32;
@@ -385,14 +378,7 @@ pub(crate) fn skip_masks(b: &[u8], i: usize) -> SkipMasks {
 fn skip_masks_full(b: &[u8], i: usize) -> SkipMasks {
     use std::arch::x86_64::*;
     assert!(i + 64 <= b.len());
-    let mut m = SkipMasks {
-        quote: 0,
-        backslash: 0,
-        sq_open: 0,
-        sq_close: 0,
-        brace_open: 0,
-        brace_close: 0,
-    };
+    let mut m = SkipMasks::default();
     for k in 0..4 {
         // SAFETY: SSE2 is part of the x86_64 baseline; the assert keeps
         // the four unaligned 16-byte loads inside `b`.

@@ -223,12 +223,7 @@ pub fn scenario_text(
         schedule_text(&cx.schedule),
         format!("tally check: {name}"),
     );
-    if let Some(r) = rules {
-        text.push_str(&format!("rules = {r:?}\n"));
-    }
-    if let Some(p) = policy {
-        text.push_str(&format!("policy = {p:?}\n"));
-    }
+    text.push_str(&crate::scenario::files_text(rules, policy));
     text.push_str(&format!(
         "\n[check]\nrequests = {}\nduplicates = {}\nlosses = {}\ncrashes = {}\ntransients = {}\nforgeries = {}\nconcurrency = {}\nobjections = {}\ntransactions = {}\n",
         run.requests,

@@ -293,10 +293,10 @@ impl<'s> World<'s> {
                 self.inflight.push(d);
             }
         }
+        // The delivered body is the event's text (its id derived from the
+        // event's, the stamp fixed): hashed as written above, not encoded again.
         let mut h = std::hash::DefaultHasher::new();
-        serde_json::to_string(&*event)
-            .unwrap_or_default()
-            .hash(&mut h);
+        body.hash(&mut h);
         self.published_set.insert(h.finish());
         self.published.push((self.now, (*event).clone()));
     }
@@ -635,14 +635,17 @@ impl<'s> World<'s> {
                 // wrote it crashed before it was done (its redelivery
                 // comes after): which voters were taken is the store's
                 // fact, what they said is still what they chose.
-                for r in self.mem.records() {
-                    for voter in r.votes.keys() {
-                        let key = (r.request_id.clone(), voter.clone());
-                        if let Some(&chose) = self.chose.get(&key) {
-                            self.answered.entry(key).or_insert(chose);
+                let (chose, answered) = (&self.chose, &mut self.answered);
+                self.mem.with_records(|records| {
+                    for r in records {
+                        for voter in r.votes.keys() {
+                            let key = (r.request_id.clone(), voter.clone());
+                            if let Some(&c) = chose.get(&key) {
+                                answered.entry(key).or_insert(c);
+                            }
                         }
                     }
-                }
+                });
                 let p = &self.scope.policy;
                 self.now = T0 + p.voting.deadline_ms.max(p.completion.deadline_ms) + 1;
                 self.advanced = true;
@@ -1126,14 +1129,7 @@ impl<'s> World<'s> {
             } else if required > 0 {
                 // Not every required voter was taken before the deadline,
                 // and no one vetoed: the deadline decides.
-                Some(match self.scope.policy.voting.timeout_outcome {
-                    tally_core::coordination::Outcome::Deny => {
-                        tally_core::coordination::Status::Denied
-                    }
-                    tally_core::coordination::Outcome::Proceed => {
-                        tally_core::coordination::Status::Approved
-                    }
-                })
+                Some(self.scope.policy.voting.timeout_outcome.status())
             } else {
                 None
             };
